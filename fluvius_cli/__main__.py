@@ -1,0 +1,3 @@
+from fluvius_cli.app import main
+
+main()

@@ -1,0 +1,130 @@
+"""`fluvius workers`: each worker's progress and failures; `fluvius workers retry` a dead job."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fluvius_cli.commands.common import ProjectOption, open_project
+
+if TYPE_CHECKING:
+    from fluvius_cli.project import Project
+
+app = typer.Typer(help="Inspect and retry the service's workers.")
+
+
+@app.callback(invoke_without_command=True)
+def show(context: typer.Context, project: ProjectOption = Path()) -> None:
+    """Each worker's checkpoint, lag, and its jobs by status; then the dead letters."""
+    if context.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from fluvius_cli.console import out
+
+    found = open_project(project)
+    rows, letters = asyncio.run(_status(found))
+    table = Table(box=None, header_style="bold")
+    for column in ("worker", "trigger", "checkpoint", "lag", "waiting", "done", "retrying", "dead"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    out.print(table)
+    if letters:
+        out.print("\n[bold]dead letters[/] (`fluvius workers retry ID` queues one again)")
+        for letter in letters:
+            first_line = letter["error"].strip().splitlines()[-1]
+            out.print(f"  {letter['id']}  {letter['worker']}  {letter['job_key']}  {first_line}")
+
+
+@app.command()
+def retry(
+    letter: Annotated[str, typer.Argument(help="The id of a dead letter.")],
+    project: ProjectOption = Path(),
+) -> None:
+    """Queue a dead job again, with its retries afresh."""
+    from fluvius.worker.jobs import NotRequeueable
+    from fluvius_cli.console import err, out
+
+    try:
+        letter_id = uuid.UUID(letter)
+    except ValueError:
+        raise typer.BadParameter("a dead letter id is a UUID", param_hint="LETTER") from None
+    try:
+        job = asyncio.run(_requeue(open_project(project), letter_id))
+    except NotRequeueable as error:
+        err.print(f"[red]✗[/] {error}")
+        raise typer.Exit(1) from None
+    out.print(f"[green]✓[/] {job} is queued again")
+
+
+async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    from sqlalchemy import BigInteger, func, literal, select, tuple_
+
+    from fluvius.data import Checkpoints, Database
+    from fluvius.worker.declarations import EventWorker
+    from fluvius.worker.jobs import Counts, JobStore
+    from fluvius.worker.relay import relay_name
+
+    service = found.service()
+    database = Database(found.settings().database_url)
+    store = JobStore(service.tables)
+    checkpoints = Checkpoints(service.tables.checkpoints)
+    rows: list[tuple[Any, ...]] = []
+    try:
+        async with database.read.connect() as connection:
+            counts = await store.counts(connection)
+            letters = await store.dead(connection)
+            for domain, worker in service.workers():
+                jobs = counts.get(worker.name, Counts())
+                outcomes = (jobs.waiting, jobs.done, jobs.retrying, jobs.dead)
+                if not isinstance(worker, EventWorker):
+                    rows.append((worker.name, f"cron {worker.cron}", "-", "-", *outcomes))
+                    continue
+                at = await checkpoints.load(connection, relay_name(domain.name))
+                events = domain.log.events
+                later = tuple_(events.c.transaction_id, events.c.position) > tuple_(
+                    literal(at.transaction_id, BigInteger), literal(at.position, BigInteger)
+                )
+                lag = (
+                    await connection.execute(
+                        select(func.count()).where(
+                            later,
+                            events.c.aggregate == worker.aggregate.name,
+                            events.c.name == worker.event.event_name,
+                        )
+                    )
+                ).scalar_one()
+                rows.append((worker.name, worker.event.event_name, at.position, lag, *outcomes))
+    finally:
+        await database.dispose()
+    return rows, letters
+
+
+async def _requeue(found: Project, letter_id: uuid.UUID) -> str:
+    from fluvius.data import Database
+    from fluvius.worker.jobs import JobStore
+    from fluvius.worker.queues import ArqQueue
+
+    service = found.service()
+    settings = found.settings()
+    database = Database(settings.database_url)
+    try:
+        async with database.write.begin() as connection:
+            job = await JobStore(service.tables).requeue(connection, letter_id)
+        if settings.redis_url is not None:
+            from arq import create_pool
+            from arq.connections import RedisSettings
+
+            redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+            try:
+                await ArqQueue(database, service.tables, redis).requeue(job)
+            finally:
+                await redis.aclose()
+    finally:
+        await database.dispose()
+    return job.id

@@ -1,0 +1,82 @@
+"""The README's demo: the bank example as a running service, on SQLite, with a token to try it.
+
+    ./dev demo [--port 8000] [--dir demo/bank]
+
+The first run creates the project (fluvius new project --example bank); later runs keep it and
+its data, regenerate and migrate. Then it prints a token and curl lines, and serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+from pathlib import Path
+
+from fluvius_cli.app import app
+
+ROLE = "teller"
+TOKEN_TTL = "12h"
+
+
+def main(arguments: list[str] | None = None) -> None:
+    """Create (or refresh) the bank project, then serve it."""
+    options = _parser().parse_args(arguments)
+    root: Path = options.dir
+    if (root / "fluvius.yaml").is_file():
+        _fluvius("generate", "--project", str(root))
+    else:
+        _fluvius("new", "project", "bank", "--example", "bank", "--dir", str(root))
+    _fluvius("migrate", "--project", str(root))
+    base = f"http://{options.host}:{options.port}"
+    print(_instructions(root, base))
+    _fluvius("run", "--project", str(root), "--host", options.host, "--port", str(options.port))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="./dev demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--dir", type=Path, default=Path("demo/bank"))
+    return parser
+
+
+def _instructions(root: Path, base: str) -> str:
+    from fluvius.fastapi.auth import mint_token
+    from fluvius_cli.commands.token import parse_duration
+    from fluvius_cli.project import Project
+
+    settings = Project.find(root).settings()
+    token = mint_token(settings, "demo-teller", (ROLE,), ttl=parse_duration(TOKEN_TTL))
+    opening = {"owner": "ann", "initial_deposit": "100", "opened_on": dt.date.today().isoformat()}
+    lines = [
+        "",
+        f"The bank service: {base}  (OpenAPI: {base}/docs)",
+        f"A {ROLE} token, valid {TOKEN_TTL} "
+        f"(more with: fluvius token --project {root} --sub u1 --role {ROLE}):",
+        "",
+        f"  export TOKEN={token}",
+        "",
+        "Open an account, then list the accounts:",
+        "",
+        f"  curl -s -X POST {base}/banking:open-account/account/:new \\",
+        '       -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\',
+        f"       -d {shlex.quote(json.dumps(opening))}",
+        f'  curl -s {base}/banking.account/ -H "Authorization: Bearer $TOKEN"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fluvius(*arguments: str) -> None:
+    """Run a fluvius verb; stop the demo when it fails."""
+    try:
+        app(list(arguments), standalone_mode=False)
+    except SystemExit as exit_:
+        if exit_.code:
+            raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Turning a spec into a service project: views of the spec, templates, and safe writes."""

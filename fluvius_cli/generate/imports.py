@@ -1,0 +1,48 @@
+"""The import lines of a generated module, collected from what its code uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Import:
+    """`import module [as alias]`, or `from module import name`."""
+
+    module: str
+    name: str | None = None
+    alias: str | None = None
+
+
+class Imports:
+    """A set of imports, rendered as import lines (ruff sorts them into sections)."""
+
+    def __init__(self, items: Iterable[Import] = ()) -> None:
+        self._items: set[Import] = set(items)
+
+    def add(self, item: Import) -> None:
+        self._items.add(item)
+
+    def update(self, items: Iterable[Import]) -> None:
+        self._items.update(items)
+
+    def __iter__(self) -> Iterator[Import]:
+        return iter(self._items)
+
+    def lines(self) -> list[str]:
+        modules = sorted(item for item in self._items if item.name is None)
+        names: dict[str, set[str]] = {}
+        for item in self._items:
+            if item.name is not None:
+                names.setdefault(item.module, set()).add(item.name)
+        lines = [_import_line(item) for item in modules]
+        lines += [
+            f"from {module} import {', '.join(sorted(found))}"
+            for module, found in sorted(names.items())
+        ]
+        return lines
+
+
+def _import_line(item: Import) -> str:
+    return f"import {item.module} as {item.alias}" if item.alias else f"import {item.module}"

@@ -1,0 +1,168 @@
+"""The project skeleton (pyproject, Dockerfile, compose, alembic...) through copier.
+
+copier updates a project by diffing two versions of its template, so the template must live in
+git. fluvius keeps a small repository of its skeleton in the user's cache: each installed
+version commits its skeleton there once, tagged `v<version>`. `new project` copies from that
+tag; `upgrade` runs `copier update` from the project's recorded tag to the current one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fluvius_cli import __version__
+from fluvius_cli.resources import templates_dir
+
+CACHE_VARIABLE = "FLUVIUS_CACHE_DIR"
+ANSWERS_FILE = ".copier-answers.yml"
+_GIT_IDENTITY = ["-c", "user.name=fluvius", "-c", "user.email=fluvius@localhost"]
+
+
+class SkeletonError(RuntimeError):
+    """The skeleton cannot be copied or updated; the message says what to do."""
+
+
+def cache_dir() -> Path:
+    """Where fluvius keeps its skeleton repository ($FLUVIUS_CACHE_DIR, else ~/.cache/fluvius)."""
+    configured = os.environ.get(CACHE_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "fluvius"
+
+
+def version_tag() -> str:
+    return f"v{__version__}"
+
+
+@contextmanager
+def copying_skeleton(target: Path, answers: dict[str, Any]) -> Iterator[Callable[[], None]]:
+    """Render the skeleton into `target` in a child process while the block runs (so code can
+    be generated meanwhile); the yielded function waits for it, raising SkeletonError if it
+    failed. Leaving the block early stops the child first."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None
+    assert child.stderr is not None
+    child.stdin.write(json.dumps({"target": str(target), "answers": answers}))
+    child.stdin.close()  # the answers hold the JWT secret: never on a command line
+    problem = child.stderr
+
+    def wait() -> None:
+        message = problem.read().strip()
+        if child.wait() != 0:
+            raise SkeletonError(message or f"copying the skeleton failed ({child.returncode})")
+
+    try:
+        yield wait
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        problem.close()
+
+
+def copy_skeleton(target: Path, answers: dict[str, Any]) -> None:
+    """Render the skeleton into `target` (an empty folder) with `answers`."""
+    import copier
+
+    repository = skeleton_repository()
+    source, ref = (str(repository), version_tag()) if repository else (str(_source()), None)
+    copier.run_copy(
+        source,
+        str(target),
+        data=answers,
+        vcs_ref=ref,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+    )
+
+
+def update_skeleton(project: Path) -> None:
+    """`copier update` of the project's skeleton to this fluvius version, keeping its answers."""
+    if skeleton_repository() is None:
+        raise SkeletonError("fluvius upgrade needs git, and git is not installed")
+    if not (project / ANSWERS_FILE).is_file():
+        raise SkeletonError(f"{project} has no {ANSWERS_FILE}: it was not made by fluvius new")
+    import copier
+    from copier.errors import UserMessageError
+
+    try:
+        copier.run_update(
+            str(project),
+            data={"fluvius_version": __version__},
+            vcs_ref=version_tag(),
+            defaults=True,
+            overwrite=True,
+            skip_answered=True,
+            quiet=True,
+        )
+    except UserMessageError as exc:
+        raise SkeletonError(str(exc)) from None
+
+
+def skeleton_repository() -> Path | None:
+    """The cache repository, with this version's skeleton committed and tagged; None without git."""
+    if shutil.which("git") is None:
+        return None
+    repository = cache_dir() / "skeleton"
+    repository.mkdir(parents=True, exist_ok=True)
+    with _locked(cache_dir() / "skeleton.lock"):
+        if not (repository / ".git").exists():
+            _git(repository, "init", "--quiet")
+        for entry in repository.iterdir():
+            if entry.name != ".git":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        shutil.copytree(_source(), repository, dirs_exist_ok=True)
+        _git(repository, "add", "--all")
+        if _git(repository, "status", "--porcelain"):
+            _git(repository, *_GIT_IDENTITY, "commit", "--quiet", "-m", f"fluvius {__version__}")
+            _git(repository, "tag", "--force", version_tag())
+        elif not _git(repository, "tag", "--list", version_tag()):
+            _git(repository, "tag", version_tag())
+    return repository
+
+
+def _source() -> Path:
+    return templates_dir() / "project"
+
+
+def _git(repository: Path, *arguments: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repository), *arguments], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SkeletonError(f"git {arguments[0]} failed in {repository}: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _copy_from_stdin() -> None:
+    """The child of `start_copy`: render the skeleton as told on stdin; errors on stderr."""
+    order = json.load(sys.stdin)
+    try:
+        copy_skeleton(Path(order["target"]), order["answers"])
+    except Exception as error:
+        print(str(error) or type(error).__name__, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    _copy_from_stdin()

@@ -1,0 +1,522 @@
+"""The spec seen from the templates: names, annotations, columns and code fragments, precomputed.
+
+Templates only place what these views compute, so that every decision about generated code is
+made (and tested) in Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from fluvius.casbin.permission import READ
+from fluvius_cli.generate import pytypes
+from fluvius_cli.generate.event_versions import EventVersions
+from fluvius_cli.generate.imports import Import, Imports
+from fluvius_cli.spec.model import (
+    AggregateSpec,
+    CommandSpec,
+    DomainSpec,
+    EventSpec,
+    FieldSpec,
+    Spec,
+    WorkerSpec,
+)
+from fluvius_cli.spec.names import pascal, snake
+from fluvius_cli.spec.rules import REF_PREFIX
+
+_TYPE_IMPORTS = {
+    "Int64": Import("fluvius.domain.types", "Int64"),
+    "Amount": Import("fluvius.domain.types", "Amount"),
+    "Real": Import("fluvius.domain.types", "Real"),
+    "Timestamp": Import("fluvius.domain.types", "Timestamp"),
+    "Text": Import("fluvius.domain.types", "Text"),
+    "Json": Import("fluvius.domain.types", "Json"),
+    "JsonValue": Import("pydantic", "JsonValue"),
+    "Decimal": Import("decimal", "Decimal"),
+    "uuid.UUID": Import("uuid"),
+    "dt.date": Import("datetime", alias="dt"),
+    "dt.datetime": Import("datetime", alias="dt"),
+}
+_LITERAL_IMPORTS = {
+    "decimal": Import("decimal", "Decimal"),
+    "uuid": Import("uuid"),
+    "ref": Import("uuid"),
+    "date": Import("datetime", alias="dt"),
+    "datetime": Import("datetime", alias="dt"),
+}
+_COLUMN_IMPORTS = {
+    "string": Import("sqlalchemy", "String"),
+    "text": Import("sqlalchemy", "Text"),
+    "integer": Import("sqlalchemy", "BigInteger"),
+    "decimal": Import("fluvius.data", "Money"),
+    "float": Import("sqlalchemy", "Float"),
+    "boolean": Import("sqlalchemy", "Boolean"),
+    "uuid": Import("sqlalchemy", "Uuid"),
+    "ref": Import("sqlalchemy", "Uuid"),
+    "date": Import("sqlalchemy", "Date"),
+    "datetime": Import("fluvius.data", "UtcDateTime"),
+    "enum": Import("sqlalchemy", "Enum"),
+    "json": Import("fluvius.data", "json_type"),
+}
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """One field of a state, command or event.
+
+    `limit` is the length limit inherited from the state fields the value ends up in.
+    """
+
+    name: str
+    spec: FieldSpec
+    role: pytypes.Role
+    limit: int | None = None
+
+    @property
+    def max_length(self) -> int | None:
+        """The most characters the field accepts, inherited limits included."""
+        if self.spec.type not in ("string", "text"):
+            return None
+        own = pytypes.string_length(self.spec)
+        if self.limit is None:
+            return own
+        return self.limit if own is None else min(own, self.limit)
+
+    @property
+    def optional(self) -> bool:
+        """Whether None is a value of the field."""
+        if self.spec.has_default:
+            return self.spec.default is None
+        return self.role == "state"
+
+    @property
+    def annotation(self) -> str:
+        base = pytypes.annotation(self.spec, self.role)
+        return f"{base} | None" if self.optional else base
+
+    @property
+    def constraints(self) -> list[str]:
+        """pydantic Field arguments of a payload field (state fields are derived, not checked)."""
+        if self.role == "state":
+            return []
+        found = []
+        if self.max_length is not None:
+            found.append(f"max_length={self.max_length}")
+        for bound in ("ge", "gt", "le", "lt"):
+            value = getattr(self.spec, bound)
+            if value is not None:
+                found.append(f"{bound}={value!r}")
+        return found
+
+    @property
+    def default(self) -> str | None:
+        if self.spec.has_default:
+            return pytypes.literal(self.spec, self.spec.default)
+        return "None" if self.optional else None
+
+    @property
+    def declaration(self) -> str:
+        """`name: annotation = default` as a model attribute."""
+        if self.constraints:
+            arguments = [self.default] if self.default is not None else []
+            return (
+                f"{self.name}: {self.annotation} = Field({', '.join(arguments + self.constraints)})"
+            )
+        if self.default is not None:
+            return f"{self.name}: {self.annotation} = {self.default}"
+        return f"{self.name}: {self.annotation}"
+
+    @property
+    def column(self) -> str:
+        """The `Column(...)` of a state field."""
+        arguments = [f'"{self.name}"', pytypes.column_type(self.spec, self.name)]
+        if not self.optional:
+            arguments.append("nullable=False")
+        if self.spec.index:
+            arguments.append("index=True")
+        if (default := pytypes.server_default(self.spec)) is not None:
+            arguments.append(f"server_default={default}")
+        return f"Column({', '.join(arguments)})"
+
+    def model_imports(self) -> set[Import]:
+        """What the field's model declaration needs imported."""
+        needed = {_TYPE_IMPORTS[key] for key in _TYPE_IMPORTS if key in self.annotation.split(" ")}
+        if self.spec.type == "enum":
+            needed.add(Import("typing", "Literal"))
+        if self.constraints:
+            needed.add(Import("pydantic", "Field"))
+        if self.spec.has_default:
+            needed |= literal_imports(self.spec, self.spec.default)
+        return needed
+
+    def column_imports(self) -> set[Import]:
+        needed = {Import("sqlalchemy", "Column"), _COLUMN_IMPORTS[self.spec.type]}
+        if self.spec.type == "boolean" and self.spec.has_default and self.spec.default is not None:
+            needed.add(Import("sqlalchemy", "true" if self.spec.default else "false"))
+        return needed
+
+
+def literal_imports(spec: FieldSpec, value: Any) -> set[Import]:
+    """What `pytypes.literal(spec, value)` needs imported."""
+    if value is None or spec.type not in _LITERAL_IMPORTS:
+        return set()
+    return {_LITERAL_IMPORTS[spec.type]}
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event: its model, and its projection onto the state."""
+
+    name: str
+    spec: EventSpec
+    aggregate: AggregateView
+
+    @property
+    def class_name(self) -> str:
+        return pascal(self.name)
+
+    @property
+    def method(self) -> str:
+        return f"apply_{snake(self.name)}"
+
+    @property
+    def version(self) -> int:
+        """The schema version of the event's data."""
+        return self.aggregate.domain.project.versions.version(
+            self.aggregate.qualified_name, self.name
+        )
+
+    @property
+    def declaration(self) -> str:
+        """The class keywords: `name="money-deposited"`, and `version=N` past the first."""
+        keywords = f'name="{self.name}"'
+        return keywords if self.version == 1 else f"{keywords}, version={self.version}"
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [
+            FieldView(name, spec, "event", self._limit(name))
+            for name, spec in self.spec.fields.items()
+        ]
+
+    def field(self, name: str) -> FieldView:
+        return next(field for field in self.fields if field.name == name)
+
+    def _limit(self, name: str) -> int | None:
+        """The tightest length limit of the state fields that `$name` is stored in."""
+        reference = f"{REF_PREFIX}{name}"
+        state = self.aggregate.spec.fields
+        limits = [
+            length
+            for target, value in self.spec.apply.set.items()
+            if value == reference and (length := pytypes.string_length(state[target])) is not None
+        ]
+        return min(limits, default=None)
+
+    @functools.cached_property
+    def changes(self) -> list[tuple[str, str]]:
+        """(state field, Python expression) for each change the event makes to the state."""
+        found = []
+        state_fields = self.aggregate.spec.fields
+        for operation in ("set", "add", "subtract"):
+            for name, value in getattr(self.spec.apply, operation).items():
+                target = state_fields[name]
+                change = self._value(value, target)
+                if operation != "set":
+                    current = f"self.state.{name}"
+                    if FieldView(name, target, "state").optional:
+                        current = f"({current} or {pytypes.literal(target, 0)})"
+                    sign = "+" if operation == "add" else "-"
+                    change = f"{current} {sign} {change}"
+                found.append((name, change))
+        return found
+
+    def _value(self, value: Any, target: FieldSpec) -> str:
+        if isinstance(value, str) and value.startswith(REF_PREFIX) and not value.startswith("$$"):
+            source = self.spec.fields[value[1:]]
+            return pytypes.convert(f"event.{value[1:]}", source, target)
+        if isinstance(value, str) and value.startswith("$$"):
+            value = value[1:]
+        return pytypes.literal(target, value)
+
+    def imports(self) -> set[Import]:
+        needed = {Import("fluvius.domain", "Event")}
+        for field in self.fields:
+            needed |= field.model_imports()
+        return needed
+
+    def projection_imports(self) -> set[Import]:
+        needed: set[Import] = set()
+        state_fields = self.aggregate.spec.fields
+        for operation in ("set", "add", "subtract"):
+            for name, value in getattr(self.spec.apply, operation).items():
+                target = state_fields[name]
+                if not (isinstance(value, str) and value.startswith(REF_PREFIX)):
+                    needed |= literal_imports(target, value)
+                elif target.type == "decimal" and not value.startswith("$$"):
+                    needed.add(Import("decimal", "Decimal"))
+                if operation != "set" and FieldView(name, target, "state").optional:
+                    needed |= literal_imports(target, 0)
+        return needed
+
+
+@dataclass(frozen=True)
+class CommandView:
+    """A command: its payload model, guards, and the events it emits by default."""
+
+    name: str
+    spec: CommandSpec
+    aggregate: AggregateView
+
+    @property
+    def class_name(self) -> str:
+        return pascal(self.name)
+
+    @property
+    def method(self) -> str:
+        return snake(self.name)
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [
+            FieldView(name, spec, "command", self._limit(name))
+            for name, spec in self.spec.fields.items()
+        ]
+
+    def _limit(self, name: str) -> int | None:
+        """The tightest length limit of the event fields this field fills."""
+        limits = [
+            length
+            for event in self.emits
+            if name in event.spec.fields and (length := event.field(name).max_length) is not None
+        ]
+        return min(limits, default=None)
+
+    @property
+    def emits(self) -> list[EventView]:
+        return [self.aggregate.event(name) for name in self.spec.emits]
+
+    @property
+    def requires(self) -> str | None:
+        """The `requires=` argument of the handler's decorator."""
+        if not self.spec.requires:
+            return None
+        state = self.aggregate.spec.fields
+        entries = []
+        for name, accepted in self.spec.requires.items():
+            values = ", ".join(pytypes.literal(state[name], value) for value in accepted)
+            entries.append(f'"{name}": [{values}]')
+        return "{" + ", ".join(entries) + "}"
+
+    @property
+    def decorator(self) -> str:
+        arguments = [self.class_name]
+        if self.spec.create:
+            arguments.append("create=True")
+        if self.requires:
+            arguments.append(f"requires={self.requires}")
+        return f"@handles({', '.join(arguments)})"
+
+    @property
+    def default_events(self) -> list[str]:
+        """The constructor call of each emitted event, filled from the command's fields."""
+        calls = []
+        for event in self.emits:
+            arguments = [
+                f"{field.name}={self._source(field)}"
+                for field in event.fields
+                if field.name in self.spec.fields
+            ]
+            calls.append(f"{event.class_name}({', '.join(arguments)})")
+        return calls
+
+    def _source(self, field: FieldView) -> str:
+        return pytypes.convert(f"command.{field.name}", self.spec.fields[field.name], field.spec)
+
+    def imports(self) -> set[Import]:
+        needed = {Import("fluvius.domain", "Command")}
+        for field in self.fields:
+            needed |= field.model_imports()
+        state = self.aggregate.spec.fields
+        for name, accepted in self.spec.requires.items():
+            for value in accepted:
+                needed |= literal_imports(state[name], value)
+        for event in self.emits:
+            for field in event.fields:
+                source = self.spec.fields.get(field.name)
+                if source is not None and (source.type, field.spec.type) == ("integer", "decimal"):
+                    needed.add(Import("decimal", "Decimal"))
+        return needed
+
+
+@dataclass(frozen=True)
+class PermissionView:
+    """One policy row."""
+
+    role: str
+    resource: str
+    action: str
+    scope: str | None
+
+
+@dataclass(frozen=True)
+class AggregateView:
+    """An aggregate: state, commands, events, policies."""
+
+    name: str
+    spec: AggregateSpec
+    domain: DomainView
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain.name}.{self.name}"
+
+    @property
+    def class_name(self) -> str:
+        return pascal(self.name)
+
+    @property
+    def state_class(self) -> str:
+        return f"{self.class_name}State"
+
+    @property
+    def base_class(self) -> str:
+        return f"{self.class_name}Base"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.domain.name}_{self.name}"
+
+    @property
+    def table_variable(self) -> str:
+        return f"{self.name}_table"
+
+    @property
+    def module(self) -> str:
+        return self.name
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [FieldView(name, spec, "state") for name, spec in self.spec.fields.items()]
+
+    @functools.cached_property
+    def commands(self) -> list[CommandView]:
+        return [CommandView(name, spec, self) for name, spec in self.spec.commands.items()]
+
+    @functools.cached_property
+    def events(self) -> list[EventView]:
+        return [EventView(name, spec, self) for name, spec in self.spec.events.items()]
+
+    def event(self, name: str) -> EventView:
+        return next(event for event in self.events if event.name == name)
+
+    def command(self, name: str) -> CommandView:
+        return next(command for command in self.commands if command.name == name)
+
+    @property
+    def permissions(self) -> list[PermissionView]:
+        return [
+            PermissionView(role, self.qualified_name, action, policy.scope)
+            for role, policy in self.spec.policies.items()
+            for action in policy.allow
+        ]
+
+    @property
+    def actions(self) -> list[str]:
+        """Everything a policy can allow on the aggregate: its commands, and `read`."""
+        return [*(command.name for command in self.commands), READ]
+
+    def model_imports(self) -> Imports:
+        imports = Imports(
+            Import("fluvius.domain", name)
+            for name in ("Aggregate", "Event", "State", "applies", "handles")
+        )
+        for field in self.fields:
+            imports.update(field.model_imports())
+        for command in self.commands:
+            imports.update(command.imports())
+        for event in self.events:
+            imports.update(event.imports())
+            imports.update(event.projection_imports())
+        return imports
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """A worker and the function that runs it."""
+
+    name: str
+    spec: WorkerSpec
+    domain: DomainView
+
+    @property
+    def function(self) -> str:
+        return snake(self.name)
+
+    @property
+    def event(self) -> EventView | None:
+        """The event that triggers the worker, for event workers."""
+        if self.spec.on is None:
+            return None
+        aggregate_name, _, event_name = self.spec.on.rpartition(".")
+        for aggregate in self.domain.aggregates:
+            if aggregate_name in ("", aggregate.name) and event_name in aggregate.spec.events:
+                return aggregate.event(event_name)
+        raise LookupError(self.spec.on)
+
+
+@dataclass(frozen=True)
+class DomainView:
+    """A domain: its aggregates and workers."""
+
+    name: str
+    spec: DomainSpec
+    project: ProjectView
+
+    @functools.cached_property
+    def aggregates(self) -> list[AggregateView]:
+        return [AggregateView(name, spec, self) for name, spec in self.spec.aggregates.items()]
+
+    @functools.cached_property
+    def workers(self) -> list[WorkerView]:
+        return [WorkerView(name, spec, self) for name, spec in self.spec.workers.items()]
+
+    @property
+    def event_workers(self) -> list[WorkerView]:
+        return [worker for worker in self.workers if worker.spec.on is not None]
+
+    @property
+    def cron_workers(self) -> list[WorkerView]:
+        return [worker for worker in self.workers if worker.spec.cron is not None]
+
+    @property
+    def constant(self) -> str:
+        return self.name.upper()
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """The whole service; `versions` holds the schema versions of its events."""
+
+    spec: Spec
+    versions: EventVersions = dataclasses.field(default_factory=lambda: EventVersions({}))
+
+    @property
+    def package(self) -> str:
+        return self.spec.project.name
+
+    @property
+    def tenancy(self) -> bool:
+        return self.spec.project.tenancy
+
+    @functools.cached_property
+    def domains(self) -> list[DomainView]:
+        return [DomainView(name, spec, self) for name, spec in self.spec.domains.items()]
+
+    @property
+    def schema_exports(self) -> list[str]:
+        """What the schema module exports: the metadata, and each domain's table module."""
+        return sorted(["metadata", *(f"{domain.name}_tables" for domain in self.domains)])

@@ -1,0 +1,1 @@
+"""`fluvius migrate`: alembic revisions that follow the spec, and what autogenerate misses."""

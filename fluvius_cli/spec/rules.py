@@ -1,0 +1,614 @@
+"""The rules across parts of a spec: names, references, types of values and projections."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fluvius.cron import CronError, parse_cron
+from fluvius_cli.spec import names
+from fluvius_cli.spec.diagnostics import Code, Diagnostic
+from fluvius_cli.spec.document import Document, Path
+from fluvius_cli.spec.model import (
+    NUMERIC_TYPES,
+    PUBLIC_ROLE,
+    READ_ACTION,
+    TEXT_TYPES,
+    AggregateSpec,
+    CommandSpec,
+    DomainSpec,
+    EventSpec,
+    FieldSpec,
+)
+from fluvius_cli.spec.structure import describe
+from fluvius_cli.spec.suggest import closest
+from fluvius_cli.spec.values import amount_problem, flow_problem, shown, value_problem
+
+REF_PREFIX = "$"
+SCOPE_TYPES = frozenset({"string", "text", "uuid", "ref"})
+
+
+def check_rules(
+    document: Document,
+    project_name: str | None,
+    domains: Mapping[str, DomainSpec],
+    dropped: Iterable[Path] = (),
+) -> list[Diagnostic]:
+    """Every rule violation in the validated parts of the spec."""
+    checker = _Checker(document, domains, set(dropped))
+    if project_name is not None:
+        checker.project(project_name)
+    checker.names_unique(("domains",), list(domains))
+    for domain_name, domain in domains.items():
+        checker.domain(domain_name, domain)
+    checker.table_names()
+    return checker.diagnostics
+
+
+class _Checker:
+    def __init__(self, document: Document, domains: Mapping[str, DomainSpec], dropped: set[Path]):
+        self.document = document
+        self.domains = domains
+        self.dropped = dropped
+        self.diagnostics: list[Diagnostic] = []
+
+    # Reporting -----------------------------------------------------------------------------
+
+    def report(
+        self,
+        path: Path,
+        code: Code,
+        message: str,
+        suggestion: str | None = None,
+        *,
+        key: bool = False,
+    ) -> None:
+        position = self.document.key_at(path) if key else self.document.value_at(path)
+        self.diagnostics.append(Diagnostic(position, code, message, suggestion))
+
+    def missing(self, path: Path) -> bool:
+        """True unless the declaration at `path`, or one holding it, was dropped for its errors."""
+        return not any(path[: len(dropped)] == dropped for dropped in self.dropped)
+
+    # Names ---------------------------------------------------------------------------------
+
+    def name_form(self, path: Path, form: Any, form_name: str) -> bool:
+        name = str(path[-1])
+        if not form.fullmatch(name):
+            self.report(
+                path, Code.BAD_NAME, f"{describe(path)}: the name must be {form_name}", key=True
+            )
+            return False
+        if len(name) > names.MAX_LENGTH:
+            self.report(
+                path,
+                Code.BAD_NAME,
+                f"{describe(path)}: the name is longer than {names.MAX_LENGTH} characters",
+                key=True,
+            )
+            return False
+        return True
+
+    def reserved(self, path: Path, problem: str | None) -> None:
+        if problem is not None:
+            self.report(path, Code.RESERVED_NAME, f"'{path[-1]}' {problem}", key=True)
+
+    def names_unique(
+        self, parent: Path, declared: Iterable[str], taken: Mapping[str, str] = {}
+    ) -> None:
+        """Report names under `parent` that collide once normalised, or with `taken` identifiers."""
+        seen = {names.normalised(identity): owner for identity, owner in taken.items()}
+        for name in declared:
+            identity = names.normalised(name)
+            if identity in seen:
+                self.report(
+                    (*parent, name),
+                    Code.NAME_COLLISION,
+                    f"'{name}' collides with {seen[identity]}: names may not differ only in "
+                    "case or in '-' against '_'",
+                    key=True,
+                )
+            else:
+                seen[identity] = f"'{name}'"
+
+    # Project and domains -------------------------------------------------------------------
+
+    def project(self, name: str) -> None:
+        path: Path = ("project", "name")
+        if not names.SNAKE.fullmatch(name):
+            self.report(
+                path, Code.BAD_NAME, "the project name must be snake_case (a Python package)"
+            )
+        elif problem := names.project_name_problem(name):
+            self.report(path, Code.RESERVED_NAME, f"project name '{name}' {problem}")
+
+    def domain(self, name: str, domain: DomainSpec) -> None:
+        path: Path = ("domains", name)
+        if self.name_form(path, names.SNAKE, "snake_case"):
+            problem = names.identifier_problem(name)
+            if problem is None and name in names.DOMAIN_NAMES:
+                problem = names.DOMAIN_NAMES[name]
+            self.reserved(path, problem)
+        self.names_unique((*path, "aggregates"), list(domain.aggregates))
+        for aggregate_name, aggregate in domain.aggregates.items():
+            _AggregateChecker(self, name, aggregate_name, aggregate).check()
+        self.names_unique((*path, "workers"), list(domain.workers))
+        for worker_name in domain.workers:
+            self.worker(name, domain, worker_name)
+
+    def worker(self, domain_name: str, domain: DomainSpec, worker_name: str) -> None:
+        path: Path = ("domains", domain_name, "workers", worker_name)
+        worker = domain.workers[worker_name]
+        if self.name_form(path, names.KEBAB, "kebab-case"):
+            self.reserved(path, names.identifier_problem(worker_name))
+        if (worker.on is None) == (worker.cron is None):
+            self.report(
+                path,
+                Code.WORKER_TRIGGER,
+                f"{describe(path)} needs exactly one of `on` (an event) and `cron` (a schedule)",
+            )
+        if worker.on is not None:
+            self.worker_event((*path, "on"), domain_name, domain, worker.on)
+        if worker.cron is not None:
+            try:
+                parse_cron(worker.cron)
+            except CronError as exc:
+                self.report((*path, "cron"), Code.BAD_CRON, f"cron '{worker.cron}': {exc}")
+
+    def worker_event(self, path: Path, domain_name: str, domain: DomainSpec, event: str) -> None:
+        aggregate_name, dot, event_name = event.rpartition(".")
+        if dot:
+            aggregate = domain.aggregates.get(aggregate_name)
+            if aggregate is None:
+                if self.missing(("domains", domain_name, "aggregates", aggregate_name)):
+                    self.report(
+                        path,
+                        Code.UNKNOWN_AGGREGATE,
+                        f"'{aggregate_name}' is not an aggregate of domain '{domain_name}'",
+                        closest(aggregate_name, domain.aggregates),
+                    )
+                return
+            owners = [aggregate_name] if event_name in aggregate.events else []
+            candidates: list[str] = list(aggregate.events)
+        else:
+            owners = [a for a, spec in domain.aggregates.items() if event in spec.events]
+            candidates = [e for spec in domain.aggregates.values() for e in spec.events]
+        if len(owners) > 1:
+            qualified = ", ".join(f"{owner}.{event}" for owner in owners)
+            self.report(
+                path,
+                Code.AMBIGUOUS_EVENT,
+                f"event '{event}' is declared by several aggregates; name one of: {qualified}",
+            )
+        elif not owners and not self.events_dropped(domain_name):
+            self.report(
+                path,
+                Code.UNKNOWN_EVENT,
+                f"'{event}' is not an event of domain '{domain_name}'",
+                closest(event_name, candidates),
+            )
+
+    def table_names(self) -> None:
+        """Each aggregate's state table, `<domain>_<aggregate>`, must have a name of its own."""
+        owners: dict[str, str] = {}
+        for domain_name, domain in self.domains.items():
+            for aggregate_name in domain.aggregates:
+                table = names.normalised(f"{domain_name}_{aggregate_name}")
+                qualified = f"{domain_name}.{aggregate_name}"
+                if table in owners:
+                    self.report(
+                        ("domains", domain_name, "aggregates", aggregate_name),
+                        Code.NAME_COLLISION,
+                        f"aggregate '{qualified}' would share the table {table} with "
+                        f"'{owners[table]}'",
+                        key=True,
+                    )
+                else:
+                    owners[table] = qualified
+
+    def events_dropped(self, domain_name: str) -> bool:
+        """True when an event or aggregate of the domain was dropped for its own errors."""
+        prefix: Path = ("domains", domain_name)
+        return any(
+            path[:2] == prefix and (len(path) == 4 or (len(path) in (5, 6) and path[4] == "events"))
+            for path in self.dropped
+        )
+
+    def aggregate_exists(self, qualified: str) -> bool:
+        """True when `domain.aggregate` is declared (or was, before its own errors dropped it)."""
+        domain_name, _, aggregate_name = qualified.partition(".")
+        domain = self.domains.get(domain_name)
+        if domain is not None and aggregate_name in domain.aggregates:
+            return True
+        domain_path: Path = ("domains", domain_name)
+        return not self.missing(domain_path) or not self.missing(
+            (*domain_path, "aggregates", aggregate_name)
+        )
+
+    def qualified_aggregates(self) -> list[str]:
+        return [f"{d}.{a}" for d, domain in self.domains.items() for a in domain.aggregates]
+
+
+class _AggregateChecker:
+    """The rules inside one aggregate: fields, commands, events, policies."""
+
+    def __init__(self, checker: _Checker, domain: str, name: str, aggregate: AggregateSpec):
+        self.checker = checker
+        self.report = checker.report
+        self.domain = domain
+        self.name = name
+        self.aggregate = aggregate
+        self.path: Path = ("domains", domain, "aggregates", name)
+
+    def check(self) -> None:
+        if self.checker.name_form(self.path, names.SNAKE, "snake_case"):
+            problem = names.identifier_problem(self.name)
+            if problem is None and self.name in names.DOMAIN_MODULES:
+                problem = "is the name of the domain's workers module"
+            if problem is None and self.name in names.LOG_TABLES:
+                problem = f"would name the table of the domain's {self.name} log"
+            self.checker.reserved(self.path, problem)
+        self.fields((*self.path, "fields"), self.aggregate.fields, state=True)
+        self.class_names()
+        for command_name, command in self.aggregate.commands.items():
+            self.command(command_name, command)
+        for event_name, event in self.aggregate.events.items():
+            self.event(event_name, event)
+        self.checker.names_unique((*self.path, "policies"), list(self.aggregate.policies))
+        for role in self.aggregate.policies:
+            self.policy(role)
+        commands_dropped = not self.checker.missing((*self.path, "commands"))
+        commands_dropped = commands_dropped or any(
+            not self.checker.missing((*self.path, "commands", name))
+            for name in self._declared("commands")
+        )
+        creatable = any(command.create for command in self.aggregate.commands.values())
+        if not creatable and not commands_dropped:
+            self.report(
+                self.path,
+                Code.NO_CREATE_COMMAND,
+                f"no command of aggregate '{self.domain}.{self.name}' has `create: true`, "
+                "so none can be created",
+                key=True,
+            )
+
+    def _declared(self, kind: str) -> list[str]:
+        """Names under `kind` in the document, including those dropped for their own errors."""
+        node: Any = self.checker.document.data
+        for step in (*self.path, kind):
+            node = node.get(step) if isinstance(node, dict) else None
+        return list(node) if isinstance(node, dict) else []
+
+    def class_names(self) -> None:
+        """Commands and events become classes beside the aggregate's own: none may collide."""
+        base = names.pascal(self.name)
+        taken = {
+            base: "the aggregate's class",
+            f"{base}State": "the aggregate's state class",
+            f"{base}Base": "the aggregate's base class",
+        }
+        for kind in ("commands", "events"):
+            for name in getattr(self.aggregate, kind):
+                path = (*self.path, kind, name)
+                self.checker.name_form(path, names.KEBAB, "kebab-case")
+                problem = names.identifier_problem(name)
+                if kind == "commands" and names.snake(name) in names.AGGREGATE_ATTRIBUTES:
+                    problem = "is an attribute of the runtime's Aggregate class"
+                self.checker.reserved(path, problem)
+                class_name = names.pascal(name)
+                if class_name in taken:
+                    self.report(
+                        path,
+                        Code.NAME_COLLISION,
+                        f"'{name}' becomes the class {class_name}, "
+                        f"which is already {taken[class_name]}",
+                        key=True,
+                    )
+                else:
+                    taken[class_name] = f"{kind[:-1]} '{name}'"
+
+    # Fields --------------------------------------------------------------------------------
+
+    def fields(self, path: Path, fields: Mapping[str, FieldSpec], *, state: bool) -> None:
+        self.checker.names_unique(path, list(fields))
+        for field_name, spec in fields.items():
+            field_path = (*path, field_name)
+            if self.checker.name_form(field_path, names.SNAKE, "snake_case"):
+                self.checker.reserved(field_path, names.field_name_problem(field_name))
+            self.field(field_path, spec, state=state, siblings=fields)
+
+    def field(
+        self, path: Path, spec: FieldSpec, *, state: bool, siblings: Mapping[str, FieldSpec]
+    ) -> None:
+        kind = spec.type
+        not_applicable = [
+            (
+                spec.max_length is not None and kind not in TEXT_TYPES,
+                "max_length",
+                "string and text",
+            ),
+            (
+                any(b is not None for b in (spec.ge, spec.gt, spec.le, spec.lt))
+                and kind not in NUMERIC_TYPES,
+                next((k for k in ("ge", "gt", "le", "lt") if getattr(spec, k) is not None), "ge"),
+                "numbers",
+            ),
+            (spec.values is not None and kind != "enum", "values", "enum"),
+            (spec.to is not None and kind != "ref", "to", "ref"),
+            (spec.index and not state, "index", "state fields"),
+            (spec.index and kind == "json", "index", "fields of any type but json"),
+            (spec.renamed_from is not None and not state, "renamed_from", "state fields"),
+        ]
+        for wrong, key, applies_to in not_applicable:
+            if wrong:
+                self.report(
+                    (*path, key),
+                    Code.CONSTRAINT_NOT_APPLICABLE,
+                    f"`{key}` applies to {applies_to} only; {describe(path)} is {kind}",
+                    key=True,
+                )
+        if kind == "enum" and spec.values is None:
+            self.report(path, Code.MISSING_KEY, f"{describe(path)} is an enum and needs `values`")
+        if spec.values is not None and len(set(spec.values)) != len(spec.values):
+            self.report((*path, "values"), Code.INVALID_VALUE, "enum values must be distinct")
+        if kind == "ref":
+            self.ref_target(path, spec)
+        self.bounds(path, spec)
+        if spec.has_default and (problem := value_problem(spec, spec.default)):
+            self.report(
+                (*path, "default"), Code.BAD_DEFAULT, f"default {shown(spec.default)} {problem}"
+            )
+        if spec.renamed_from is not None:
+            self.renamed(path, spec.renamed_from, siblings)
+
+    def ref_target(self, path: Path, spec: FieldSpec) -> None:
+        if spec.to is None:
+            self.report(
+                path,
+                Code.MISSING_KEY,
+                f"{describe(path)} is a ref and needs `to: domain.aggregate`",
+            )
+        elif not self.checker.aggregate_exists(spec.to):
+            self.report(
+                (*path, "to"),
+                Code.UNKNOWN_AGGREGATE,
+                f"'{spec.to}' is not an aggregate (write domain.aggregate)",
+                closest(spec.to, self.checker.qualified_aggregates()),
+            )
+
+    def bounds(self, path: Path, spec: FieldSpec) -> None:
+        if spec.ge is not None and spec.gt is not None:
+            self.report(
+                (*path, "gt"), Code.CONTRADICTORY_BOUNDS, "use one of `ge` and `gt`, not both"
+            )
+        if spec.le is not None and spec.lt is not None:
+            self.report(
+                (*path, "lt"), Code.CONTRADICTORY_BOUNDS, "use one of `le` and `lt`, not both"
+            )
+        low = spec.ge if spec.ge is not None else spec.gt
+        high = spec.le if spec.le is not None else spec.lt
+        strict = spec.gt is not None or spec.lt is not None
+        if low is not None and high is not None and (low > high or (strict and low == high)):
+            self.report(
+                path, Code.CONTRADICTORY_BOUNDS, f"no number is within the bounds {low} and {high}"
+            )
+        elif spec.type == "integer" and not self.whole_number_fits(spec):
+            self.report(path, Code.CONTRADICTORY_BOUNDS, "no whole number is within these bounds")
+
+    @staticmethod
+    def whole_number_fits(spec: FieldSpec) -> bool:
+        low = spec.ge if spec.ge is not None else spec.gt
+        high = spec.le if spec.le is not None else spec.lt
+        if low is None or high is None:
+            return True
+        smallest = math.ceil(low) if spec.ge is not None else math.floor(low) + 1
+        largest = math.floor(high) if spec.le is not None else math.ceil(high) - 1
+        return smallest <= largest
+
+    def renamed(self, path: Path, old: str, siblings: Mapping[str, FieldSpec]) -> None:
+        if not names.SNAKE.fullmatch(old):
+            self.report(
+                (*path, "renamed_from"),
+                Code.BAD_NAME,
+                "renamed_from must be a snake_case field name",
+            )
+        elif old in siblings:
+            self.report(
+                (*path, "renamed_from"),
+                Code.NAME_COLLISION,
+                f"renamed_from '{old}' is still a field of this aggregate",
+            )
+
+    # Commands ------------------------------------------------------------------------------
+
+    def command(self, name: str, command: CommandSpec) -> None:
+        path = (*self.path, "commands", name)
+        self.fields((*path, "fields"), command.fields, state=False)
+        if not command.emits:
+            self.report(
+                (*path, "emits"), Code.NO_EVENTS_EMITTED, f"command '{name}' must emit an event"
+            )
+        for index, event_name in enumerate(command.emits):
+            self.emitted((*path, "emits", index), name, command, event_name)
+        if command.create and command.requires:
+            self.report(
+                (*path, "requires"),
+                Code.GUARD_ON_CREATE,
+                f"command '{name}' creates the aggregate, so it has no state to require",
+                key=True,
+            )
+        for field_name, accepted in command.requires.items():
+            self.guard((*path, "requires", field_name), field_name, accepted)
+
+    def emitted(self, path: Path, command_name: str, command: CommandSpec, event_name: str) -> None:
+        event = self.aggregate.events.get(event_name)
+        if event is None:
+            if self.checker.missing((*self.path, "events", event_name)):
+                self.report(
+                    path,
+                    Code.UNKNOWN_EVENT,
+                    f"command '{command_name}' emits '{event_name}', which is not an event of "
+                    f"{self.domain}.{self.name}",
+                    closest(event_name, self.aggregate.events),
+                )
+            return
+        for field_name, target in event.fields.items():
+            source = command.fields.get(field_name)
+            if source is None:
+                dropped = not self.checker.missing(
+                    (*self.path, "commands", command_name, "fields", field_name)
+                )
+                if not target.has_default and not dropped:
+                    self.report(
+                        path,
+                        Code.UNSOURCED_EVENT_FIELD,
+                        f"event '{event_name}' needs field '{field_name}', but command "
+                        f"'{command_name}' has no such field and the event field has no default",
+                    )
+            elif problem := flow_problem(source, target):
+                self.report(
+                    path,
+                    Code.TYPE_MISMATCH,
+                    f"command field '{field_name}' cannot fill the event's field: {problem}",
+                )
+
+    def guard(self, path: Path, field_name: str, accepted: list[Any]) -> None:
+        spec = self.state_field(path, field_name)
+        if spec is None:
+            return
+        for index, value in enumerate(accepted):
+            if problem := value_problem(spec, value):
+                self.report(
+                    (*path, index),
+                    Code.TYPE_MISMATCH,
+                    f"requires {field_name} = {shown(value)}, which {problem}",
+                )
+
+    def state_field(self, path: Path, field_name: str, *, key: bool = True) -> FieldSpec | None:
+        """The state field `field_name`; reported as unknown at `path` when not declared."""
+        spec = self.aggregate.fields.get(field_name)
+        if spec is None and self.checker.missing((*self.path, "fields", field_name)):
+            self.report(
+                path,
+                Code.UNKNOWN_STATE_FIELD,
+                f"'{field_name}' is not a state field of {self.domain}.{self.name}",
+                closest(field_name, self.aggregate.fields),
+                key=key,
+            )
+        return spec
+
+    # Events --------------------------------------------------------------------------------
+
+    def event(self, name: str, event: EventSpec) -> None:
+        path = (*self.path, "events", name)
+        self.fields((*path, "fields"), event.fields, state=False)
+        apply_path = (*path, "apply")
+        for operation in ("set", "add", "subtract"):
+            for field_name, value in getattr(event.apply, operation).items():
+                self.assignment(
+                    (*apply_path, operation, field_name), name, event, operation, field_name, value
+                )
+        targets = [f for op in ("set", "add", "subtract") for f in getattr(event.apply, op)]
+        for field_name in {f for f in targets if targets.count(f) > 1}:
+            self.report(
+                apply_path,
+                Code.INVALID_VALUE,
+                f"event '{name}' changes '{field_name}' twice; use one of set, add and subtract",
+            )
+
+    def assignment(
+        self,
+        path: Path,
+        event_name: str,
+        event: EventSpec,
+        operation: str,
+        field_name: str,
+        value: Any,
+    ) -> None:
+        target = self.state_field(path, field_name)
+        if target is not None and operation != "set" and target.type not in NUMERIC_TYPES:
+            self.report(
+                path,
+                Code.NOT_NUMERIC,
+                f"cannot {operation} '{field_name}': it is {target.type}, not a number",
+                key=True,
+            )
+            return
+        if isinstance(value, str) and value.startswith(REF_PREFIX) and not value.startswith("$$"):
+            self.reference(path, event_name, event, value[1:], target)
+            return
+        if target is None:
+            return
+        if operation == "set":
+            problem = value_problem(target, _literal(value))
+            wording = f"sets '{field_name}' to {shown(value)}, which"
+        else:
+            problem = amount_problem(target, value)
+            wording = f"{'adds' if operation == 'add' else 'subtracts'} {shown(value)}, which"
+        if problem:
+            self.report(path, Code.TYPE_MISMATCH, f"event '{event_name}' {wording} {problem}")
+
+    def reference(
+        self, path: Path, event_name: str, event: EventSpec, ref: str, target: FieldSpec | None
+    ) -> None:
+        source = event.fields.get(ref)
+        if source is None:
+            if self.checker.missing((*self.path, "events", event_name, "fields", ref)):
+                self.report(
+                    path,
+                    Code.UNKNOWN_EVENT_FIELD,
+                    f"'${ref}' is not a field of event '{event_name}'",
+                    closest(ref, event.fields),
+                )
+        elif target is not None and (problem := flow_problem(source, target)):
+            self.report(
+                path, Code.TYPE_MISMATCH, f"'${ref}' cannot be stored in '{path[-1]}': {problem}"
+            )
+
+    # Policies ------------------------------------------------------------------------------
+
+    def policy(self, role: str) -> None:
+        path = (*self.path, "policies", role)
+        policy = self.aggregate.policies[role]
+        self.checker.name_form(path, names.ROLE, "kebab-case or snake_case")
+        actions = [READ_ACTION, *self.aggregate.commands]
+        for index, action in enumerate(policy.allow):
+            if action in policy.allow[:index]:
+                self.report(
+                    (*path, "allow", index), Code.INVALID_VALUE, f"'{action}' is listed twice"
+                )
+                continue
+            missing = self.checker.missing((*self.path, "commands", action))
+            if action not in actions and missing:
+                self.report(
+                    (*path, "allow", index),
+                    Code.UNKNOWN_COMMAND,
+                    f"role '{role}' is allowed '{action}', which is neither `read` nor a command "
+                    f"of {self.domain}.{self.name}",
+                    closest(action, actions),
+                )
+        if policy.scope is not None:
+            self.scope((*path, "scope"), role, policy.scope)
+
+    def scope(self, path: Path, role: str, field_name: str) -> None:
+        if role == PUBLIC_ROLE:
+            self.report(
+                path, Code.BAD_SCOPE, "the public role has no caller id to scope by", key=True
+            )
+            return
+        spec = self.state_field(path, field_name, key=False)
+        if spec is not None and spec.type not in SCOPE_TYPES:
+            self.report(
+                path,
+                Code.BAD_SCOPE,
+                f"scope '{field_name}' is {spec.type}; a scope field holds the caller's id "
+                f"({', '.join(sorted(SCOPE_TYPES))})",
+            )
+
+
+def _literal(value: Any) -> Any:
+    """`$$text` is the literal `$text`."""
+    if isinstance(value, str) and value.startswith("$$"):
+        return value[1:]
+    return value

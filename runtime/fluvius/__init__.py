@@ -1,0 +1,1 @@
+"""The fluvius runtime: event store, command processing, projections, HTTP and workers."""

@@ -1,0 +1,371 @@
+"""The SQL of a command: the command log, the state row, and appends to the event log.
+
+An EventStore works inside one transaction that its caller opened; it never commits. Given the
+asyncpg connection of a `Database.transaction`, it runs the command's statements directly on it
+(see `fluvius.data.driver`); the SQL is the same either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from fluvius.data.driver import DirectStatement, direct_statement
+from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
+from fluvius.ids import uuid7
+
+if TYPE_CHECKING:
+    import asyncpg
+    from sqlalchemy import Executable
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from fluvius.data.tables import DomainLog
+    from fluvius.domain.aggregate import Aggregate
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (\w+)\.")
+
+
+@dataclass(frozen=True)
+class StoredCommand:
+    """A command already processed, as the command log keeps it."""
+
+    aggregate: str
+    aggregate_id: uuid.UUID
+    name: str
+    request_hash: str
+    response: dict[str, Any]
+
+
+class StaleState(Exception):
+    """The state row changed under a writer that did not hold its lock."""
+
+
+def violated_table(error: IntegrityError) -> str | None:
+    """The table whose unique key `error` violated, or None for other integrity errors."""
+    # asyncpg's error is the cause of SQLAlchemy's DBAPI error, or the error itself when the
+    # statement ran directly on asyncpg.
+    for cause in (getattr(error.orig, "__cause__", None), error.orig):
+        table = getattr(cause, "table_name", None)
+        if table is not None and getattr(cause, "sqlstate", None) == "23505":
+            return str(table)
+    match = _SQLITE_UNIQUE.search(str(error.orig))
+    return match.group(1) if match else None
+
+
+def has_tenancy(table: Table) -> bool:
+    """True when the rows of `table` belong to tenants."""
+    return "tenant_id" in table.c
+
+
+def _required_tenant(table: Table, tenant: str | None) -> str:
+    if tenant is None:
+        raise ValueError(f"{table.name} belongs to tenants: a command on it needs a tenant")
+    return tenant
+
+
+def transaction_id(connection: AsyncConnection) -> ColumnElement[int]:
+    """The writing transaction's id on PostgreSQL (for ordered log reads); 0 on SQLite."""
+    return _transaction_id(connection.dialect.name)
+
+
+def _transaction_id(dialect: str) -> ColumnElement[int]:
+    if dialect == "postgresql":
+        return func.pg_current_xact_id().cast(Text).cast(BigInteger)
+    return literal(0, BigInteger)
+
+
+# The statements of the write path are built once per table and take their values as bound
+# parameters: SQLAlchemy then finds their compiled form in its cache without building them,
+# or computing their cache key, again for every command.
+
+
+@cache
+def _command_query(commands: Table) -> Select[Any]:
+    return select(
+        commands.c.aggregate,
+        commands.c.aggregate_id,
+        commands.c.name,
+        commands.c.request_hash,
+        commands.c.response,
+    ).where(
+        commands.c.tenant_id == bindparam("tenant_id"),
+        commands.c.command_id == bindparam("command_id"),
+    )
+
+
+@cache
+def _state_query(table: Table, *, lock: bool) -> Select[Any]:
+    query = select(table).where(table.c.id == bindparam("id"))
+    if has_tenancy(table):
+        query = query.where(table.c.tenant_id == bindparam("tenant_id"))
+    return query.with_for_update() if lock else query
+
+
+@cache
+def _history_query(events: Table, *, limited: bool) -> Select[Any]:
+    query = (
+        select(events)
+        .where(
+            events.c.aggregate_id == bindparam("aggregate_id"),
+            events.c.version > bindparam("after_version"),
+        )
+        .order_by(events.c.version)
+    )
+    return query.limit(bindparam("limit")) if limited else query
+
+
+@cache
+def _event_query(events: Table) -> Select[Any]:
+    return select(events).where(events.c.event_id == bindparam("event_id"))
+
+
+@cache
+def _exists_query(table: Table) -> Select[Any]:
+    return select(table.c.id).where(table.c.id == bindparam("id"))
+
+
+@cache
+def _append_statement(events: Table, dialect: str) -> Insert:
+    return (
+        insert(events)
+        .values(transaction_id=_transaction_id(dialect))
+        .returning(events.c.position, events.c.transaction_id, sort_by_parameter_order=True)
+    )
+
+
+@cache
+def _insert_statement(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    """UPDATE of `columns` in the row at a version: parameters `set_<column>`, `where_id` and
+    `where_version`."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("where_id"), table.c.version == bindparam("where_version"))
+        .values({name: bindparam(f"set_{name}") for name in columns})
+    )
+
+
+class EventStore:
+    """Reads and writes of one domain's tables within the caller's transaction.
+
+    With `driver`, the asyncpg connection under `connection` that holds the transaction (see
+    `Database.transaction`), every statement runs directly on it, never through `connection`.
+    """
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        log: DomainLog,
+        *,
+        driver: asyncpg.Connection | None = None,
+    ) -> None:
+        self.connection = connection
+        self.log = log
+        self.driver = driver
+
+    async def _rows(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> Sequence[Mapping[Any, Any]]:
+        """The rows `statement` returns."""
+        if self.driver is None:
+            return (await self.connection.execute(statement, parameters)).mappings().all()
+        return await self._direct(statement, parameters).fetch(self.driver, parameters)
+
+    async def _count(self, statement: Executable, parameters: Mapping[str, Any]) -> int:
+        """Run `statement`; the number of rows it changed."""
+        if self.driver is None:
+            return (await self.connection.execute(statement, parameters)).rowcount
+        return await self._direct(statement, parameters).execute(self.driver, parameters)
+
+    def _direct(self, statement: Executable, parameters: Mapping[str, Any]) -> DirectStatement:
+        return direct_statement(statement, tuple(sorted(parameters)), self.connection.dialect)
+
+    async def find_command(self, tenant: str, command_id: str) -> StoredCommand | None:
+        """The command recorded under `command_id`, if any."""
+        query = _command_query(self.log.commands)
+        rows = await self._rows(query, {"tenant_id": tenant, "command_id": command_id})
+        return StoredCommand(**rows[0]) if rows else None
+
+    async def load_state(
+        self,
+        aggregate_type: type[Aggregate[Any]],
+        aggregate_id: uuid.UUID,
+        *,
+        tenant: str | None,
+        lock: bool = False,
+    ) -> State | None:
+        """The aggregate's state row; with `lock`, held until the transaction ends."""
+        table = aggregate_type.table
+        parameters: dict[str, Any] = {"id": aggregate_id}
+        if has_tenancy(table):
+            parameters["tenant_id"] = _required_tenant(table, tenant)
+        rows = await self._rows(_state_query(table, lock=lock), parameters)
+        return aggregate_type.state_type.model_validate(rows[0]) if rows else None
+
+    async def history(
+        self,
+        aggregate_type: type[Aggregate[Any]],
+        aggregate_id: uuid.UUID,
+        *,
+        after_version: int = 0,
+        limit: int | None = None,
+    ) -> list[RecordedEvent[Event]]:
+        """The aggregate's events after `after_version` (at most `limit`), oldest first."""
+        parameters: dict[str, Any] = {"aggregate_id": aggregate_id, "after_version": after_version}
+        if limit is not None:
+            parameters["limit"] = limit
+        rows = await self._rows(
+            _history_query(self.log.events, limited=limit is not None), parameters
+        )
+        return [recorded_event(aggregate_type, row) for row in rows]
+
+    async def event(
+        self, aggregates: Sequence[type[Aggregate[Any]]], event_id: uuid.UUID
+    ) -> RecordedEvent[Event] | None:
+        """The event with `event_id` in this domain's log, typed by its aggregate."""
+        by_name = {aggregate.name: aggregate for aggregate in aggregates}
+        rows = await self._rows(_event_query(self.log.events), {"event_id": event_id})
+        return recorded_event(by_name[rows[0]["aggregate"]], rows[0]) if rows else None
+
+    async def exists(self, table: Table, aggregate_id: uuid.UUID) -> bool:
+        """True when a state row with this id exists, in any tenant."""
+        return bool(await self._rows(_exists_query(table), {"id": aggregate_id}))
+
+    async def append(
+        self,
+        aggregate: str,
+        aggregate_id: uuid.UUID,
+        after_version: int,
+        events: Sequence[Event],
+        metadata: EventMetadata,
+        recorded_at: dt.datetime,
+    ) -> list[RecordedEvent[Event]]:
+        """Append `events` at versions after_version+1.. ; a taken version raises IntegrityError."""
+        table = self.log.events
+        meta = metadata.model_dump(mode="json", exclude_none=True)
+        rows: list[dict[str, Any]] = [
+            {
+                "event_id": uuid7(),
+                "aggregate": aggregate,
+                "aggregate_id": aggregate_id,
+                "version": after_version + index,
+                "name": event.event_name,
+                "schema_version": event.schema_version,
+                "data": event.model_dump(mode="json"),
+                "metadata": meta,
+                "recorded_at": recorded_at,
+            }
+            for index, event in enumerate(events, start=1)
+        ]
+        statement = _append_statement(table, self.connection.dialect.name)
+        written = [(await self._rows(statement, row))[0] for row in rows]
+        return [
+            RecordedEvent(
+                position=returned["position"],
+                id=row["event_id"],
+                aggregate=aggregate,
+                aggregate_id=aggregate_id,
+                version=row["version"],
+                name=row["name"],
+                schema_version=row["schema_version"],
+                data=event,
+                metadata=metadata,
+                recorded_at=recorded_at,
+                transaction_id=returned["transaction_id"],
+            )
+            for returned, row, event in zip(written, rows, events, strict=True)
+        ]
+
+    async def save_state(
+        self,
+        table: Table,
+        state: State,
+        *,
+        previous_version: int,
+        tenant: str | None,
+    ) -> None:
+        """Insert the row of a new aggregate, or update it from `previous_version`."""
+        row = state.model_dump()
+        if has_tenancy(table):
+            row["tenant_id"] = _required_tenant(table, tenant)
+        if previous_version == 0:
+            await self._count(_insert_statement(table), row)
+            return
+        parameters = {f"set_{name}": value for name, value in row.items()}
+        parameters.update(where_id=state.id, where_version=previous_version)
+        if await self._count(_update_statement(table, tuple(row)), parameters) != 1:
+            raise StaleState(f"{table.name} {state.id} is no longer at version {previous_version}")
+
+    async def record_command(
+        self,
+        *,
+        tenant: str,
+        command_id: str,
+        aggregate: str,
+        aggregate_id: uuid.UUID,
+        name: str,
+        request_hash: str,
+        response: dict[str, Any],
+        recorded_at: dt.datetime,
+    ) -> None:
+        """Keep the command's reply under its id; a reused id raises IntegrityError."""
+        await self._count(
+            _insert_statement(self.log.commands),
+            {
+                "tenant_id": tenant,
+                "command_id": command_id,
+                "aggregate": aggregate,
+                "aggregate_id": aggregate_id,
+                "name": name,
+                "request_hash": request_hash,
+                "response": response,
+                "recorded_at": recorded_at,
+            },
+        )
+
+
+def recorded_event(
+    aggregate_type: type[Aggregate[Any]], row: Row[Any] | Mapping[str, Any]
+) -> RecordedEvent[Event]:
+    """An event-log row as a typed event of `aggregate_type`."""
+    values = row._mapping if isinstance(row, Row) else row
+    return RecordedEvent(
+        position=values["position"],
+        id=values["event_id"],
+        aggregate=values["aggregate"],
+        aggregate_id=values["aggregate_id"],
+        version=values["version"],
+        name=values["name"],
+        schema_version=values["schema_version"],
+        data=aggregate_type.load_event(values["name"], values["schema_version"], values["data"]),
+        metadata=EventMetadata.model_validate(values["metadata"]),
+        recorded_at=values["recorded_at"],
+        transaction_id=values["transaction_id"],
+    )

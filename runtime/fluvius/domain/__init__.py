@@ -1,0 +1,51 @@
+"""The domain model: aggregates, their messages and errors. It knows nothing of storage.
+
+The command processor, which runs commands against stored aggregates, composes this layer with
+`fluvius.data` and lives in `fluvius.domain.processor`.
+
+    class Account(AccountBase):
+        @handles(Withdraw)
+        def withdraw(self, command: Withdraw) -> list[Event]:
+            if command.amount > self.state.balance:
+                raise Rejected("insufficient-funds", "cannot withdraw more than the balance")
+            return super().withdraw(command)
+"""
+
+from fluvius.domain.aggregate import Aggregate, CommandHandler, Projector, applies, handles, upcasts
+from fluvius.domain.errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    DomainError,
+    GuardFailed,
+    IdempotencyConflict,
+    InvalidCommand,
+    NotFound,
+    Rejected,
+    ScopeDenied,
+    VersionConflict,
+)
+from fluvius.domain.messages import Command, Event, EventMetadata, RecordedEvent, State
+
+__all__ = [
+    "Aggregate",
+    "AlreadyExists",
+    "Command",
+    "CommandHandler",
+    "ConcurrencyError",
+    "DomainError",
+    "Event",
+    "EventMetadata",
+    "GuardFailed",
+    "IdempotencyConflict",
+    "InvalidCommand",
+    "NotFound",
+    "Projector",
+    "RecordedEvent",
+    "Rejected",
+    "ScopeDenied",
+    "State",
+    "VersionConflict",
+    "applies",
+    "handles",
+    "upcasts",
+]

@@ -1,0 +1,196 @@
+"""The aggregate: decides which events a command causes, and projects events onto its state.
+
+A generated base class declares one method per command (`@handles`) and per event (`@applies`);
+the user's subclass overrides any of them by name. Upcasters (`@upcasts`) turn stored event data
+of an older schema version into the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
+
+from fluvius.domain.errors import GuardFailed
+from fluvius.domain.messages import Command, Event, State
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy import Table
+
+    from fluvius.data.tables import DomainLog
+
+S = TypeVar("S", bound=State)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_HANDLES = "__fluvius_handles__"
+_APPLIES = "__fluvius_applies__"
+_UPCASTS = "__fluvius_upcasts__"
+
+
+@dataclass(frozen=True)
+class CommandHandler:
+    """How an aggregate takes one command."""
+
+    payload: type[Command]
+    method: str
+    create: bool = False
+    requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.payload.command_name
+
+
+@dataclass(frozen=True)
+class Projector:
+    """How an aggregate projects one event onto its state."""
+
+    event: type[Event]
+    method: str
+
+
+def handles(
+    payload: type[Command],
+    *,
+    create: bool = False,
+    requires: Mapping[str, Sequence[Any]] | None = None,
+) -> Callable[[F], F]:
+    """Mark a method as the decision on `payload`; `requires` maps state fields to values."""
+
+    def mark(function: F) -> F:
+        accepted = {name: tuple(values) for name, values in (requires or {}).items()}
+        setattr(function, _HANDLES, CommandHandler(payload, function.__name__, create, accepted))
+        return function
+
+    return mark
+
+
+def applies(event: type[Event]) -> Callable[[F], F]:
+    """Mark a method as the projection of `event` onto the state."""
+
+    def mark(function: F) -> F:
+        setattr(function, _APPLIES, Projector(event, function.__name__))
+        return function
+
+    return mark
+
+
+def upcasts(event: str, *, from_version: int) -> Callable[[F], F]:
+    """Mark a static method turning data of `event` at `from_version` into `from_version + 1`."""
+
+    def mark(function: F) -> F:
+        target = getattr(function, "__func__", function)
+        setattr(target, _UPCASTS, (event, from_version))
+        return function
+
+    return mark
+
+
+class MissingUpcaster(LookupError):
+    """Stored event data is older than its event class and no upcaster bridges the gap."""
+
+
+class Aggregate(Generic[S]):
+    """Base of aggregates. Generated bases set the class attributes; users subclass those."""
+
+    domain: ClassVar[str]
+    name: ClassVar[str]
+    state_type: ClassVar[type[State]]
+    table: ClassVar[Table]
+    log: ClassVar[DomainLog]
+    commands: ClassVar[Mapping[str, CommandHandler]] = {}
+    events: ClassVar[Mapping[str, Projector]] = {}
+    upcasters: ClassVar[Mapping[tuple[str, int], str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        commands: dict[str, CommandHandler] = {}
+        events: dict[str, Projector] = {}
+        upcasters: dict[tuple[str, int], str] = {}
+        for klass in reversed(cls.__mro__):
+            for attribute, member in vars(klass).items():
+                function = getattr(member, "__func__", member)
+                if (handler := getattr(function, _HANDLES, None)) is not None:
+                    commands[handler.name] = handler
+                if (projector := getattr(function, _APPLIES, None)) is not None:
+                    events[projector.event.event_name] = projector
+                if (upcast := getattr(function, _UPCASTS, None)) is not None:
+                    upcasters[upcast] = attribute
+        cls.commands, cls.events, cls.upcasters = commands, events, upcasters
+
+    def __init__(self, state: S) -> None:
+        self.state = state
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.state.id
+
+    @property
+    def version(self) -> int:
+        return self.state.version
+
+    @classmethod
+    def qualified_name(cls) -> str:
+        """`domain.aggregate`."""
+        return f"{cls.domain}.{cls.name}"
+
+    @classmethod
+    def initial_state(cls, aggregate_id: uuid.UUID) -> S:
+        """The state before the first event: declared defaults, version 0."""
+        return cast("S", cls.state_type(id=aggregate_id))
+
+    @classmethod
+    def handler_for(cls, command: type[Command] | str) -> CommandHandler:
+        """The handler of a command, by payload class or by name."""
+        name = command if isinstance(command, str) else command.command_name
+        try:
+            return cls.commands[name]
+        except KeyError:
+            raise LookupError(f"{cls.qualified_name()} has no command '{name}'") from None
+
+    def decide(self, command: Command) -> list[Event]:
+        """Check the command's guards against the state, then run its handler."""
+        handler = self.handler_for(type(command))
+        for field_name, accepted in handler.requires.items():
+            actual = getattr(self.state, field_name)
+            if actual not in accepted:
+                expected = " or ".join(repr(value) for value in accepted)
+                raise GuardFailed(
+                    f"{handler.name} requires {field_name} to be {expected}; it is {actual!r}",
+                    field=field_name,
+                    expected=list(accepted),
+                    actual=actual,
+                )
+        return list(getattr(self, handler.method)(command))
+
+    def apply(self, event: Event) -> None:
+        """Project `event` onto the state and count it in the version."""
+        projector = self.events[event.event_name]
+        projected: S = getattr(self, projector.method)(event)
+        self.state = projected.evolve(version=self.state.version + 1)
+
+    @classmethod
+    def fold(cls, aggregate_id: uuid.UUID, events: Iterable[Event]) -> S:
+        """The state that `events`, applied in order from the initial state, produce."""
+        aggregate = cls(cls.initial_state(aggregate_id))
+        for event in events:
+            aggregate.apply(event)
+        return aggregate.state
+
+    @classmethod
+    def load_event(cls, name: str, schema_version: int, data: dict[str, Any]) -> Event:
+        """Stored event data as its current event class, upcast from older schema versions."""
+        event_type = cls.events[name].event
+        while schema_version < event_type.schema_version:
+            upcaster = cls.upcasters.get((name, schema_version))
+            if upcaster is None:
+                raise MissingUpcaster(
+                    f"{cls.qualified_name()}: no upcaster for '{name}' "
+                    f"from version {schema_version}"
+                )
+            data = getattr(cls, upcaster)(data)
+            schema_version += 1
+        # `model_validate` without its wrapper, which costs half as much again per call
+        return cast("Event", event_type.__pydantic_validator__.validate_python(data))

@@ -1,0 +1,273 @@
+"""The command processor: one command, one transaction.
+
+Load the aggregate's state (locking its row), check guards and scope, decide the events, then
+append them at the next versions, project them onto the state row and record the command, all
+before one commit. A failure anywhere leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
+from fluvius.domain.errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    IdempotencyConflict,
+    NotFound,
+    ScopeDenied,
+    VersionConflict,
+)
+from fluvius.domain.messages import Command, EventMetadata, State
+from fluvius.ids import uuid7
+
+if TYPE_CHECKING:
+    from fluvius.data.driver import Database
+    from fluvius.domain.aggregate import Aggregate, CommandHandler
+
+DEFAULT_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who sends a command, in which tenant, under which idempotency key and correlation."""
+
+    user: str | None = None
+    tenant: str | None = None
+    command_id: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Limits a caller to aggregates where one of `fields` holds `value` (the caller's id)."""
+
+    fields: tuple[str, ...]
+    value: str
+
+    def admits(self, state: State) -> bool:
+        held = (getattr(state, name) for name in self.fields)
+        return any(value is not None and str(value) == self.value for value in held)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The reply to a command: the aggregate's id and new version, and the events it recorded."""
+
+    response: dict[str, Any]
+    replayed: bool = False
+
+    @property
+    def aggregate_id(self) -> uuid.UUID:
+        return uuid.UUID(self.response["id"])
+
+    @property
+    def version(self) -> int:
+        return int(self.response["version"])
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return list(self.response["events"])
+
+
+@dataclass(frozen=True)
+class _Request:
+    aggregate_type: type[Aggregate[Any]]
+    handler: CommandHandler
+    command: Command
+    aggregate_id: uuid.UUID
+    context: CommandContext
+    command_id: str
+    request_hash: str
+    expected_version: int | None
+    scope: Scope | None
+
+    @property
+    def tenant_key(self) -> str:
+        return self.context.tenant or ""
+
+
+class CommandProcessor:
+    """Runs commands against aggregates stored in `database`."""
+
+    def __init__(self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        self.database = database
+        self.attempts = attempts
+
+    async def execute(
+        self,
+        aggregate_type: type[Aggregate[Any]],
+        command: Command,
+        aggregate_id: uuid.UUID | None = None,
+        *,
+        context: CommandContext | None = None,
+        expected_version: int | None = None,
+        scope: Scope | None = None,
+    ) -> CommandResult:
+        """Run `command`; without `aggregate_id`, a creating command gets a new id.
+
+        Concurrent writers to one aggregate queue on its lock; a conflict that still happens is
+        retried a bounded number of times, unless the caller named `expected_version`, which
+        makes any difference a VersionConflict.
+        """
+        context = context or CommandContext()
+        handler = aggregate_type.handler_for(type(command))
+        if aggregate_id is None and not handler.create:
+            raise ValueError(f"command '{handler.name}' needs the id of an existing aggregate")
+        request = _Request(
+            aggregate_type=aggregate_type,
+            handler=handler,
+            command=command,
+            aggregate_id=aggregate_id or uuid7(),
+            context=context,
+            command_id=context.command_id or str(uuid7()),
+            request_hash=_request_hash(aggregate_type, command, aggregate_id),
+            expected_version=expected_version,
+            scope=scope,
+        )
+        for attempt in range(self.attempts):
+            try:
+                return await self._attempt(request)
+            except IntegrityError as error:
+                conflict = violated_table(error)
+                if conflict == aggregate_type.log.commands.name and context.command_id:
+                    continue  # a twin request recorded this key first; its reply is stored now
+                if conflict not in (aggregate_type.log.events.name, aggregate_type.table.name):
+                    raise
+                self._conflict(request)
+            except StaleState:
+                self._conflict(request)
+            await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise ConcurrencyError(
+            f"{aggregate_type.qualified_name()} {request.aggregate_id} kept changing "
+            f"during {self.attempts} attempts",
+        )
+
+    @staticmethod
+    def _conflict(request: _Request) -> None:
+        if request.expected_version is not None:
+            raise VersionConflict(
+                f"{request.aggregate_type.qualified_name()} {request.aggregate_id} changed "
+                f"since version {request.expected_version}",
+                expected=request.expected_version,
+            )
+
+    async def _attempt(self, request: _Request) -> CommandResult:
+        async with self.database.transaction() as transaction:
+            store = EventStore(
+                transaction.connection, request.aggregate_type.log, driver=transaction.driver
+            )
+            if request.context.command_id is not None:
+                stored = await store.find_command(request.tenant_key, request.command_id)
+                if stored is not None:
+                    return _replay(stored, request)
+            return await self._process(store, request)
+
+    async def _process(self, store: EventStore, request: _Request) -> CommandResult:
+        aggregate_type, handler = request.aggregate_type, request.handler
+        tenant = request.context.tenant
+        if handler.create:
+            if await store.exists(aggregate_type.table, request.aggregate_id):
+                raise AlreadyExists(
+                    f"{aggregate_type.qualified_name()} {request.aggregate_id} already exists"
+                )
+            state: State | None = aggregate_type.initial_state(request.aggregate_id)
+        else:
+            state = await store.load_state(
+                aggregate_type, request.aggregate_id, tenant=tenant, lock=True
+            )
+        if state is None:
+            raise NotFound(
+                f"{aggregate_type.qualified_name()} {request.aggregate_id} does not exist"
+            )
+        if request.expected_version is not None and state.version != request.expected_version:
+            raise VersionConflict(
+                f"{aggregate_type.qualified_name()} {request.aggregate_id} is at version "
+                f"{state.version}, not {request.expected_version}",
+                expected=request.expected_version,
+                actual=state.version,
+            )
+        if not handler.create:
+            _check_scope(request, state)
+        aggregate = aggregate_type(state)
+        events = aggregate.decide(request.command)
+        for event in events:
+            aggregate.apply(event)
+        if handler.create:
+            _check_scope(request, aggregate.state)
+        now = dt.datetime.now(dt.UTC)
+        metadata = EventMetadata(
+            user=request.context.user,
+            tenant=tenant,
+            command_id=request.command_id,
+            correlation_id=request.context.correlation_id or request.command_id,
+            causation_id=request.context.causation_id,
+        )
+        recorded = []
+        if events:
+            recorded = await store.append(
+                aggregate_type.name, request.aggregate_id, state.version, events, metadata, now
+            )
+            new_state = aggregate.state.evolve(created_at=state.created_at or now, updated_at=now)
+            await store.save_state(
+                aggregate_type.table, new_state, previous_version=state.version, tenant=tenant
+            )
+        response = {
+            "id": str(request.aggregate_id),
+            "version": aggregate.state.version,
+            "events": [event.summary() for event in recorded],
+        }
+        await store.record_command(
+            tenant=request.tenant_key,
+            command_id=request.command_id,
+            aggregate=aggregate_type.qualified_name(),
+            aggregate_id=request.aggregate_id,
+            name=handler.name,
+            request_hash=request.request_hash,
+            response=response,
+            recorded_at=now,
+        )
+        return CommandResult(response)
+
+
+def _check_scope(request: _Request, state: State) -> None:
+    scope = request.scope
+    if scope is not None and not scope.admits(state):
+        raise ScopeDenied(
+            f"{request.handler.name} is allowed only on {request.aggregate_type.qualified_name()} "
+            f"aggregates whose {' or '.join(scope.fields)} is the caller",
+            scope=list(scope.fields),
+        )
+
+
+def _replay(stored: StoredCommand, request: _Request) -> CommandResult:
+    if stored.request_hash != request.request_hash:
+        raise IdempotencyConflict(
+            f"command id '{request.command_id}' was used for another request "
+            f"({stored.name} on {stored.aggregate} {stored.aggregate_id})",
+        )
+    return CommandResult(stored.response, replayed=True)
+
+
+def _request_hash(
+    aggregate_type: type[Aggregate[Any]], command: Command, aggregate_id: uuid.UUID | None
+) -> str:
+    """What makes two requests the same command: target, name and payload."""
+    request = {
+        "aggregate": aggregate_type.qualified_name(),
+        "id": str(aggregate_id) if aggregate_id is not None else None,
+        "command": command.command_name,
+        "payload": command.model_dump(mode="json"),
+    }
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

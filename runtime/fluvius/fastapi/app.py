@@ -1,0 +1,81 @@
+"""Build the FastAPI app of a service from its declarations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from fluvius.fastapi.commands import add_command_routes
+from fluvius.fastapi.health import health_router
+from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
+from fluvius.fastapi.problems import Problem, install_problem_handlers
+from fluvius.fastapi.queries import add_query_routes
+from fluvius.fastapi.routes import ServiceRoute
+from fluvius.fastapi.runtime import Runtime
+from fluvius.settings import Settings
+
+if TYPE_CHECKING:
+    from fluvius.service import Service
+
+_CLIENT_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    REQUEST_ID_HEADER,
+]
+_EXPOSED_HEADERS = ["ETag", "Location", "Idempotent-Replayed", REQUEST_ID_HEADER]
+
+
+def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
+    """The service's HTTP app: one route per command and query, every error as problem+json."""
+    settings = settings or Settings.load(service.name)
+    settings.require_authentication()
+    runtime = Runtime(service, settings)
+    app = FastAPI(
+        title=service.name,
+        description=service.description,
+        lifespan=runtime.lifespan,
+        openapi_tags=[
+            {"name": domain.name, "description": domain.description} for domain in service.domains
+        ],
+    )
+    app.router.route_class = ServiceRoute
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=_CLIENT_HEADERS,
+            expose_headers=_EXPOSED_HEADERS,
+        )
+    app.add_middleware(RequestContext)
+    app.include_router(health_router(runtime))
+    for aggregate in service.aggregates():
+        add_command_routes(app, runtime, aggregate)
+        add_query_routes(app, runtime, aggregate)
+    _declare_problem_schema(app)
+    return app
+
+
+def _declare_problem_schema(app: FastAPI) -> None:
+    """Put the Problem schema, which error responses refer to, into the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            definitions = problem.pop("$defs", {})
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(definitions)
+            components["Problem"] = problem
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,275 @@
+"""One route per command: `POST /{domain}:{command}/{aggregate}/{id}`, and `/:new` to create.
+
+FastAPI declares and documents each route from its endpoint's signature, and answers every
+request that is not plain. A plain request (a JSON body that validates, headers within bounds,
+an id that is a UUID, an admitted caller) takes the route's fast path instead, which checks it
+as FastAPI would, without FastAPI's generic dependency solving: that costs more than the rest of
+the request's handling in Python together.
+
+This module does not postpone annotations: FastAPI reads the endpoints' dependencies from the
+closures that build them, and each endpoint's payload type from its signature.
+"""
+
+import inspect
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Header, Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from fluvius.domain.aggregate import Aggregate, CommandHandler
+from fluvius.domain.messages import Command
+from fluvius.domain.processor import CommandContext
+from fluvius.fastapi.access import Access, bearer_token
+from fluvius.fastapi.context import current_request_id
+from fluvius.fastapi.problems import ProblemError, problem_responses
+from fluvius.fastapi.replies import CommandReply
+from fluvius.fastapi.routes import ServiceRoute
+from fluvius.fastapi.runtime import Runtime
+
+_ETAG = re.compile(r'(W/)?"(\d{1,18})"|(\d{1,18})')
+IDEMPOTENCY_KEY_LENGTH = (1, 200)
+IF_MATCH_LENGTH = (0, 40)
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=IDEMPOTENCY_KEY_LENGTH[0],
+        max_length=IDEMPOTENCY_KEY_LENGTH[1],
+        description="Send the same key again to get the stored reply instead of a second run.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=IF_MATCH_LENGTH[1],
+        description='The version the command expects, as the ETag `"N"`: 412 when it differs.',
+    ),
+]
+FAST_PATH = "__fluvius_fast_path__"
+FastPath = Callable[[Request], Awaitable[Response | None]]
+_UUID = TypeAdapter(uuid.UUID)
+# JSONResponse's encoding, without building an encoder per reply
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_RESPONSES = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.PRECONDITION_FAILED,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+)
+
+
+def add_command_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
+    """Routes for every command of `aggregate`."""
+    for handler in aggregate.commands.values():
+        _add_routes(app, runtime, aggregate, handler)
+
+
+class CommandRoute(ServiceRoute):
+    """A command's route: its endpoint's fast path first, FastAPI's handler when it declines."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        fast: FastPath | None = getattr(self.endpoint, FAST_PATH, None)
+        if fast is None:
+            return handler
+
+        async def handle(request: Request) -> Response:
+            response = await fast(request)
+            return response if response is not None else await handler(request)
+
+        return handle
+
+
+def _add_routes(
+    app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]], handler: CommandHandler
+) -> None:
+    payload_type = handler.payload
+    required = any(field.is_required() for field in payload_type.model_fields.values())
+    resource = aggregate.qualified_name()
+    admitted = runtime.gate.require(resource, handler.name)
+    base = f"/{aggregate.domain}:{handler.name}/{aggregate.name}"
+    operation = f"{aggregate.domain}_{aggregate.name}_{handler.payload.__name__}"
+
+    async def execute(
+        access: Access,
+        payload: Command | None,
+        aggregate_id: uuid.UUID | None,
+        if_match: str | None,
+        idempotency_key: str | None,
+    ) -> Response:
+        context = CommandContext(
+            user=access.principal.sub,
+            tenant=access.principal.tenant,
+            command_id=idempotency_key,
+            correlation_id=current_request_id(),
+        )
+        result = await runtime.processor.execute(
+            aggregate,
+            payload if payload is not None else payload_type(),
+            aggregate_id,
+            context=context,
+            expected_version=_expected_version(if_match),
+            scope=runtime.gate.scope(access),
+        )
+        headers = {"ETag": f'"{result.version}"'}
+        if handler.create:
+            headers["Location"] = f"/{aggregate.domain}.{aggregate.name}/{result.aggregate_id}"
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        status = HTTPStatus.CREATED if handler.create else HTTPStatus.OK
+        content = _JSON.encode({"status": "OK", "data": result.response}).encode()
+        return Response(content, status, headers, media_type="application/json")
+
+    async def fast(request: Request, *, by_id: bool) -> Response | None:
+        """The reply to a plain request; None leaves the request to FastAPI."""
+        headers = request.headers
+        try:
+            token = bearer_token(headers.get("authorization"))
+            access = await runtime.gate.admit(token, resource, handler.name)
+        except ProblemError:
+            return None
+        aggregate_id = _valid_uuid(request.path_params["id"]) if by_id else None
+        if_match = headers.get("if-match") if by_id else None
+        idempotency_key = headers.get("idempotency-key")
+        plain = (
+            (aggregate_id is not None or not by_id)
+            and _within(if_match, IF_MATCH_LENGTH)
+            and _within(idempotency_key, IDEMPOTENCY_KEY_LENGTH)
+        )
+        payload = await _json_payload(request, payload_type) if plain else None
+        if payload is None:
+            return None
+        return await execute(access, payload, aggregate_id, if_match, idempotency_key)
+
+    payload = _payload_parameter(payload_type, required=required)
+
+    async def on_aggregate(
+        id: uuid.UUID,
+        payload: Any,
+        access: Access = Depends(admitted),
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        return await execute(access, payload, id, if_match, idempotency_key)
+
+    setattr(on_aggregate, FAST_PATH, lambda request: fast(request, by_id=True))
+
+    description = (payload_type.__doc__ or "").strip()
+    common: dict[str, Any] = {
+        "methods": ["POST"],
+        "tags": [aggregate.domain],
+        "response_model": CommandReply,
+        "responses": _RESPONSES,
+        "description": description,
+        "status_code": HTTPStatus.CREATED if handler.create else HTTPStatus.OK,
+        "route_class_override": CommandRoute,
+    }
+    if handler.create:
+
+        async def on_new(
+            payload: Any,
+            access: Access = Depends(admitted),
+            idempotency_key: IdempotencyKey = None,
+        ) -> Response:
+            return await execute(access, payload, None, None, idempotency_key)
+
+        setattr(on_new, FAST_PATH, lambda request: fast(request, by_id=False))
+        app.router.add_api_route(
+            f"{base}/:new",
+            _with_payload(on_new, payload),
+            operation_id=operation,
+            summary=f"{handler.name}: create a {aggregate.name}",
+            **common,
+        )
+    app.router.add_api_route(
+        f"{base}/{{id}}",
+        _with_payload(on_aggregate, payload),
+        operation_id=f"{operation}_by_id" if handler.create else operation,
+        summary=f"{handler.name} on a {aggregate.name}"
+        + (", with an id of the caller's choice" if handler.create else ""),
+        **common,
+    )
+
+
+def _payload_parameter(payload_type: type[Command], *, required: bool) -> inspect.Parameter:
+    """The `payload` parameter of an endpoint: the command's body, optional when it has no
+    required field."""
+    description = (payload_type.__doc__ or "").strip()
+    if required:
+        annotation: Any = Annotated[payload_type, Body(description=description)]
+        return inspect.Parameter("payload", inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+    return inspect.Parameter(
+        "payload",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[payload_type | None, Body(description=description)],
+        default=None,
+    )
+
+
+def _with_payload(endpoint: Callable[..., Any], payload: inspect.Parameter) -> Callable[..., Any]:
+    """`endpoint` with `payload` as its payload parameter, which is where FastAPI reads it."""
+    signature = inspect.signature(endpoint)
+    parameters = [
+        payload if parameter.name == "payload" else parameter.replace(kind=payload.kind)
+        for parameter in signature.parameters.values()
+    ]
+    endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _valid_uuid(text: str) -> uuid.UUID | None:
+    """`text` as the `id` path parameter validates it, or None."""
+    try:
+        return _UUID.validate_python(text)
+    except ValidationError:
+        return None
+
+
+def _within(header: str | None, bounds: tuple[int, int]) -> bool:
+    """True when an optional header is absent or as long as its declaration allows."""
+    return header is None or bounds[0] <= len(header) <= bounds[1]
+
+
+async def _json_payload(request: Request, payload_type: type[Command]) -> Command | None:
+    """The payload of a JSON body that validates, as FastAPI reads it; otherwise None."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    if not await request.body():
+        return None
+    try:
+        body = await request.json()
+    except Exception:  # not JSON in UTF-8, or nested too deep: FastAPI says which
+        return None
+    try:
+        return payload_type.model_validate(body)
+    except ValidationError:
+        return None
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    match = _ETAG.fullmatch(if_match.strip())
+    if match is None:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST,
+            "invalid-if-match",
+            'If-Match must be the ETag of a version, like "3"',
+        )
+    if match.group(1):  # If-Match compares strongly: a weak tag never matches
+        raise ProblemError(
+            HTTPStatus.PRECONDITION_FAILED,
+            "version-conflict",
+            'If-Match needs a strong ETag, like "3"; a weak one never matches',
+        )
+    return int(match.group(2) or match.group(3))

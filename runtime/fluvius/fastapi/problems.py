@@ -1,0 +1,229 @@
+"""Every error is RFC 9457 problem+json with a stable `code`: no input gives a 500 or a trace."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from fluvius.domain.errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    DomainError,
+    GuardFailed,
+    IdempotencyConflict,
+    InvalidCommand,
+    NotFound,
+    Rejected,
+    ScopeDenied,
+    VersionConflict,
+)
+from fluvius.fastapi.context import current_request_id
+from fluvius.query import QueryError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("fluvius.errors")
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], HTTPStatus]] = [
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (AlreadyExists, HTTPStatus.CONFLICT),
+    (GuardFailed, HTTPStatus.CONFLICT),
+    (Rejected, HTTPStatus.CONFLICT),
+    (ConcurrencyError, HTTPStatus.CONFLICT),
+    (VersionConflict, HTTPStatus.PRECONDITION_FAILED),
+    (IdempotencyConflict, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (InvalidCommand, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (ScopeDenied, HTTPStatus.FORBIDDEN),
+]
+_HTTP_CODES = {
+    HTTPStatus.NOT_FOUND: "not-found",
+    HTTPStatus.METHOD_NOT_ALLOWED: "method-not-allowed",
+    HTTPStatus.UNAUTHORIZED: "unauthenticated",
+    HTTPStatus.FORBIDDEN: "forbidden",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "payload-too-large",
+}
+
+
+class FieldProblem(BaseModel):
+    """One part of the request that is wrong (a body field, a query key...), and why."""
+
+    field: str
+    message: str
+    code: str | None = None
+    allowed: list[str] | None = None
+    expected: str | None = None
+    did_you_mean: str | None = None
+
+
+class Problem(BaseModel):
+    """An error reply (RFC 9457), with the stable `code` clients can switch on."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem: a status, a stable code and a sentence."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        code: str,
+        detail: str,
+        *,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+
+
+def problem_response(
+    request: Request | None,
+    status: HTTPStatus,
+    code: str,
+    detail: str,
+    *,
+    errors: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    problem = Problem(
+        title=status.phrase,
+        status=status.value,
+        detail=detail,
+        code=code,
+        instance=request.url.path if request is not None else None,
+        request_id=current_request_id(),
+        errors=errors,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status.value,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error raised in a request with problem+json."""
+
+    async def on_problem(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ProblemError)
+        return problem_response(
+            request,
+            error.status,
+            error.code,
+            error.detail,
+            errors=error.errors,
+            headers=error.headers,
+        )
+
+    async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, DomainError)
+        status = next(status for kind, status in _DOMAIN_STATUS if isinstance(error, kind))
+        errors = _domain_field_errors(error)
+        return problem_response(request, status, error.code, error.message, errors=errors)
+
+    async def on_query_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, QueryError)
+        errors = [FieldProblem.model_validate(item) for item in error.errors]
+        return problem_response(
+            request, HTTPStatus.BAD_REQUEST, error.code, error.message, errors=errors or None
+        )
+
+    async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        issues = list(error.errors())
+        if any(issue.get("type") == "json_invalid" for issue in issues):
+            return problem_response(
+                request,
+                HTTPStatus.BAD_REQUEST,
+                "malformed-json",
+                "the request body is not valid JSON",
+            )
+        errors = [
+            FieldProblem(field=".".join(str(part) for part in issue["loc"]), message=issue["msg"])
+            for issue in issues
+        ]
+        fields = ", ".join(problem.field for problem in errors)
+        return problem_response(
+            request,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            f"the request does not validate: {fields}",
+            errors=errors,
+        )
+
+    async def on_http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        cause = error.__cause__
+        if isinstance(cause, ProblemError):  # raised while FastAPI read the body
+            return await on_problem(request, cause)
+        if error.status_code == HTTPStatus.BAD_REQUEST and cause is not None:
+            return problem_response(
+                request,
+                HTTPStatus.BAD_REQUEST,
+                "malformed-json",
+                "the request body is not valid JSON in UTF-8",
+            )
+        status = HTTPStatus(error.status_code)
+        detail = error.detail if isinstance(error.detail, str) else status.description
+        if status == HTTPStatus.NOT_FOUND and detail == "Not Found":
+            detail = f"there is no {request.url.path}"
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        code = _HTTP_CODES.get(status, "http-error")
+        return problem_response(request, status, code, detail, headers=dict(error.headers or {}))
+
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "the service failed; the request id names it in the logs",
+        )
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(QueryError, on_query_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _domain_field_errors(error: DomainError) -> list[FieldProblem] | None:
+    if isinstance(error, InvalidCommand):
+        return [FieldProblem.model_validate(item) for item in error.errors]
+    field = error.details.get("field")
+    if isinstance(field, str):
+        return [FieldProblem(field=field, message=error.message)]
+    return None
+
+
+def problem_responses(*statuses: HTTPStatus) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring problem+json replies for `statuses`."""
+    return {
+        status.value: {
+            "description": status.phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

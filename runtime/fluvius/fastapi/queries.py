@@ -1,0 +1,129 @@
+"""Query routes of an aggregate: list, one row, and its event history.
+
+    GET /{domain}.{aggregate}/            ?query=&sort=&limit=&page=|cursor=
+    GET /{domain}.{aggregate}/{id}
+    GET /{domain}.{aggregate}/{id}/events ?after=&limit=
+
+Every read is confined in SQL to the caller's tenant and scope, so counts and pages are right.
+This module does not postpone annotations: FastAPI reads the endpoints' types at definition.
+"""
+
+import uuid
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from fluvius.casbin.permission import READ
+from fluvius.data.store import EventStore
+from fluvius.domain.aggregate import Aggregate
+from fluvius.domain.errors import NotFound
+from fluvius.fastapi.access import Access
+from fluvius.fastapi.problems import problem_responses
+from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
+from fluvius.fastapi.runtime import Runtime
+from fluvius.query import list_rows
+
+MAX_LIMIT = 100
+MAX_HISTORY = 1000
+_RESPONSES = problem_responses(
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+)
+QUERY_HELP = (
+    'A JSON filter: {"balance.gt": 10}, {"owner": "ann"}, {"status!eq": "closed"}, '
+    '{".or": [{...}, {...}]}. Operators: eq ne in has startswith (text), '
+    "eq ne gt gte lt lte in between (numbers, dates), eq ne in (enums, uuids), eq ne (booleans)."
+)
+
+
+def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
+    """The list, item and history routes of `aggregate`."""
+    admitted = runtime.gate.require(aggregate.qualified_name(), READ)
+    table = aggregate.table
+    state_type = aggregate.state_type
+    base = f"/{aggregate.domain}.{aggregate.name}"
+    operation = f"{aggregate.domain}_{aggregate.name}"
+    common: dict[str, Any] = {"tags": [aggregate.domain], "responses": _RESPONSES}
+
+    async def visible_row(access: Access, aggregate_id: uuid.UUID) -> dict[str, Any]:
+        conditions = runtime.gate.row_conditions(access, table)
+        query = select(table).where(table.c.id == aggregate_id, *conditions)
+        async with runtime.database.read.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound(f"{aggregate.qualified_name()} {aggregate_id} does not exist")
+        return dict(row)
+
+    @app.get(
+        f"{base}/",
+        response_model=list_reply(state_type),
+        operation_id=f"{operation}_list",
+        summary=f"List {aggregate.name} rows",
+        **common,
+    )
+    async def list_aggregates(
+        access: Access = Depends(admitted),
+        query: Annotated[str | None, Query(max_length=4096, description=QUERY_HELP)] = None,
+        sort: Annotated[
+            str | None, Query(max_length=512, description="Fields, as `balance.desc,owner`.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+        page: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=2048, description="`next_cursor` of a previous page.")
+        ] = None,
+    ) -> JSONResponse:
+        async with runtime.database.read.connect() as connection:
+            listing = await list_rows(
+                connection,
+                table,
+                query=query,
+                sort=sort,
+                limit=limit,
+                page=page,
+                cursor=cursor,
+                conditions=runtime.gate.row_conditions(access, table),
+            )
+        rows = [state_type.model_validate(row).model_dump(mode="json") for row in listing.rows]
+        return JSONResponse({"status": "OK", "data": rows, "pagination": listing.pagination})
+
+    @app.get(
+        f"{base}/{{id}}",
+        response_model=item_reply(state_type),
+        operation_id=f"{operation}_get",
+        summary=f"One {aggregate.name}",
+        **common,
+    )
+    async def get_aggregate(id: uuid.UUID, access: Access = Depends(admitted)) -> JSONResponse:
+        state = state_type.model_validate(await visible_row(access, id))
+        return JSONResponse(
+            {"status": "OK", "data": state.model_dump(mode="json")},
+            headers={"ETag": f'"{state.version}"'},
+        )
+
+    @app.get(
+        f"{base}/{{id}}/events",
+        response_model=HistoryReply,
+        operation_id=f"{operation}_events",
+        summary=f"The events of one {aggregate.name}, oldest first",
+        **common,
+    )
+    async def aggregate_events(
+        id: uuid.UUID,
+        access: Access = Depends(admitted),
+        after: Annotated[
+            int, Query(ge=0, le=2**31 - 1, description="Only versions after this.")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
+    ) -> JSONResponse:
+        await visible_row(access, id)
+        async with runtime.database.read.connect() as connection:
+            store = EventStore(connection, aggregate.log)
+            events = await store.history(aggregate, id, after_version=after, limit=limit)
+        return JSONResponse({"status": "OK", "data": [event.summary() for event in events]})

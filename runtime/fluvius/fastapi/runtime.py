@@ -1,0 +1,52 @@
+"""Everything a running service holds: settings, database, processor, and its access gate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fluvius.casbin.enforcer import Enforcer
+from fluvius.data.driver import Database
+from fluvius.domain.processor import CommandProcessor
+from fluvius.fastapi.access import Gate
+from fluvius.fastapi.auth import TokenVerifier
+from fluvius.worker.inprocess import InProcessWorkers
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from fluvius.service import Service
+    from fluvius.settings import Settings
+
+
+class Runtime:
+    """The parts of a service that requests share."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        self.service = service
+        self.settings = settings
+        self.database = Database(
+            settings.database_url,
+            settings.read_database_url,
+            pool_size=settings.database_pool_size,
+        )
+        self.processor = CommandProcessor(self.database)
+        permissions = [p for domain in service.domains for p in domain.permissions]
+        self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        """Run for the life of the app, with the workers in-process when there is no Redis;
+        release the database connections at the end."""
+        settings = self.settings
+        workers = None
+        if self.service.workers() and settings.workers_in_process and not settings.redis_url:
+            workers = InProcessWorkers(self.service, self.database, self.processor, settings)
+            await workers.start()
+        try:
+            yield
+        finally:
+            if workers is not None:
+                await workers.stop()
+            await self.database.dispose()

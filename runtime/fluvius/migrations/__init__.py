@@ -1,0 +1,1 @@
+"""Schema migrations of generated services, on alembic."""

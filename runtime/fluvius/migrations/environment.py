@@ -1,0 +1,83 @@
+"""The alembic environment of generated services: their `migrations/env.py` calls
+`run_migrations(SERVICE.metadata)`.
+
+`fluvius migrate` hands alembic a connection (and, when writing a revision, the rules that
+rewrite what autogenerate found); run by alembic directly, the environment opens the database
+named by `sqlalchemy.url` or FLUVIUS_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import JSON, MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from fluvius.data.driver import async_url
+from fluvius.data.types import Money, UtcDateTime
+from fluvius.migrations import comparators  # noqa: F401 - registers the enum comparator
+
+CONNECTION = "connection"
+REWRITE = "process_revision_directives"
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """Run alembic's command with the service's tables as the target."""
+    config = context.config
+    options: dict[str, Any] = {
+        "target_metadata": metadata,
+        "render_as_batch": True,
+        "compare_type": True,
+        "render_item": render_item,
+        "process_revision_directives": config.attributes.get(REWRITE),
+    }
+    if context.is_offline_mode():
+        context.configure(url=_url(), literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    connection = config.attributes.get(CONNECTION)
+    if connection is not None:
+        _migrate(connection, options)
+        return
+    asyncio.run(_migrate_database(_url(), options))
+
+
+def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
+    """Write fluvius's own column types into revisions as `fluvius.data.<type>()`."""
+    if kind != "type":
+        return False
+    if isinstance(item, Money | UtcDateTime):
+        autogen.imports.add("import fluvius.data")
+        return f"fluvius.data.{type(item).__name__}()"
+    if isinstance(item, JSON):
+        autogen.imports.add("import fluvius.data")
+        return "fluvius.data.json_type()"
+    return False
+
+
+def _migrate(connection: Connection, options: dict[str, Any]) -> None:
+    context.configure(connection=connection, **options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _migrate_database(url: str, options: dict[str, Any]) -> None:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_migrate, options)
+    finally:
+        await engine.dispose()
+
+
+def _url() -> str:
+    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("FLUVIUS_DATABASE_URL")
+    if not url:
+        raise RuntimeError("set FLUVIUS_DATABASE_URL, or run `fluvius migrate`")
+    return url

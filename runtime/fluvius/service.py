@@ -1,0 +1,67 @@
+"""A service's declarations: its domains, their aggregates, tables, policies and workers.
+
+Generated code builds one `Service`; the HTTP app, the workers and the CLI verbs read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+
+    from fluvius.casbin.permission import Permission
+    from fluvius.data.tables import DomainLog, RuntimeTables
+    from fluvius.domain.aggregate import Aggregate
+    from fluvius.worker.declarations import CronWorker, EventWorker
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A bounded context: aggregates sharing one event log, their policies and workers."""
+
+    name: str
+    log: DomainLog
+    aggregates: tuple[type[Aggregate[Any]], ...]
+    permissions: tuple[Permission, ...] = ()
+    workers: tuple[EventWorker | CronWorker, ...] = ()
+    description: str = ""
+
+    def aggregate(self, name: str) -> type[Aggregate[Any]]:
+        """The aggregate called `name`."""
+        for aggregate in self.aggregates:
+            if aggregate.name == name:
+                return aggregate
+        raise LookupError(f"domain {self.name} has no aggregate '{name}'")
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything a generated service declares."""
+
+    name: str
+    metadata: MetaData
+    tables: RuntimeTables
+    domains: tuple[Domain, ...]
+    tenancy: bool = False
+    description: str = ""
+    _by_name: dict[str, Domain] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {domain.name: domain for domain in self.domains})
+
+    def domain(self, name: str) -> Domain:
+        """The domain called `name`."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise LookupError(f"service {self.name} has no domain '{name}'") from None
+
+    def aggregates(self) -> list[type[Aggregate[Any]]]:
+        """Every aggregate of every domain."""
+        return [aggregate for domain in self.domains for aggregate in domain.aggregates]
+
+    def workers(self) -> list[tuple[Domain, EventWorker | CronWorker]]:
+        """Every worker, with its domain."""
+        return [(domain, worker) for domain in self.domains for worker in domain.workers]

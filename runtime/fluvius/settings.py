@@ -1,0 +1,120 @@
+"""A service's settings, from the environment and the project's `.env` (the environment wins)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PREFIX = "FLUVIUS_"
+ROOT_VARIABLE = "FLUVIUS_PROJECT_ROOT"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the service stores data, how it checks tokens, and who may call it from browsers."""
+
+    database_url: str
+    read_database_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1024 * 1024
+    database_pool_size: int = 10
+    workers_in_process: bool = True
+    worker_poll_s: float = 0.5
+    worker_retry_base_s: float = 1.0
+    worker_timeout_s: float = 300.0
+    worker_concurrency: int = 8
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def load(
+        cls, service: str, root: Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings of `service` from `root`/.env and the environment (default: os.environ)."""
+        root = root or Path(os.environ.get(ROOT_VARIABLE) or Path.cwd())
+        environment = os.environ if environ is None else environ
+        values = {
+            key: value for key, value in dotenv_values(root / ".env").items() if value is not None
+        }
+        values.update(environment)
+
+        def get(name: str) -> str | None:
+            return values.get(PREFIX + name) or None
+
+        default_database = f"sqlite:///{(root / 'var' / f'{service}.db').resolve()}"
+        return cls(
+            database_url=get("DATABASE_URL") or default_database,
+            read_database_url=get("READ_DATABASE_URL"),
+            redis_url=get("REDIS_URL"),
+            jwt_secret=get("JWT_SECRET"),
+            jwt_jwks_url=get("JWT_JWKS_URL"),
+            jwt_issuer=get("JWT_ISSUER"),
+            jwt_audience=get("JWT_AUDIENCE"),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in (get("CORS_ORIGINS") or "").split(",")
+                if origin.strip()
+            ),
+            max_body_bytes=_integer(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", cls.max_body_bytes),
+            database_pool_size=_integer(
+                get("DB_POOL_SIZE"), "DB_POOL_SIZE", cls.database_pool_size
+            ),
+            workers_in_process=(get("WORKERS") or "in-process") != "off",
+            worker_poll_s=_number(
+                get("WORKER_POLL_SECONDS"), "WORKER_POLL_SECONDS", cls.worker_poll_s
+            ),
+            worker_retry_base_s=_number(
+                get("WORKER_RETRY_SECONDS"), "WORKER_RETRY_SECONDS", cls.worker_retry_base_s
+            ),
+            worker_timeout_s=_number(
+                get("WORKER_TIMEOUT_SECONDS"), "WORKER_TIMEOUT_SECONDS", cls.worker_timeout_s
+            ),
+            worker_concurrency=_integer(
+                get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
+            ),
+            extra={k: v for k, v in values.items() if k.startswith(PREFIX)},
+        )
+
+    def require_authentication(self) -> None:
+        """Refuse to serve without a way to check tokens."""
+        if not (self.jwt_secret or self.jwt_jwks_url):
+            raise SettingsError(
+                "set FLUVIUS_JWT_SECRET (development, HS256) or FLUVIUS_JWT_JWKS_URL "
+                "(production, RS256) so the service can check bearer tokens"
+            )
+
+
+def _integer(text: str | None, name: str, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, not {text!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{PREFIX}{name} must be positive")
+    return value
+
+
+def _number(text: str | None, name: str, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number, not {text!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{PREFIX}{name} must be positive")
+    return value

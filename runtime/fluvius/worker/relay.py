@@ -1,0 +1,86 @@
+"""The relay: reads each domain's log past its checkpoint and queues one job per (worker, event).
+
+It reads with the ordered log reader, so an event that commits late is queued when it becomes
+safe to read, never skipped; the checkpoint moves only once the jobs are queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.worker.declarations import EventWorker
+from fluvius.worker.jobs import Job
+
+if TYPE_CHECKING:
+    from fluvius.data.driver import Database
+    from fluvius.service import Domain, Service
+    from fluvius.worker.queues import JobQueue
+
+logger = logging.getLogger("fluvius.worker")
+BATCH = 500
+
+
+def relay_name(domain: str) -> str:
+    """The checkpoint name of a domain's relay."""
+    return f"relay:{domain}"
+
+
+class Relay:
+    """Moves events from the logs of a service's domains to its workers' queue."""
+
+    def __init__(self, service: Service, database: Database, queue: JobQueue) -> None:
+        self.database = database
+        self.queue = queue
+        self.checkpoints = Checkpoints(service.tables.checkpoints)
+        self.routes: list[tuple[Domain, list[EventWorker]]] = [
+            (domain, workers)
+            for domain in service.domains
+            if (workers := [w for w in domain.workers if isinstance(w, EventWorker)])
+        ]
+
+    async def run_once(self) -> int:
+        """Queue the jobs of the events past each checkpoint; return how many events were read."""
+        read = 0
+        for domain, workers in self.routes:
+            name = relay_name(domain.name)
+            after = await self._checkpoint(name)
+            reader = LogReader(self.database.write, domain.log, domain.aggregates)
+            events = await reader.read(after, limit=BATCH)
+            if not events:
+                continue
+            jobs = [
+                Job.for_event(worker.name, domain.name, event.id)
+                for event in events
+                for worker in workers
+                if event.aggregate == worker.aggregate.name
+                and event.name == worker.event.event_name
+            ]
+            await self.queue.enqueue(jobs, (name, Checkpoint.of(events[-1])))
+            read += len(events)
+        return read
+
+    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
+        while not stop.is_set():
+            try:
+                read = await self.run_once()
+            except Exception:
+                logger.exception("the relay failed; it tries again")
+                read = 0
+            if read == 0:
+                await _wait(stop, poll_s)
+
+    async def _checkpoint(self, name: str) -> Checkpoint:
+        async with self.database.write.connect() as connection:
+            return await self.checkpoints.load(connection, name)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return

@@ -1,0 +1,86 @@
+"""Generated projects for end-to-end tests: made through the real CLI, imported, served."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fluvius.data import Database
+from fluvius.service import Service
+from fluvius.testing.api import Api, serving, test_settings
+from fluvius_cli.app import app
+
+runner = CliRunner()
+
+
+def fluvius(*arguments: str, cwd: Path | None = None) -> str:
+    """Run the fluvius CLI in-process on the project at `cwd`; return its output (exit 0)."""
+    return fluvius_exits(0, *arguments, cwd=cwd)
+
+
+def fluvius_fails(*arguments: str, cwd: Path | None = None) -> str:
+    """Run the fluvius CLI, expecting it to exit with 1; return its output."""
+    return fluvius_exits(1, *arguments, cwd=cwd)
+
+
+def fluvius_exits(code: int, *arguments: str, cwd: Path | None = None) -> str:
+    """Run the fluvius CLI, expecting exit status `code` (2: a usage error); return its output."""
+    command = [*arguments]
+    if cwd is not None and arguments[0] not in ("new", "check", "schema"):
+        command += ["--project", str(cwd)]
+    result = runner.invoke(app, command, catch_exceptions=False)
+    assert result.exit_code == code, (
+        f"fluvius {' '.join(arguments)} exited {result.exit_code}:\n{result.output}"
+    )
+    return result.output
+
+
+def run_pytest(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The generated project's own tests, in a process of their own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def import_service(root: Path, package: str) -> Service:
+    """The generated service of the project at `root`, imported afresh."""
+    for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
+        del sys.modules[name]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    service: Service = importlib.import_module(f"{package}._generated.service").SERVICE
+    return service
+
+
+@asynccontextmanager
+async def served(service: Service, database_url: str) -> AsyncIterator[Api]:
+    """The service's app on a database holding its tables."""
+    database = Database(database_url)
+    try:
+        async with database.write.begin() as connection:
+            await connection.run_sync(service.metadata.create_all)
+    finally:
+        await database.dispose()
+    async with serving(service, test_settings(service, database_url)) as api:
+        yield api
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (outside caches), by relative path, with its bytes."""
+    skipped = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "var"}
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not skipped & set(path.relative_to(root).parts)
+    }

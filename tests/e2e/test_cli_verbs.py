@@ -1,0 +1,119 @@
+"""The verbs that work on a project: finding it, refusing clearly, and `policy explain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ProjectFactory
+from tests.e2e.projects import fluvius, fluvius_exits, fluvius_fails
+
+pytestmark = pytest.mark.slow
+
+PROJECT_VERBS = (
+    ("generate",),
+    ("migrate",),
+    ("migrate", "status"),
+    ("run",),
+    ("token", "--sub", "ann", "--role", "teller"),
+    ("policy", "explain", "--role", "teller", "--action", "banking:deposit"),
+    ("workers",),
+    ("replay",),
+    ("verify",),
+    ("add", "domain", "lending"),
+)
+
+
+@pytest.mark.parametrize("verb", PROJECT_VERBS, ids=" ".join)
+def test_a_verb_outside_any_project_says_so_in_one_line(
+    verb: tuple[str, ...], tmp_path: Path
+) -> None:
+    output = fluvius_fails(*verb, cwd=tmp_path)
+    assert f"no fluvius.yaml in {tmp_path.resolve()} or above it" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("verb", [v for v in PROJECT_VERBS if v[0] != "add"], ids=" ".join)
+def test_a_verb_on_an_invalid_spec_shows_the_located_errors(
+    verb: tuple[str, ...], projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    spec = root / "fluvius.yaml"
+    spec.write_text(spec.read_text().replace("opened_on: date", "opened_on: dte"))
+    output = fluvius_fails(*verb, cwd=root)
+    assert "fluvius.yaml:18:" in output
+    assert "FV105" in output
+    assert "Traceback" not in output
+
+
+def test_verbs_find_the_project_from_a_folder_inside_it(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    inside = root / "bank" / "banking"
+    assert "unchanged" in fluvius("generate", cwd=inside)
+    assert "allow" in fluvius(
+        "policy", "explain", "--role", "teller", "--action", "banking:deposit", cwd=inside
+    )
+
+
+def test_policy_explain_names_the_rule_and_the_scope(projects: ProjectFactory) -> None:
+    root = projects.pristine("bank")
+    output = fluvius(
+        "policy",
+        "explain",
+        "--role",
+        "customer",
+        "--sub",
+        "ann",
+        "--action",
+        "banking:deposit",
+        cwd=root,
+    )
+    assert "allow ann (customer): banking.account:deposit" in output
+    assert "rule: p, customer, *, banking.account, deposit, owner" in output
+    assert "only on banking.account rows whose owner is ann" in output
+    teller = fluvius(
+        "policy", "explain", "--role", "teller", "--action", "banking.account:read", cwd=root
+    )
+    assert "rule: p, teller, *, banking.account, read\n" in teller
+
+
+def test_policy_explain_denies_what_no_rule_allows(projects: ProjectFactory) -> None:
+    output = fluvius_fails(
+        "policy",
+        "explain",
+        "--role",
+        "auditor",
+        "--action",
+        "banking:deposit",
+        cwd=projects.pristine("bank"),
+    )
+    assert "deny" in output
+    assert "no policy row allows it" in output
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("banking.account:nonsense", "banking.account has no action nonsense"),
+        ("banking.loan:read", "no aggregate banking.loan"),
+        ("banking:nonsense", "no aggregate of domain banking take nonsense"),
+        ("banking", "write domain:command or domain.aggregate:read"),
+    ],
+)
+def test_policy_explain_refuses_an_unknown_action(
+    projects: ProjectFactory, action: str, message: str
+) -> None:
+    output = fluvius_exits(
+        2,
+        "policy",
+        "explain",
+        "--role",
+        "teller",
+        "--action",
+        action,
+        cwd=projects.pristine("bank"),
+    )
+    assert message in " ".join(output.split())

@@ -1,0 +1,197 @@
+"""`fluvius new project`, `generate` and `add`, driven through the CLI on the example specs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fluvius_cli.generate import formatting
+from fluvius_cli.generate.formatting import FormattingError
+from tests.e2e.conftest import EXAMPLES, ProjectFactory
+from tests.e2e.projects import fluvius, fluvius_fails, run_pytest, tree
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_a_new_project_passes_its_own_tests_and_linters(
+    projects: ProjectFactory, example: str
+) -> None:
+    root = projects.pristine(example)
+    tests = run_pytest(root)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout
+    _assert_linters_pass(root)
+
+
+def _assert_linters_pass(root: Path) -> None:
+    for linter in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        result = subprocess.run(
+            [sys.executable, "-m", *linter], cwd=root, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{' '.join(linter)}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_regeneration_is_byte_identical(
+    projects: ProjectFactory, example: str, tmp_path: Path
+) -> None:
+    root = projects.copy(example, tmp_path)
+    before = tree(root)
+    output = fluvius("generate", cwd=root)
+    assert "create" not in output
+    assert "update" not in output
+    assert tree(root) == before
+    fluvius("generate", "--check", cwd=root)
+
+
+def test_a_hand_edited_generated_file_survives_and_is_flagged(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    generated = root / "bank/banking/_generated/account.py"
+    edited = generated.read_text() + "\n# a hand edit\n"
+    generated.write_text(edited)
+    fluvius("add", "field", "banking.account", "nickname", "string", cwd=root)
+    assert generated.read_text() == edited
+    side = generated.with_name("account.py.fluvius-new")
+    assert "nickname" in side.read_text()
+    output = fluvius_fails("generate", "--check", cwd=root)
+    assert "skipped-edited" in output
+    assert "generated files edited by hand: bank/banking/_generated/account.py" in output
+    generated.write_text(side.read_text())
+    fluvius("generate", cwd=root)
+    assert not side.exists()
+    fluvius("generate", "--check", cwd=root)
+
+
+def test_dry_run_lists_every_file_and_writes_nothing(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    (root / "bank/banking/_generated/policies.py").unlink()
+    before = tree(root)
+    output = fluvius("generate", "--dry-run", cwd=root)
+    assert "create" in output
+    assert "unchanged" in output
+    assert tree(root) == before
+
+
+def test_files_no_longer_in_the_spec_go_unless_edited(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("shop", tmp_path)
+    spec = root / "fluvius.yaml"
+    fluvius("add", "aggregate", "catalog.bundle", cwd=root)
+    module = root / "shop/catalog/_generated/bundle.py"
+    contract = root / "tests/_generated/test_catalog_bundle.py"
+    assert module.exists()
+    contract.write_text(contract.read_text() + "\n# kept: edited by hand\n")
+    lines = spec.read_text().splitlines(keepends=True)
+    start = lines.index("      bundle:\n")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("        "))
+    spec.write_text("".join(lines[:start] + lines[end:]))
+    output = fluvius("generate", cwd=root)
+    assert not module.exists()
+    assert contract.exists()
+    assert "edited" in output
+    assert (root / "shop/catalog/bundle.py").exists(), "user modules are never deleted"
+
+
+def test_add_aggregate_keeps_comments_and_the_project_passes(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    spec = root / "fluvius.yaml"
+    before = spec.read_text()
+    fluvius("add", "aggregate", "banking.loan", cwd=root)
+    after = spec.read_text()
+    assert after.startswith(before.rstrip().rsplit("\n    workers:", 1)[0])
+    assert [line for line in before.splitlines() if "#" in line] == [
+        line for line in after.splitlines() if "#" in line
+    ]
+    assert "loan:" in after
+    assert "create-loan:" in after
+    tests = run_pytest(root)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_a_domain_without_aggregates_leaves_the_project_clean(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    fluvius("add", "domain", "lending", cwd=root)
+    assert (root / "bank/lending/_generated/tables.py").is_file()
+    _assert_linters_pass(root)
+
+
+def test_an_invalid_addition_is_refused_and_the_spec_kept(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    before = tree(root)
+    output = fluvius_fails("add", "field", "banking.account", "order", "strng", cwd=root)
+    assert "fluvius.yaml:" in output
+    assert "FV105" in output
+    assert "did you mean 'string'" in output
+    assert tree(root) == before
+
+
+def test_a_failed_render_leaves_the_project_as_it_was(
+    projects: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    (root / "fluvius.yaml").write_text(
+        (root / "fluvius.yaml")
+        .read_text()
+        .replace("auditor: {allow: [read]}", "auditor: {allow: [read, deposit]}")
+    )
+    before = tree(root)
+
+    def broken(*_: object, **__: object) -> None:
+        raise FormattingError("formatter crashed mid-render")
+
+    monkeypatch.setattr(formatting, "_ruff", broken)
+    with pytest.raises(FormattingError):
+        fluvius("generate", cwd=root)
+    assert tree(root) == before
+    assert not list((root / ".fluvius").glob("staging-*"))
+
+
+def test_a_failed_new_project_leaves_no_trace(
+    projects: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    projects.pristine("bank")  # the skeleton cache exists
+
+    def broken(*_: object, **__: object) -> None:
+        raise FormattingError("formatter crashed mid-render")
+
+    monkeypatch.setattr(formatting, "_ruff", broken)
+    with pytest.raises(FormattingError):
+        fluvius("new", "project", "bank", "--example", "bank", "--dir", str(tmp_path / "bank"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_project_refuses_a_folder_that_is_not_empty(
+    tmp_path: Path, projects: ProjectFactory
+) -> None:
+    (tmp_path / "bank").mkdir()
+    (tmp_path / "bank" / "notes.txt").write_text("mine")
+    target = str(tmp_path / "bank")
+    output = fluvius_fails("new", "project", "bank", "--example", "bank", "--dir", target)
+    assert "not empty" in output
+    assert [p.name for p in (tmp_path / "bank").iterdir()] == ["notes.txt"]
+
+
+def test_new_project_without_a_spec_starts_from_the_starter(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    fluvius("new", "project", "todo", "--dir", str(tmp_path / "todo"))
+    spec = (tmp_path / "todo" / "fluvius.yaml").read_text()
+    assert spec.startswith("# yaml-language-server: $schema=.fluvius/fluvius.schema.json")
+    assert "name: todo" in spec
+    tests = run_pytest(tmp_path / "todo")
+    assert tests.returncode == 0, tests.stdout + tests.stderr

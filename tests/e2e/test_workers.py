@@ -1,0 +1,383 @@
+"""Workers: in-process without Redis, and arq worker processes on Redis.
+
+The ledger service (tests/e2e/specs) tallies every posted entry through a worker that sends a
+command, has a worker that always fails, and a heartbeat on every minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from fluvius.data import Database, EventStore
+from fluvius.domain import EventMetadata
+from fluvius.domain.processor import CommandProcessor
+from fluvius.service import Service
+from fluvius.settings import Settings
+from fluvius.worker.inprocess import InProcessWorkers
+from fluvius.worker.jobs import JobStore
+from fluvius.worker.queues import DatabaseQueue
+from fluvius.worker.relay import Relay
+from tests.e2e.projects import fluvius, fluvius_fails, import_service
+from tests.services import REDIS_URL, require_redis
+
+pytestmark = pytest.mark.slow
+
+SPECS = Path(__file__).parent / "specs"
+ENTRIES = 30
+WAIT_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def ledger_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ledger project, generated once, with the test's worker functions."""
+    root = tmp_path_factory.mktemp("ledger") / "ledger"
+    previous = os.environ.get("FLUVIUS_CACHE_DIR")
+    os.environ["FLUVIUS_CACHE_DIR"] = str(root.parent / "cache")
+    try:
+        fluvius(
+            "new", "project", "ledger", "--spec", str(SPECS / "ledger.yaml"), "--dir", str(root)
+        )
+    finally:
+        if previous is None:
+            del os.environ["FLUVIUS_CACHE_DIR"]
+        else:
+            os.environ["FLUVIUS_CACHE_DIR"] = previous
+    shutil.copy(SPECS / "ledger_workers.py", root / "ledger/books/workers.py")
+    return root
+
+
+@dataclass
+class Ledger:
+    """The ledger service on a database: post entries, and read what the workers did."""
+
+    service: Service
+    database: Database
+    tally: uuid.UUID
+
+    @property
+    def processor(self) -> CommandProcessor:
+        return CommandProcessor(self.database)
+
+    def aggregate(self, name: str) -> Any:
+        return self.service.domain("books").aggregate(name)
+
+    async def post(self, count: int) -> list[int]:
+        """`count` entries, posted by concurrent writers; returns their amounts."""
+        entry = self.aggregate("entry")
+        amounts = [random.randint(1, 1000) for _ in range(count)]
+        await asyncio.gather(
+            *(
+                self.processor.execute(
+                    entry, entry.handler_for("post-entry").payload(amount=amount)
+                )
+                for amount in amounts
+            )
+        )
+        return amounts
+
+    async def counted(self) -> tuple[int, int]:
+        """(entries, total) of the tally."""
+        tally = self.aggregate("tally")
+        async with self.database.read.connect() as connection:
+            state = await EventStore(connection, tally.log).load_state(
+                tally, self.tally, tenant=None
+            )
+        assert state is not None
+        return state.entries, state.total
+
+    async def wait_for(self, entries: int) -> tuple[int, int]:
+        """The tally once it counts `entries` (or when the wait runs out)."""
+        for _ in range(int(WAIT_S / 0.1)):
+            counted = await self.counted()
+            if counted[0] >= entries:
+                await asyncio.sleep(0.5)  # any duplicate would land now
+                return await self.counted()
+            await asyncio.sleep(0.1)
+        return await self.counted()
+
+    async def jobs(self) -> dict[str, Any]:
+        async with self.database.read.connect() as connection:
+            return await JobStore(self.service.tables).counts(connection)
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        async with self.database.read.connect() as connection:
+            return await JobStore(self.service.tables).dead(connection)
+
+
+@pytest.fixture
+async def ledger(
+    ledger_root: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Ledger]:
+    service = import_service(ledger_root, "ledger")
+    database = Database(database_url)
+    async with database.write.begin() as connection:
+        await connection.run_sync(service.metadata.create_all)
+    tally_type = service.domain("books").aggregate("tally")
+    opened = await CommandProcessor(database).execute(
+        tally_type, tally_type.handler_for("open-tally").payload()
+    )
+    monkeypatch.setenv("LEDGER_TALLY", str(opened.aggregate_id))
+    try:
+        yield Ledger(service, database, opened.aggregate_id)
+    finally:
+        await database.dispose()
+
+
+def _settings(url: str, **changes: Any) -> Settings:
+    settings = Settings(
+        database_url=url,
+        worker_poll_s=0.05,
+        worker_retry_base_s=0.05,
+        worker_timeout_s=10,
+    )
+    return replace(settings, **changes)
+
+
+async def test_in_process_every_event_reaches_each_worker_once(
+    ledger: Ledger, database_url: str
+) -> None:
+    workers = InProcessWorkers(
+        ledger.service, ledger.database, ledger.processor, _settings(database_url)
+    )
+    await workers.start()
+    try:
+        amounts = await ledger.post(ENTRIES)
+        assert await ledger.wait_for(ENTRIES) == (ENTRIES, sum(amounts))
+        for _ in range(int(WAIT_S / 0.1)):
+            if (await ledger.jobs()).get("always-fails") and (await ledger.jobs())[
+                "always-fails"
+            ].dead == ENTRIES:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await workers.stop()
+    jobs = await ledger.jobs()
+    assert jobs["count-entries"].done == ENTRIES
+    assert (jobs["count-entries"].retrying, jobs["count-entries"].dead) == (0, 0)
+    assert jobs["always-fails"].dead == ENTRIES
+    assert len(await ledger.dead_letters()) == ENTRIES
+
+
+async def test_a_dead_job_is_retried_on_request(
+    ledger: Ledger, database_url: str, ledger_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(database_url)
+    workers = InProcessWorkers(ledger.service, ledger.database, ledger.processor, settings)
+    await workers.start()
+    try:
+        await ledger.post(1)
+        letters = await _wait_for_letters(ledger, 1)
+        monkeypatch.setenv("FLUVIUS_DATABASE_URL", database_url)
+        output = await asyncio.to_thread(
+            fluvius, "workers", "retry", str(letters[0]["id"]), cwd=ledger_root
+        )
+        assert "queued again" in output
+        again = await asyncio.to_thread(
+            fluvius_fails, "workers", "retry", str(letters[0]["id"]), cwd=ledger_root
+        )
+        assert f"dead letter {letters[0]['id']} was queued again at" in again
+        await _wait_for_letters(ledger, 1, requeued=True)
+    finally:
+        await workers.stop()
+    jobs = await ledger.jobs()
+    assert jobs["always-fails"].dead == 1
+    status = await asyncio.to_thread(fluvius, "workers", cwd=ledger_root)
+    assert "always-fails" in status
+    assert "waiting" in status
+    assert "dead letters" in status
+
+
+async def _wait_for_letters(
+    ledger: Ledger, count: int, *, requeued: bool = False
+) -> list[dict[str, Any]]:
+    """The open dead letters, once there are `count` (and, with `requeued`, one was retried)."""
+    letters: list[dict[str, Any]] = []
+    for _ in range(int(WAIT_S / 0.1)):
+        async with ledger.database.read.connect() as connection:
+            table = ledger.service.tables.dead_letters
+            total = (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+        letters = await ledger.dead_letters()
+        if len(letters) >= count and (not requeued or total > count):
+            return letters
+        await asyncio.sleep(0.1)
+    pytest.fail(f"no {count} dead letters after {WAIT_S}s: {letters}")
+
+
+async def test_the_relay_resumes_after_its_checkpoint_and_waits_for_late_commits(
+    ledger: Ledger, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: a late commit cannot happen")
+    await ledger.post(3)
+    queue = DatabaseQueue(ledger.database, ledger.service.tables)
+    relay = Relay(ledger.service, ledger.database, queue)
+    assert await _relay_until(relay, 4) == 4  # the tally's opening, and three entries
+
+    entry = ledger.aggregate("entry")
+    connection = await ledger.database.write.connect()
+    late = await connection.begin()
+    await EventStore(connection, entry.log).append(
+        entry.name,
+        uuid.uuid4(),
+        0,
+        [entry.events["entry-posted"].event(amount=7)],
+        EventMetadata(user="late"),
+        dt.datetime.now(dt.UTC),
+    )
+    await ledger.post(1)
+    restarted = Relay(ledger.service, ledger.database, queue)
+    assert await restarted.run_once() == 0, "an event past an open transaction must wait"
+    await late.commit()
+    await connection.close()
+    assert await _relay_until(restarted, 2) == 2
+    jobs = await ledger.jobs()
+    assert jobs["count-entries"].waiting == 3 + 2
+    assert await restarted.run_once() == 0
+
+
+async def _relay_until(relay: Relay, events: int) -> int:
+    """Run the relay until it has read `events` events (a cluster-wide open transaction may
+    hold the reader back for a while; it never skips)."""
+    read = 0
+    for _ in range(int(WAIT_S / 0.05)):
+        read += await relay.run_once()
+        if read >= events:
+            return read
+        await asyncio.sleep(0.05)
+    return read
+
+
+# arq worker processes on Redis --------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """An empty Redis database of its own for the test."""
+    require_redis()
+    base = REDIS_URL.rsplit("/", 1)[0]
+    url = f"{base}/{random.randint(1, 15)}"
+    client = Redis.from_url(url)
+    await client.flushdb()
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+class Processes:
+    """`fluvius run worker` processes of the ledger project."""
+
+    def __init__(self, root: Path, environment: dict[str, str]) -> None:
+        self.root = root
+        self.environment = environment
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, **extra: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fluvius_cli", "run", "worker", "--project", str(self.root)],
+            env={**self.environment, **extra},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def processes(
+    ledger_root: Path, database_url: str, redis_url: str, ledger: Ledger
+) -> Iterator[Processes]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("arq workers run beside PostgreSQL")
+    environment = {
+        **os.environ,
+        "FLUVIUS_DATABASE_URL": database_url,
+        "FLUVIUS_REDIS_URL": redis_url,
+        "FLUVIUS_WORKER_POLL_SECONDS": "0.05",
+        "FLUVIUS_WORKER_RETRY_SECONDS": "0.05",
+        "FLUVIUS_WORKER_TIMEOUT_SECONDS": "2",
+        "LEDGER_TALLY": str(ledger.tally),
+    }
+    running = Processes(ledger_root, environment)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+async def test_arq_workers_deliver_every_event_once(ledger: Ledger, processes: Processes) -> None:
+    processes.start()
+    processes.start()
+    amounts = await ledger.post(ENTRIES)
+    assert await ledger.wait_for(ENTRIES) == (ENTRIES, sum(amounts))
+    jobs = await ledger.jobs()
+    assert jobs["count-entries"].done == ENTRIES
+
+
+async def test_a_killed_worker_s_job_is_redelivered_and_its_command_applies_once(
+    ledger: Ledger, processes: Processes, tmp_path: Path
+) -> None:
+    stall = tmp_path / "stalled"
+    first = processes.start(LEDGER_STALL=str(stall))
+    [amount] = await ledger.post(1)
+    for _ in range(int(WAIT_S / 0.1)):
+        if stall.exists():
+            break
+        await asyncio.sleep(0.1)
+    assert stall.exists(), "the first attempt never started"
+    assert await ledger.counted() == (1, amount), "the first attempt sent its command"
+    first.kill()
+    first.wait()
+    processes.start()
+    for _ in range(int(WAIT_S / 0.1)):
+        if (await ledger.jobs())["count-entries"].done == 1:
+            break
+        await asyncio.sleep(0.1)
+    jobs = await ledger.jobs()
+    assert jobs["count-entries"].done == 1, "the job was redelivered and finished"
+    assert await ledger.counted() == (1, amount), "its command applied once"
+
+
+async def test_a_cron_worker_runs_once_per_tick_across_processes(
+    ledger: Ledger, processes: Processes, tmp_path: Path
+) -> None:
+    ticks = tmp_path / "ticks"
+    processes.environment["LEDGER_TICKS"] = str(ticks)
+    processes.start()
+    processes.start()
+    for _ in range(int(75 / 0.5)):  # the next minute comes within 60 s
+        if ticks.exists():
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(5)  # a second run of the same tick would be here by now
+    lines = ticks.read_text().splitlines() if ticks.exists() else []
+    minutes = [line.split()[0] for line in lines]
+    assert minutes, "no tick ran"
+    assert len(minutes) == len(set(minutes)), f"a tick ran twice: {lines}"
