@@ -122,8 +122,10 @@ class Ledger:
 
 @pytest.fixture
 async def ledger(
-    ledger_root: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ledger_root: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Ledger]:
+    # The heartbeat ticks every minute; a test that crosses one must not see it fail.
+    monkeypatch.setenv("LEDGER_TICKS", str(tmp_path / "ticks"))
     service = import_service(ledger_root, "ledger")
     database = Database(database_url)
     async with database.write.begin() as connection:
