@@ -188,14 +188,14 @@ def _add_routes(
             f"{base}/:new",
             _with_payload(on_new, payload),
             operation_id=operation,
-            summary=f"{handler.name}: create a {aggregate.name}",
+            summary=f"{handler.name}: create {_article(aggregate.name)}",
             **common,
         )
     app.router.add_api_route(
         f"{base}/{{id}}",
         _with_payload(on_aggregate, payload),
         operation_id=f"{operation}_by_id" if handler.create else operation,
-        summary=f"{handler.name} on a {aggregate.name}"
+        summary=f"{handler.name} on {_article(aggregate.name)}"
         + (", with an id of the caller's choice" if handler.create else ""),
         **common,
     )
@@ -273,3 +273,8 @@ def _expected_version(if_match: str | None) -> int | None:
             'If-Match needs a strong ETag, like "3"; a weak one never matches',
         )
     return int(match.group(2) or match.group(3))
+
+
+def _article(noun: str) -> str:
+    """`noun` after the indefinite article its first letter asks for ("an account")."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

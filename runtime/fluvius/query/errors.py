@@ -17,7 +17,7 @@ class QueryError(Exception):
     """
 
     def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
-        message = "; ".join(entry["message"] for entry in errors)
+        message = " ".join(_sentence(entry["message"]) for entry in errors)
         if len(errors) > 1:
             message = f"{len(errors)} problems: {message}"
         super().__init__(message)
@@ -51,6 +51,11 @@ def unknown(statement: str, word: str, candidates: Sequence[str]) -> tuple[str, 
     if suggestion:
         details["did_you_mean"] = suggestion
     return f"{statement}{hint} Allowed: {allowed}.", details
+
+
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence does, so that several read as one message."""
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 def _utf8(text: str) -> str:
