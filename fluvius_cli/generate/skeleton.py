@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,39 +41,64 @@ def version_tag() -> str:
     return f"v{__version__}"
 
 
+class SkeletonCopier:
+    """A child process that renders the skeleton where and with what answers it is told.
+
+    It starts at once and loads copier and prepares the cache repository before it is told, so
+    that this happens while the parent checks the spec and generates code.
+    """
+
+    def __init__(self) -> None:
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def copy(self, target: Path, answers: dict[str, Any]) -> None:
+        """Tell the child to render into `target` (an empty folder) with `answers`."""
+        assert self._child.stdin is not None
+        # The answers hold the JWT secret: never on a command line.
+        self._child.stdin.write(json.dumps({"target": str(target), "answers": answers}))
+        self._child.stdin.close()
+
+    def wait(self) -> None:
+        """Wait for the copy, raising SkeletonError if it failed."""
+        assert self._child.stderr is not None
+        message = self._child.stderr.read().strip()
+        status = self._child.wait()
+        if status != 0:
+            raise SkeletonError(message or f"copying the skeleton failed ({status})")
+
+    def close(self) -> None:
+        """End the child: untold, it exits once its repository is prepared (never killed while
+        git writes there); told, an unfinished copy is stopped."""
+        assert self._child.stdin is not None
+        assert self._child.stderr is not None
+        if not self._child.stdin.closed:
+            self._child.stdin.close()
+        elif self._child.poll() is None:
+            self._child.kill()
+        self._child.wait()
+        self._child.stderr.close()
+
+
 @contextmanager
-def copying_skeleton(target: Path, answers: dict[str, Any]) -> Iterator[Callable[[], None]]:
-    """Render the skeleton into `target` in a child process while the block runs (so code can
-    be generated meanwhile); the yielded function waits for it, raising SkeletonError if it
-    failed. Leaving the block early stops the child first."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert child.stdin is not None
-    assert child.stderr is not None
-    child.stdin.write(json.dumps({"target": str(target), "answers": answers}))
-    child.stdin.close()  # the answers hold the JWT secret: never on a command line
-    problem = child.stderr
-
-    def wait() -> None:
-        message = problem.read().strip()
-        if child.wait() != 0:
-            raise SkeletonError(message or f"copying the skeleton failed ({child.returncode})")
-
+def skeleton_copier() -> Iterator[SkeletonCopier]:
+    """A SkeletonCopier, ended when the block is left."""
+    copier = SkeletonCopier()
     try:
-        yield wait
+        yield copier
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        problem.close()
+        copier.close()
 
 
-def copy_skeleton(target: Path, answers: dict[str, Any]) -> None:
-    """Render the skeleton into `target` (an empty folder) with `answers`."""
+def copy_skeleton(target: Path, answers: dict[str, Any], repository: Path | None) -> None:
+    """Render the skeleton into `target` (an empty folder) with `answers`, from `repository`
+    (see `skeleton_repository`) or, without git, from the installed templates."""
     import copier
 
-    repository = skeleton_repository()
     source, ref = (str(repository), version_tag()) if repository else (str(_source()), None)
     copier.run_copy(
         source,
@@ -155,10 +180,16 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _copy_from_stdin() -> None:
-    """The child of `start_copy`: render the skeleton as told on stdin; errors on stderr."""
-    order = json.load(sys.stdin)
+    """The SkeletonCopier's child: prepare, then render as told on stdin; errors on stderr."""
     try:
-        copy_skeleton(Path(order["target"]), order["answers"])
+        import copier  # noqa: F401  (loaded before the order comes, like the repository)
+
+        repository = skeleton_repository()
+        order = sys.stdin.read()
+        if not order:  # the parent stopped before it had a project to copy into
+            return
+        arguments = json.loads(order)
+        copy_skeleton(Path(arguments["target"]), arguments["answers"], repository)
     except Exception as error:
         print(str(error) or type(error).__name__, file=sys.stderr)
         sys.exit(1)
