@@ -32,15 +32,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_benchmark_prints_its_tables(name: str) -> None:
     require_postgres()
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", name, "--quick"],
-        cwd=REPOSITORY,
-        env={**os.environ, "FLUVIUS_BENCH_POSTGRES": POSTGRES_URL, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = _bench(name, "--quick")
     assert result.returncode == 0, result.stderr[-3000:]
     for words in EXPECTED[name]:
         assert words in result.stdout, f"{words!r} missing from:\n{result.stdout}"
@@ -48,12 +40,19 @@ def test_benchmark_prints_its_tables(name: str) -> None:
 
 
 def test_an_unknown_benchmark_is_refused_with_the_choices() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "nonesuch"],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _bench("nonesuch")
     assert result.returncode == 2
     assert "no benchmark nonesuch; choose from generation, commands" in result.stderr
+
+
+def _bench(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bench ARGUMENTS`, on the tests' PostgreSQL server, with wide tables."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *arguments],
+        cwd=REPOSITORY,
+        env={**os.environ, "FLUVIUS_BENCH_POSTGRES": POSTGRES_URL, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

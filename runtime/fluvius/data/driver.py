@@ -13,6 +13,7 @@ third as much.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -63,6 +64,7 @@ class Database:
         ensure_sqlite_folder(self.url)
         self.write = _engine(self.url, begin="BEGIN IMMEDIATE", pool_size=pool_size)
         self.read = _engine(async_url(read_url or url), begin="BEGIN", pool_size=pool_size)
+        self._writers = _LoopSemaphore(2 * pool_size)
 
     @property
     def dialect(self) -> str:
@@ -81,7 +83,9 @@ class Database:
             async with self.write.begin() as connection:
                 yield WriteTransaction(connection)
             return
-        async with self.write.connect() as connection:
+        # Commands beyond the pool's connections wait here, in turn, rather than in the pool,
+        # whose waits cost far more and are not first come, first served.
+        async with self._writers.get(), self.write.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             try:
@@ -96,6 +100,21 @@ class Database:
         """Close every pooled connection."""
         await self.write.dispose()
         await self.read.dispose()
+
+
+class _LoopSemaphore:
+    """A semaphore of `value` for whichever event loop is running (one loop at a time)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore = asyncio.Semaphore(value)
+
+    def get(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.value)
+        return self._semaphore
 
 
 def _engine(url: URL, *, begin: str, pool_size: int) -> AsyncEngine:
