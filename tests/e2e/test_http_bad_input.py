@@ -385,7 +385,7 @@ CASES = [
         caller=role("auditor"), detail="banking.account:deposit"),
     Bad("scoped-role-without-permission", post(FREEZE), 403, "forbidden",
         caller=role("customer", sub="u1"), detail="banking.account:freeze-account"),
-    Bad("scoped-role-on-another-owner", post(DEPOSIT, {"amount": 1}), 403, "forbidden",
+    Bad("scoped-role-on-another-owner", post(DEPOSIT, {"amount": 1}), 404, "not-found",
         caller=role("customer", sub="u2")),
     Bad("no-role-reads", get(ACCOUNTS), 403, "forbidden", caller=role(),
         detail="banking.account:read"),

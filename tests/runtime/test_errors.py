@@ -85,7 +85,7 @@ async def test_a_scoped_caller_only_reaches_its_own_aggregates(
     theirs = Scope(("owner",), "bo")
     await _refused(
         database,
-        ScopeDenied,
+        NotFound,
         processor.execute(Account, Deposit(amount=Decimal(1)), account, scope=theirs),
     )
     await _refused(

@@ -63,7 +63,7 @@ class IdempotencyConflict(DomainError):
 
 
 class ScopeDenied(DomainError):
-    """The caller's role is limited to aggregates it owns, and this one is not."""
+    """The caller's role is limited to aggregates it owns, and the one it would create is not."""
 
     code = "forbidden"
 

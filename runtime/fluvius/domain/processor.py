@@ -186,7 +186,8 @@ class CommandProcessor:
             state = await store.load_state(
                 aggregate_type, request.aggregate_id, tenant=tenant, lock=True
             )
-        if state is None:
+        if state is None or not (handler.create or _in_scope(request, state)):
+            # Beyond the caller's scope an aggregate is as absent as it is to the caller's reads.
             raise NotFound(
                 f"{aggregate_type.qualified_name()} {request.aggregate_id} does not exist"
             )
@@ -197,8 +198,6 @@ class CommandProcessor:
                 expected=request.expected_version,
                 actual=state.version,
             )
-        if not handler.create:
-            _check_scope(request, state)
         aggregate = aggregate_type(state)
         events = aggregate.decide(request.command)
         for event in events:
@@ -240,7 +239,12 @@ class CommandProcessor:
         return CommandResult(response)
 
 
+def _in_scope(request: _Request, state: State) -> bool:
+    return request.scope is None or request.scope.admits(state)
+
+
 def _check_scope(request: _Request, state: State) -> None:
+    """Refuse the creation of an aggregate that would be beyond the caller's scope."""
     scope = request.scope
     if scope is not None and not scope.admits(state):
         raise ScopeDenied(
