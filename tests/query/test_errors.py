@@ -267,7 +267,7 @@ async def test_page_and_cursor_together_are_refused(connection: AsyncConnection)
 
 
 async def test_garbage_cursors_are_refused(connection: AsyncConnection) -> None:
-    for cursor in ("", "!!!!", "abc", "a" * 5, "é", "eyJ4IjogMX0", "A" * 64):
+    for cursor in ("!!!!", "abc", "a" * 5, "é", "eyJ4IjogMX0", "A" * 64):
         error = await refused(connection, cursor=cursor)
         assert error.code == "invalid-cursor"
         assert "issued for another query= or sort=" in error.message

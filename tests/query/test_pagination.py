@@ -69,6 +69,27 @@ async def test_a_page_cursor_continues_with_the_next_page(
     assert set(after_first.pagination) == {"limit", "next_cursor"}
 
 
+@pytest.mark.parametrize("sort", [None, "balance.desc", "owner.desc,count"])
+async def test_an_empty_cursor_is_the_first_page_without_a_count(
+    connection: AsyncConnection, sort: str | None
+) -> None:
+    query = '{"status": "open"}'
+    started = await list_rows(connection, table, query=query, sort=sort, limit=25, cursor="")
+    first = await list_rows(connection, table, query=query, sort=sort, limit=25, page=1)
+    assert started.rows == first.rows
+    assert started.pagination == {"limit": 25, "next_cursor": first.pagination["next_cursor"]}
+    after = await list_rows(
+        connection,
+        table,
+        query=query,
+        sort=sort,
+        limit=25,
+        cursor=started.pagination["next_cursor"],
+    )
+    second = await list_rows(connection, table, query=query, sort=sort, limit=25, page=2)
+    assert after.rows == second.rows
+
+
 @pytest.mark.parametrize("limit", [1, 7, 100])
 @pytest.mark.parametrize(("query", "sort"), WALKS)
 async def test_walking_every_cursor_gives_every_row_once_in_order(

@@ -40,7 +40,8 @@ async def list_rows(
     conditions: Sequence[ColumnElement[bool]] = (),
 ) -> Listing:
     """List `table` as a client asked: `query=` filter, `sort=` order, `limit` rows per page
-    (the caller bounds it, 1 to 100), then `page` (1-based; the default) or `cursor`, not both.
+    (the caller bounds it, 1 to 100), then `page` (1-based; the default) or `cursor` (empty for
+    the first page), not both.
     `conditions` are ANDed in (tenant, owner scope). Bad input raises QueryError.
     """
     if page is not None and cursor is not None:
@@ -57,10 +58,9 @@ async def list_rows(
     rows = select(*columns).where(*where).order_by(*order_by(table, keys, dialect))
 
     if cursor is not None:
-        position = decode_cursor(cursor, context, keys)
-        found, more = await _fetch(
-            connection, rows.where(after(table, keys, position, dialect)), limit
-        )
+        # An empty cursor starts cursor mode: the first page, without page mode's count.
+        seek = [after(table, keys, decode_cursor(cursor, context, keys), dialect)] if cursor else []
+        found, more = await _fetch(connection, rows.where(*seek), limit)
         next_cursor = encode_cursor(context, keys, found[-1]) if more else None
         return Listing(found, {"limit": limit, "next_cursor": next_cursor})
 
