@@ -108,11 +108,11 @@ class _LoopSemaphore:
     def __init__(self, value: int) -> None:
         self.value = value
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._semaphore = asyncio.Semaphore(value)
+        self._semaphore: asyncio.Semaphore | None = None
 
     def get(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:
+        if self._semaphore is None or loop is not self._loop:
             self._loop, self._semaphore = loop, asyncio.Semaphore(self.value)
         return self._semaphore
 

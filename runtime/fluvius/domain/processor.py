@@ -246,7 +246,7 @@ def _in_scope(request: _Request, state: State) -> bool:
 def _check_scope(request: _Request, state: State) -> None:
     """Refuse the creation of an aggregate that would be beyond the caller's scope."""
     scope = request.scope
-    if scope is not None and not scope.admits(state):
+    if scope is not None and not _in_scope(request, state):
         raise ScopeDenied(
             f"{request.handler.name} is allowed only on {request.aggregate_type.qualified_name()} "
             f"aggregates whose {' or '.join(scope.fields)} is the caller",
