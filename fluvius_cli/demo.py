@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 from fluvius_cli.app import app
+from fluvius_cli.ports import PortTaken, ensure_free
 
 ROLE = "teller"
 TOKEN_TTL = "12h"
@@ -23,6 +24,10 @@ TOKEN_TTL = "12h"
 def main(arguments: list[str] | None = None) -> None:
     """Create (or refresh) the bank project, then serve it."""
     options = _parser().parse_args(arguments)
+    try:
+        ensure_free(options.host, options.port, flag="./dev demo --port N")
+    except PortTaken as error:
+        raise SystemExit(f"✗ {error}") from None
     root: Path = options.dir
     if (root / "fluvius.yaml").is_file():
         _fluvius("generate", "--project", str(root))

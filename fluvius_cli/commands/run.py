@@ -49,6 +49,7 @@ def serve(
     from fluvius.settings import ROOT_VARIABLE, SettingsError
     from fluvius_cli.console import err
     from fluvius_cli.migrations.state import pending_revisions
+    from fluvius_cli.ports import PortTaken, ensure_free
 
     found = open_project(project)
     try:
@@ -64,6 +65,11 @@ def serve(
             f"({', '.join(pending)}): run `fluvius migrate` first"
         )
         raise typer.Exit(1)
+    try:
+        ensure_free(host, port)
+    except PortTaken as error:
+        err.print(f"[red]✗[/] {error}")
+        raise typer.Exit(1) from None
     os.environ[ROOT_VARIABLE] = str(found.root)
     uvicorn.run(
         f"{found.package}.app:create_app",

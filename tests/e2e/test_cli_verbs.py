@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fluvius_cli.demo import main as demo
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_exits, fluvius_fails
 
@@ -117,3 +120,28 @@ def test_policy_explain_refuses_an_unknown_action(
         cwd=projects.pristine("bank"),
     )
     assert message in " ".join(output.split())
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another process listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_run_on_a_port_in_use_says_so_in_one_line(
+    projects: ProjectFactory, tmp_path: Path, taken_port: int
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    fluvius("migrate", cwd=root)
+    output = fluvius_fails("run", "--port", str(taken_port), cwd=root)
+    taken = f"port {taken_port} on 127.0.0.1 is in use by another process"
+    assert output.strip() == f"✗ {taken}: pick another with --port N"
+
+
+def test_the_demo_on_a_port_in_use_names_its_port_flag(tmp_path: Path, taken_port: int) -> None:
+    with pytest.raises(SystemExit, match=r"pick another with \./dev demo --port N$"):
+        demo(["--port", str(taken_port), "--dir", str(tmp_path / "bank")])
+    assert not (tmp_path / "bank").exists()
