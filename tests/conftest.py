@@ -9,6 +9,7 @@ import pytest
 
 from tests.services import throwaway_postgres
 
+_SLOW_FOLDERS = (Path(__file__).parent / "e2e", Path(__file__).parent / "bench")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -20,3 +21,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with throwaway_postgres() as url:
         yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything that makes projects or runs benchmarks is `slow`: `./dev test --fast` skips it."""
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in _SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
