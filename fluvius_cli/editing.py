@@ -80,7 +80,7 @@ class SpecEditor:
         if fields:
             create["fields"] = _fields(fields)
         create["emits"] = event_name
-        aggregate["commands"] = CommentedMap([(f"create-{_kebab(name)}", create)])
+        aggregate["commands"] = CommentedMap([(creating_command(name), create)])
         event = CommentedMap()
         if fields:
             event["fields"] = _fields(fields)
@@ -180,6 +180,11 @@ class SpecEditor:
     def _absent(parent: CommentedMap, name: str, kind: str) -> None:
         if name in parent:
             raise EditError(f"the {kind} '{name}' exists already")
+
+
+def creating_command(aggregate: str) -> str:
+    """The name of the creating command `add_aggregate` gives `aggregate`."""
+    return f"create-{_kebab(aggregate)}"
 
 
 def _split(qualified: str, form: str) -> tuple[str, str]:

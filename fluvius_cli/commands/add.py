@@ -41,7 +41,15 @@ def aggregate(
     project: ProjectOption = Path(),
 ) -> None:
     """Add an aggregate with a creating command and its event, ready to fill in."""
+    from fluvius_cli.console import out
+    from fluvius_cli.editing import creating_command
+
     _edit(project, lambda spec: spec.add_aggregate(name, _fields(field)))
+    create = creating_command(name.partition(".")[2])
+    out.print(
+        f"No role may use {name} yet (access is denied by default); grant it with:\n"
+        f"  fluvius add policy {name} ROLE --allow {create},read"
+    )
 
 
 @app.command("field")

@@ -145,3 +145,19 @@ def test_the_demo_on_a_port_in_use_names_its_port_flag(tmp_path: Path, taken_por
     with pytest.raises(SystemExit, match=r"pick another with \./dev demo --port N$"):
         demo(["--port", str(taken_port), "--dir", str(tmp_path / "bank")])
     assert not (tmp_path / "bank").exists()
+
+
+def test_add_aggregate_prints_the_line_that_grants_it_to_a_role(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    loan = "banking.loan:create-loan"
+    output = fluvius("add", "aggregate", "banking.loan", cwd=root)
+    fluvius_fails("policy", "explain", "--role", "teller", "--action", loan, cwd=root)
+    assert "No role may use banking.loan yet (access is denied by default)" in output
+    grant = output.rsplit("\n  fluvius ", 1)[1].split()
+    assert grant == ["add", "policy", "banking.loan", "ROLE", "--allow", "create-loan,read"]
+    fluvius(*["teller" if word == "ROLE" else word for word in grant], cwd=root)
+    allowed = fluvius("policy", "explain", "--role", "teller", "--action", loan, cwd=root)
+    assert "allow" in allowed
+    assert "rule: p, teller, *, banking.loan, create-loan" in allowed
