@@ -195,3 +195,20 @@ def test_new_project_without_a_spec_starts_from_the_starter(
     assert "name: todo" in spec
     tests = run_pytest(tmp_path / "todo")
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_generated_permission_tests_count_a_server_error_as_a_failure(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    rules = root / "bank/banking/account.py"
+    rules.write_text(
+        "from http import HTTPStatus\n\nfrom fluvius.fastapi.problems import ProblemError\n"
+        + rules.read_text()
+        + "\n    def deposit(self, command: object) -> list[object]:\n"
+        + '        raise ProblemError(HTTPStatus.SERVICE_UNAVAILABLE, "down", "ledger down")\n'
+    )
+    tests = run_pytest(root, "tests/_generated/test_banking_account_http.py", "-k", "deposit")
+    assert tests.returncode == 1, tests.stdout + tests.stderr
+    assert "2 failed" in tests.stdout, tests.stdout
+    assert "assert 503 < 500" in tests.stdout, tests.stdout
