@@ -14,23 +14,31 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
+import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from fluvius.data import Database, EventStore
 from fluvius.domain import EventMetadata
 from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
+from fluvius.testing.api import serving
+from fluvius.testing.api import test_settings as api_settings
 from fluvius.worker.inprocess import InProcessWorkers
-from fluvius.worker.jobs import JobStore
+from fluvius.worker.jobs import Counts, Job, JobStore
 from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from tests.e2e.projects import fluvius, fluvius_fails, import_service
@@ -41,6 +49,7 @@ pytestmark = pytest.mark.slow
 SPECS = Path(__file__).parent / "specs"
 ENTRIES = 30
 WAIT_S = 60.0
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +236,7 @@ async def test_the_relay_resumes_after_its_checkpoint_and_waits_for_late_commits
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite serialises writers: a late commit cannot happen")
     await ledger.post(3)
-    queue = DatabaseQueue(ledger.database, ledger.service.tables)
+    queue = _queue(ledger)
     relay = Relay(ledger.service, ledger.database, queue)
     assert await _relay_until(relay, 4) == 4  # the tally's opening, and three entries
 
@@ -263,6 +272,227 @@ async def _relay_until(relay: Relay, events: int) -> int:
             return read
         await asyncio.sleep(0.05)
     return read
+
+
+# What the in-process workers survive -------------------------------------------------------
+
+
+async def test_a_job_of_an_undeclared_worker_is_a_dead_letter_and_the_others_run(
+    ledger: Ledger, database_url: str
+) -> None:
+    retired = Job.for_event("retired-worker", "books", uuid.uuid4())
+    async with ledger.database.write.begin() as connection:
+        await JobStore(ledger.service.tables).enqueue(connection, [retired])
+    async with _running(ledger, _settings(database_url)) as workers:
+        amounts = await ledger.post(3)
+        assert await ledger.wait_for(3) == (3, sum(amounts))
+        letters = await _until(
+            lambda: _letters_of(ledger, "retired-worker"), "the retired worker's dead letter"
+        )
+        assert workers.problem() is None
+    assert letters[0]["job_key"] == retired.key
+    assert "retired-worker" in letters[0]["error"]
+    assert "not declared" in letters[0]["error"]
+    assert (await ledger.jobs())["retired-worker"].dead == 1
+
+
+@pytest.mark.parametrize("failure", ["cancel", "exit"])
+async def test_a_worker_that_raises_anything_is_retried_then_dead(
+    ledger: Ledger, database_url: str, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    monkeypatch.setenv("LEDGER_FAILS_WITH", failure)
+    async with _running(ledger, _settings(database_url)) as workers:
+        first = await ledger.post(3)
+        letters = await _until(
+            lambda: _letters_of(ledger, "always-fails", count=3), "three dead letters"
+        )
+        second = await ledger.post(2)
+        assert await ledger.wait_for(5) == (5, sum(first + second))
+        assert workers.problem() is None
+    assert {letter["attempts"] for letter in letters} == {2}
+    assert all("always fails on" in letter["error"] for letter in letters)
+
+
+async def test_the_workers_outlive_a_database_restart(ledger: Ledger, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite database has no server to restart")
+    database = Database(database_url, pool_size=2)
+    processor = CommandProcessor(database)
+    workers = InProcessWorkers(ledger.service, database, processor, _settings(database_url))
+    await workers.start()
+    try:
+        await ledger.post(ENTRIES)
+        for _ in range(8):  # again and again while the jobs run
+            await asyncio.sleep(0.15)
+            await _terminate_connections(database_url)
+        await ledger.database.dispose()  # the test's own connections were cut too
+        settled = await _until(lambda: _settled(ledger, ENTRIES), "the jobs to settle")
+        amounts = await ledger.post(5)
+        before = await ledger.counted()
+        assert settled.done <= before[0] <= ENTRIES, "each finished job counted once"
+        after = await ledger.wait_for(before[0] + 5)
+        assert after == (before[0] + 5, before[1] + sum(amounts))
+        assert workers.problem() is None
+    finally:
+        await workers.stop()
+        await database.dispose()
+
+
+async def test_a_failure_to_record_an_outcome_is_logged_and_the_job_runs_again(
+    ledger: Ledger, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _running(ledger, _settings(database_url)) as workers:
+        store = workers.executor.store
+        record = store.succeed
+        failed: list[Job] = []
+
+        async def succeed_but_once(connection: Any, job: Job) -> None:
+            if job.worker == "count-entries" and not failed:
+                failed.append(job)
+                raise ConnectionResetError("the database went away")
+            await record(connection, job)
+
+        store.succeed = succeed_but_once  # type: ignore[method-assign]
+        [amount] = await ledger.post(1)
+        await _until(lambda: _done(ledger, "count-entries", 1), "the job to run again", 30)
+        others = await ledger.post(2)
+        assert await ledger.wait_for(3) == (3, amount + sum(others))
+        assert workers.problem() is None
+    assert failed
+    assert any(
+        failed[0].id in record.getMessage() and record.exc_info for record in caplog.records
+    ), "the failure is logged with the job's id"
+
+
+async def test_a_job_held_by_a_dead_process_is_taken_again_within_seconds(
+    ledger: Ledger, database_url: str
+) -> None:
+    [amount] = await ledger.post(1)
+    await _relay_until(Relay(ledger.service, ledger.database, _queue(ledger)), 2)
+    async with ledger.database.write.begin() as connection:  # a process that then died
+        held = await JobStore(ledger.service.tables).claim_due(connection, 10)
+    assert {job.worker for job, _ in held} == {"count-entries", "always-fails"}
+    settings = _settings(database_url, worker_timeout_s=300)
+    started = time.monotonic()
+    async with _running(ledger, settings):
+        await _until(lambda: _done(ledger, "count-entries", 1), "the job to be taken", 20)
+    assert time.monotonic() - started < 15
+    assert await ledger.counted() == (1, amount)
+
+
+async def test_a_job_that_runs_longer_than_its_lease_is_not_taken_from_its_process(
+    ledger: Ledger, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_DELAY", "3")
+    settings = _settings(database_url)
+    async with _running(ledger, settings, lease_s=1), _running(ledger, settings, lease_s=1):
+        await ledger.post(2)
+        await _until(lambda: _done(ledger, "count-entries", 2), "both jobs")
+    jobs = ledger.service.tables.jobs
+    async with ledger.database.read.connect() as connection:
+        attempts = await connection.execute(
+            select(jobs.c.attempts).where(jobs.c.worker == "count-entries")
+        )
+        assert list(attempts.scalars()) == [1, 1], "each job was claimed once"
+
+
+async def test_readyz_is_503_while_a_worker_loop_is_stalled_or_stopped(
+    ledger: Ledger, database_url: str
+) -> None:
+    settings = replace(
+        api_settings(ledger.service, database_url),
+        workers_in_process=True,
+        worker_poll_s=0.05,
+    )
+    async with serving(ledger.service, settings) as api, api.client() as http:
+        await _until(lambda: _ready(http, HTTPStatus.OK), "ready")
+        async with _holding_the_job_table(ledger.database):
+            stalled = await _until(
+                lambda: _ready(http, HTTPStatus.SERVICE_UNAVAILABLE), "not ready"
+            )
+        await _until(lambda: _ready(http, HTTPStatus.OK), "ready again")
+        [relay] = [task for task in asyncio.all_tasks() if task.get_name() == "fluvius-relay"]
+        relay.cancel()
+        stopped = await _until(lambda: _ready(http, HTTPStatus.SERVICE_UNAVAILABLE), "stopped")
+    for response, word in ((stalled, "stalled"), (stopped, "relay has stopped")):
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "workers-unavailable"
+        assert word in response.json()["detail"]
+
+
+@asynccontextmanager
+async def _running(
+    ledger: Ledger, settings: Settings, **options: Any
+) -> AsyncIterator[InProcessWorkers]:
+    """The ledger's workers running in this process, stopped at the end of the block."""
+    workers = InProcessWorkers(
+        ledger.service, ledger.database, ledger.processor, settings, **options
+    )
+    await workers.start()
+    try:
+        yield workers
+    finally:
+        await workers.stop()
+
+
+async def _until(check: Callable[[], Awaitable[T | None]], what: str, seconds: float = WAIT_S) -> T:
+    """What `check` returns once it returns something, polled every 0.1 s for `seconds`."""
+    for _ in range(int(seconds / 0.1)):
+        if (found := await check()) is not None:
+            return found
+        await asyncio.sleep(0.1)
+    pytest.fail(f"waited {seconds}s for {what}")
+
+
+async def _letters_of(ledger: Ledger, worker: str, count: int = 1) -> list[dict[str, Any]] | None:
+    letters = [letter for letter in await ledger.dead_letters() if letter["worker"] == worker]
+    return letters if len(letters) >= count else None
+
+
+async def _done(ledger: Ledger, worker: str, count: int) -> bool | None:
+    counts = (await ledger.jobs()).get(worker)
+    return True if counts is not None and counts.done >= count else None
+
+
+async def _settled(ledger: Ledger, count: int) -> Counts | None:
+    """count-entries' jobs once `count` are done or dead and none waits."""
+    counts = (await ledger.jobs()).get("count-entries")
+    if counts is None or counts.done + counts.dead < count or counts.waiting + counts.retrying:
+        return None
+    return counts
+
+
+async def _ready(http: httpx.AsyncClient, status: HTTPStatus) -> httpx.Response | None:
+    response = await http.get("/readyz")
+    return response if response.status_code == status else None
+
+
+def _queue(ledger: Ledger) -> DatabaseQueue:
+    return DatabaseQueue(ledger.database, ledger.service.tables)
+
+
+async def _terminate_connections(url: str) -> None:
+    """Cut every other connection to the database, as a restart of its server does."""
+    admin = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(False)
+    )
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def _holding_the_job_table(database: Database) -> AsyncIterator[None]:
+    """Hold the job table for a while, as a stuck transaction would: the workers cannot
+    claim (nor, on SQLite, read the logs) until the block ends."""
+    async with database.write.begin() as connection:
+        if database.dialect == "postgresql":
+            await connection.execute(text("LOCK TABLE fluvius_job IN ACCESS EXCLUSIVE MODE"))
+        yield
 
 
 # arq worker processes on Redis --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`/healthz` (the process answers) and `/readyz` (and its database does too)."""
+"""`/healthz` (the process answers) and `/readyz` (and so do its database and its workers)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def health_router(runtime: Runtime) -> APIRouter:
     @router.get(
         "/readyz",
         response_model=Health,
-        summary="The service can reach its database",
+        summary="The service can reach its database, and its in-process workers run",
         responses=problem_responses(HTTPStatus.SERVICE_UNAVAILABLE),
     )
     async def readyz() -> Health:
@@ -43,6 +43,9 @@ def health_router(runtime: Runtime) -> APIRouter:
                 "database-unavailable",
                 f"the database does not answer: {type(error).__name__}",
             ) from None
+        problem = runtime.workers.problem() if runtime.workers is not None else None
+        if problem is not None:
+            raise ProblemError(HTTPStatus.SERVICE_UNAVAILABLE, "workers-unavailable", problem)
         return Health()
 
     return router

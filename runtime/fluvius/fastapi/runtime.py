@@ -1,4 +1,4 @@
-"""Everything a running service holds: settings, database, processor, and its access gate."""
+"""Everything a running service holds: settings, database, processor, access gate and workers."""
 
 from __future__ import annotations
 
@@ -34,19 +34,20 @@ class Runtime:
         self.processor = CommandProcessor(self.database)
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
+        self.workers: InProcessWorkers | None = None
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         """Run for the life of the app, with the workers in-process when there is no Redis;
         release the database connections at the end."""
         settings = self.settings
-        workers = None
         if self.service.workers() and settings.workers_in_process and not settings.redis_url:
-            workers = InProcessWorkers(self.service, self.database, self.processor, settings)
-            await workers.start()
+            self.workers = InProcessWorkers(self.service, self.database, self.processor, settings)
+            await self.workers.start()
         try:
             yield
         finally:
-            if workers is not None:
-                await workers.stop()
+            if self.workers is not None:
+                await self.workers.stop()
+                self.workers = None
             await self.database.dispose()

@@ -1,8 +1,8 @@
 """One attempt of one job: run the worker's function, then record the outcome.
 
 A failure is retried with exponential backoff up to the worker's `retries`; after the last, the
-job is dead and a dead letter keeps its error. Whatever the queue (arq or the job table), this is
-where a job runs.
+job is dead and a dead letter keeps its error (or why the job could not run at all). Whatever
+the queue (arq or the job table), this is where a job runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fluvius.data.store import EventStore
 from fluvius.worker.context import WorkerContext
 from fluvius.worker.declarations import CronWorker, EventWorker
 from fluvius.worker.jobs import Job, JobStore
+from fluvius.worker.loops import cancelled
 
 if TYPE_CHECKING:
     import uuid
@@ -66,11 +67,28 @@ class Executor:
         self.workers = {worker.name: (domain, worker) for domain, worker in service.workers()}
 
     async def run(self, job: Job, attempt: int) -> Outcome:
-        """Run attempt number `attempt` of `job`, and record what happened."""
-        domain, worker = self.workers[job.worker]
+        """Run attempt number `attempt` of `job`, and record what happened.
+
+        A job of a worker the service does not declare, and one past its worker's last attempt
+        (the attempts before ended without an outcome: their process died, or could not record
+        it), are dead at once. Whatever the worker's function raises is its failure, save the
+        cancellation of this task.
+        """
+        declared = self.workers.get(job.worker)
         async with self.database.write.begin() as connection:
             if not await self.store.start(connection, job, attempt):
                 return Outcome(skipped=True)
+        if declared is None:
+            reason = f"the worker {job.worker!r} is not declared by this service"
+            return await self._dead(job, attempt, reason)
+        domain, worker = declared
+        if attempt > worker.retries + 1:
+            return await self._dead(
+                job,
+                attempt,
+                f"attempt {attempt} is past the last of {worker.retries + 1}: the attempts "
+                "before ended without an outcome",
+            )
         context = WorkerContext(self.processor, worker.name, attempt, scheduled_at=job.scheduled_at)
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -81,8 +99,10 @@ class Executor:
                 else:
                     assert isinstance(worker, CronWorker)
                     await worker.handler(context)
-        except Exception as error:
-            return await self._failed(job, worker, attempt, error)
+        except BaseException as error:
+            if cancelled(error):
+                raise
+            return await self._failed(job, worker.retries, attempt, error)
         async with self.database.write.begin() as connection:
             await self.store.succeed(connection, job)
         return Outcome(done=True)
@@ -96,17 +116,24 @@ class Executor:
             raise LookupError(f"event {event_id} is not in the {log.domain} log")
         return event
 
-    async def _failed(
-        self, job: Job, worker: EventWorker | CronWorker, attempt: int, error: Exception
-    ) -> Outcome:
+    async def _failed(self, job: Job, retries: int, attempt: int, error: BaseException) -> Outcome:
         described = "".join(traceback.format_exception(error))[-MAX_ERROR_LENGTH:]
         retry_at = None
-        if attempt <= worker.retries:
+        if attempt <= retries:
             delay = min(self.retry_base_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
             retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(
                 seconds=delay * random.uniform(1, 1.25)
             )
-        logger.warning("%s failed (attempt %s): %s", job.id, attempt, error)
+        logger.warning("%s failed (attempt %s): %r", job.id, attempt, error)
+        return await self._record(job, attempt, described, retry_at)
+
+    async def _dead(self, job: Job, attempt: int, reason: str) -> Outcome:
+        logger.error("%s is dead (attempt %s): %s", job.id, attempt, reason)
+        return await self._record(job, attempt, reason, None)
+
+    async def _record(
+        self, job: Job, attempt: int, error: str, retry_at: dt.datetime | None
+    ) -> Outcome:
         async with self.database.write.begin() as connection:
-            letter = await self.store.fail(connection, job, attempt, described, retry_at)
+            letter = await self.store.fail(connection, job, attempt, error, retry_at)
         return Outcome(retry_at=retry_at, dead_letter=letter)

@@ -1,37 +1,49 @@
-"""Workers inside the API process (no Redis): the relay, the cron scheduler and an executor
-that takes due jobs from the job table; the same jobs, retries and dead letters as on arq."""
+"""Workers inside the API process (no Redis): the relay, the cron scheduler and a runner that
+takes due jobs from the job table; the same jobs, retries and dead letters as on arq.
+
+Each runs as a loop that outlives its errors; `problem` tells `/readyz` when one has stopped
+all the same, or stalled.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.queues import DatabaseQueue
-from fluvius.worker.relay import Relay, _wait
+from fluvius.worker.relay import Relay
+from fluvius.worker.runner import LEASE_S, JobRunner
 from fluvius.worker.scheduler import Scheduler
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from fluvius.data.driver import Database
     from fluvius.domain.processor import CommandProcessor
     from fluvius.service import Service
     from fluvius.settings import Settings
+    from fluvius.worker.loops import Heartbeat
 
 logger = logging.getLogger("fluvius.worker")
+STALL_POLLS = 60  # a loop this many poll intervals overdue has stalled
 
 
 class InProcessWorkers:
     """Runs a service's workers as tasks of the current event loop."""
 
     def __init__(
-        self, service: Service, database: Database, processor: CommandProcessor, settings: Settings
+        self,
+        service: Service,
+        database: Database,
+        processor: CommandProcessor,
+        settings: Settings,
+        *,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.settings = settings
-        self.database = database
-        self.store = JobStore(service.tables)
         self.relay = Relay(service, database, DatabaseQueue(database, service.tables))
         self.scheduler = Scheduler(service, database)
         self.executor = Executor(
@@ -41,36 +53,51 @@ class InProcessWorkers:
             retry_base_s=settings.worker_retry_base_s,
             timeout_s=settings.worker_timeout_s,
         )
+        self.runner = JobRunner(
+            self.executor,
+            database,
+            JobStore(service.tables),
+            concurrency=settings.worker_concurrency,
+            poll_s=settings.worker_poll_s,
+            lease_s=lease_s,
+        )
+        self.stall_s = STALL_POLLS * settings.worker_poll_s
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[tuple[str, asyncio.Task[None], Heartbeat]] = []
 
     async def start(self) -> None:
         self._stop.clear()
         poll = self.settings.worker_poll_s
-        self._tasks = [
-            asyncio.create_task(self.relay.run(self._stop, poll), name="fluvius-relay"),
-            asyncio.create_task(self.scheduler.run(self._stop), name="fluvius-scheduler"),
-            asyncio.create_task(self._execute(), name="fluvius-executor"),
+        loops: list[tuple[str, Coroutine[None, None, None], Heartbeat]] = [
+            ("relay", self.relay.run(self._stop, poll), self.relay.heartbeat),
+            ("executor", self.runner.run(self._stop), self.runner.heartbeat),
         ]
+        if self.scheduler.workers:
+            loops.append(
+                ("scheduler", self.scheduler.run(self._stop, poll), self.scheduler.heartbeat)
+            )
+        self._loops = []
+        for name, loop, heartbeat in loops:
+            task = asyncio.create_task(loop, name=f"fluvius-{name}")
+            task.add_done_callback(self._ended)
+            self._loops.append((name, task, heartbeat))
 
     async def stop(self) -> None:
         self._stop.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*(task for _, task, _ in self._loops), return_exceptions=True)
+        self._loops = []
 
-    async def _execute(self) -> None:
-        lease = dt.timedelta(seconds=self.settings.worker_timeout_s + 10)
-        while not self._stop.is_set():
-            try:
-                async with self.database.write.begin() as connection:
-                    await self.store.release_stale(connection, lease)
-                    claimed = await self.store.claim_due(
-                        connection, self.settings.worker_concurrency
-                    )
-            except Exception:
-                logger.exception("claiming jobs failed; trying again")
-                claimed = []
-            if not claimed:
-                await _wait(self._stop, self.settings.worker_poll_s)
-                continue
-            await asyncio.gather(*(self.executor.run(job, attempt) for job, attempt in claimed))
+    def problem(self) -> str | None:
+        """Why the workers are not ready (a loop that stopped, or is `stall_s` overdue), or None."""
+        for name, task, heartbeat in self._loops:
+            if task.done():
+                return f"the {name} has stopped"
+            if heartbeat.overdue_s > self.stall_s:
+                return f"the {name} has stalled: {heartbeat.overdue_s:.0f}s overdue"
+        return None
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if self._stop.is_set():
+            return
+        error = None if task.cancelled() else task.exception()
+        logger.error("%s stopped before the workers did", task.get_name(), exc_info=error)

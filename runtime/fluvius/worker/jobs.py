@@ -1,7 +1,8 @@
 """The job table: each (worker, event or tick) job's status, attempts and outcome.
 
 It makes a job run once (a job already done is skipped), lets `fluvius workers` count, and
-without Redis it is the queue itself: jobs are claimed from it by a compare-and-set on status.
+without Redis it is the queue itself: jobs are claimed from it by a compare-and-set on status,
+and a running job's `updated_at` is its lease, renewed while it runs.
 """
 
 from __future__ import annotations
@@ -162,12 +163,35 @@ class JobStore:
         )
         return letter
 
-    async def release_stale(self, connection: AsyncConnection, older_than: dt.timedelta) -> int:
-        """Jobs left running by a process that died go back to the queue."""
+    async def renew(self, connection: AsyncConnection, held: Sequence[tuple[Job, int]]) -> None:
+        """Renew the leases of running jobs, each as claimed for its attempt (a job claimed
+        again elsewhere since is not this caller's to renew)."""
+        table = self.jobs
+        await connection.execute(
+            update(table)
+            .where(
+                table.c.status == Status.RUNNING,
+                or_(
+                    *(
+                        and_(
+                            table.c.worker == job.worker,
+                            table.c.job_key == job.key,
+                            table.c.attempts == attempt,
+                        )
+                        for job, attempt in held
+                    )
+                ),
+            )
+            .values(updated_at=_now())
+        )
+
+    async def release_stale(self, connection: AsyncConnection, lease: dt.timedelta) -> int:
+        """Running jobs whose lease was not renewed for `lease` (their process died, or lost
+        the database) go back to the queue."""
         table = self.jobs
         result = await connection.execute(
             update(table)
-            .where(table.c.status == Status.RUNNING, table.c.updated_at < _now() - older_than)
+            .where(table.c.status == Status.RUNNING, table.c.updated_at < _now() - lease)
             .values(status=Status.RETRYING, available_at=_now(), updated_at=_now())
         )
         return int(result.rowcount)

@@ -6,20 +6,20 @@ safe to read, never skipped; the checkpoint moves only once the jobs are queued.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.worker.declarations import EventWorker
 from fluvius.worker.jobs import Job
+from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
+    import asyncio
+
     from fluvius.data.driver import Database
     from fluvius.service import Domain, Service
     from fluvius.worker.queues import JobQueue
 
-logger = logging.getLogger("fluvius.worker")
 BATCH = 500
 
 
@@ -40,6 +40,7 @@ class Relay:
             for domain in service.domains
             if (workers := [w for w in domain.workers if isinstance(w, EventWorker)])
         ]
+        self.heartbeat = Heartbeat()
 
     async def run_once(self) -> int:
         """Queue the jobs of the events past each checkpoint; return how many events were read."""
@@ -64,23 +65,12 @@ class Relay:
 
     async def run(self, stop: asyncio.Event, poll_s: float) -> None:
         """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
-        while not stop.is_set():
-            try:
-                read = await self.run_once()
-            except Exception:
-                logger.exception("the relay failed; it tries again")
-                read = 0
-            if read == 0:
-                await _wait(stop, poll_s)
+
+        async def round_() -> bool:
+            return await self.run_once() > 0
+
+        await keep_running("relay", round_, stop, poll_s, self.heartbeat)
 
     async def _checkpoint(self, name: str) -> Checkpoint:
         async with self.database.write.connect() as connection:
             return await self.checkpoints.load(connection, name)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return

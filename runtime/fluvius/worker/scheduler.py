@@ -6,15 +6,16 @@ runs once however many processes there are.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
 from fluvius.worker.declarations import CronWorker
 from fluvius.worker.jobs import Job, JobStore
-from fluvius.worker.relay import _wait
+from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
+    import asyncio
+
     from fluvius.data.driver import Database
     from fluvius.service import Service
 
@@ -30,18 +31,21 @@ class Scheduler:
             for domain, worker in service.workers()
             if isinstance(worker, CronWorker)
         ]
+        self.heartbeat = Heartbeat()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Queue each tick when it comes, until `stop` is set."""
+    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Queue each tick once it has come (looking every `poll_s` seconds), until `stop` is
+        set; a tick that could not be queued is queued at a later round."""
         if not self.workers:
             return
-        now = dt.datetime.now(dt.UTC)
-        while not stop.is_set():
-            ticks = {worker.name: worker.schedule.next_after(now) for _, worker in self.workers}
+        after = dt.datetime.now(dt.UTC)
+
+        async def round_() -> bool:
+            nonlocal after
+            ticks = {worker.name: worker.schedule.next_after(after) for _, worker in self.workers}
             tick = min(ticks.values())
-            await _wait(stop, max((tick - dt.datetime.now(dt.UTC)).total_seconds(), 0))
-            if stop.is_set():
-                return
+            if dt.datetime.now(dt.UTC) < tick:
+                return False
             due = [
                 Job.for_tick(worker.name, domain, tick)
                 for domain, worker in self.workers
@@ -49,4 +53,7 @@ class Scheduler:
             ]
             async with self.database.write.begin() as connection:
                 await self.store.enqueue(connection, due)
-            now = tick
+            after = tick
+            return True
+
+        await keep_running("scheduler", round_, stop, poll_s, self.heartbeat)

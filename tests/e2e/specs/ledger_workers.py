@@ -2,8 +2,9 @@
 
 count-entries tallies each entry through a command to the tally named by LEDGER_TALLY; with
 LEDGER_STALL set to a file, its first attempt at each entry sends the command, writes the file
-and then hangs, so a test can kill the process mid-job. heartbeat appends each tick to
-LEDGER_TICKS.
+and then hangs, so a test can kill the process mid-job; with LEDGER_DELAY, every attempt takes
+that many seconds more. always-fails raises what LEDGER_FAILS_WITH names (default: an error).
+heartbeat appends each tick to LEDGER_TICKS.
 """
 
 import asyncio
@@ -26,10 +27,18 @@ async def count_entries(event: RecordedEvent[EntryPosted], ctx: WorkerContext) -
     if stall and ctx.attempt == 1:
         await asyncio.to_thread(Path(stall).write_text, str(event.id))
         await asyncio.sleep(3600)
+    await asyncio.sleep(float(os.environ.get("LEDGER_DELAY", "0")))
+
+
+FAILURES: dict[str, type[BaseException]] = {
+    "error": RuntimeError,
+    "cancel": asyncio.CancelledError,
+    "exit": SystemExit,
+}
 
 
 async def always_fails(event: RecordedEvent[EntryPosted], ctx: WorkerContext) -> None:
-    raise RuntimeError(f"always fails on {event.id}")
+    raise FAILURES[os.environ.get("LEDGER_FAILS_WITH", "error")](f"always fails on {event.id}")
 
 
 async def heartbeat(ctx: WorkerContext) -> None:
