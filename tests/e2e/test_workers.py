@@ -380,6 +380,25 @@ async def test_a_job_held_by_a_dead_process_is_taken_again_within_seconds(
     assert await ledger.counted() == (1, amount)
 
 
+async def test_a_job_whose_every_attempt_died_with_its_process_is_dead(
+    ledger: Ledger, database_url: str
+) -> None:
+    await ledger.post(1)
+    await _relay_until(Relay(ledger.service, ledger.database, _queue(ledger)), 2)
+    jobs = ledger.service.tables.jobs
+    async with ledger.database.write.begin() as connection:  # its third attempt's process died
+        await connection.execute(
+            jobs.update()
+            .where(jobs.c.worker == "count-entries")
+            .values(status="running", attempts=3, updated_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        )
+    async with _running(ledger, _settings(database_url)):
+        [letter] = await _until(lambda: _letters_of(ledger, "count-entries"), "a dead letter")
+    assert letter["attempts"] == 4
+    assert "attempt 4 is past the last of 3" in letter["error"]
+    assert await ledger.counted() == (0, 0), "the worker did not run again"
+
+
 async def test_a_job_that_runs_longer_than_its_lease_is_not_taken_from_its_process(
     ledger: Ledger, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -397,7 +416,7 @@ async def test_a_job_that_runs_longer_than_its_lease_is_not_taken_from_its_proce
 
 
 async def test_readyz_is_503_while_a_worker_loop_is_stalled_or_stopped(
-    ledger: Ledger, database_url: str
+    ledger: Ledger, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = replace(
         api_settings(ledger.service, database_url),
@@ -418,6 +437,7 @@ async def test_readyz_is_503_while_a_worker_loop_is_stalled_or_stopped(
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "workers-unavailable"
         assert word in response.json()["detail"]
+    assert "fluvius-relay stopped before the workers did" in caplog.text
 
 
 @asynccontextmanager
