@@ -99,6 +99,7 @@ class SchemaRules:
         name = owner.qualified if owner else table_ops.table_name
         if owner is not None:
             self._renames(table_ops, owner)
+        _without_checks_of_new_columns(table_ops)
         changes = []
         for operation in table_ops.ops:
             if isinstance(operation, AddColumnOp):
@@ -111,8 +112,7 @@ class SchemaRules:
             elif isinstance(operation, CreateIndexOp | DropIndexOp):
                 changes.append(self._index(operation))
             elif isinstance(operation, CreateCheckConstraintOp):
-                column = str(operation.condition).split(" ", 1)[0]
-                changes.append(f"change the values of {name}.{column}")
+                changes.append(f"change the values of {name}.{_checked_column(operation)}")
             elif isinstance(operation, DropConstraintOp):
                 continue  # replaced by the CreateCheckConstraintOp next to it
         return changes
@@ -190,6 +190,21 @@ class SchemaRules:
         document = self._document()
         where = document.key_at(path) if document is not None else START
         self.problems.append(Diagnostic(where, Code.UNSAFE_MIGRATION, message))
+
+
+def _checked_column(operation: CreateCheckConstraintOp) -> str:
+    """The column an enum's CHECK constraint is about (`column IN (...)`)."""
+    return str(operation.condition).split(" ", 1)[0]
+
+
+def _without_checks_of_new_columns(table_ops: ModifyTableOps) -> None:
+    """Drop the enum CHECK constraints of added columns: the column's type adds its own."""
+    added = {op.column.name for op in table_ops.ops if isinstance(op, AddColumnOp)}
+    table_ops.ops = [
+        op
+        for op in table_ops.ops
+        if not (isinstance(op, CreateCheckConstraintOp) and _checked_column(op) in added)
+    ]
 
 
 def _index_columns(operation: CreateIndexOp | DropIndexOp) -> list[str]:

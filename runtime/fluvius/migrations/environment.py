@@ -17,6 +17,8 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.schema import DefaultClause
+from sqlalchemy.sql.expression import False_, True_
 
 from fluvius.data.driver import async_url
 from fluvius.data.types import Money, UtcDateTime
@@ -49,7 +51,11 @@ def run_migrations(metadata: MetaData) -> None:
 
 
 def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
-    """Write fluvius's own column types into revisions as `fluvius.data.<type>()`."""
+    """Write fluvius's own column types into revisions as `fluvius.data.<type>()`, and boolean
+    server defaults as `sa.true()` / `sa.false()` (alembic would write the SQL of the database
+    it compared against: `1` from SQLite, which PostgreSQL refuses for a boolean)."""
+    if kind == "server_default":
+        return _render_server_default(item)
     if kind != "type":
         return False
     if isinstance(item, Money | UtcDateTime):
@@ -58,6 +64,12 @@ def render_item(kind: str, item: Any, autogen: AutogenContext) -> str | bool:
     if isinstance(item, JSON):
         autogen.imports.add("import fluvius.data")
         return "fluvius.data.json_type()"
+    return False
+
+
+def _render_server_default(default: Any) -> str | bool:
+    if isinstance(default, DefaultClause) and isinstance(default.arg, True_ | False_):
+        return "sa.true()" if isinstance(default.arg, True_) else "sa.false()"
     return False
 
 
