@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alembic.config import Config
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import Connection, make_url
 
-from fluvius.data.driver import async_url, ensure_sqlite_folder
-from fluvius.migrations.environment import CONNECTION
+from fluvius.migrations.environment import CONNECTION, migration_connection
+from fluvius_cli.migrations.failures import located
 from fluvius_cli.project import Project
 
 T = TypeVar("T")
@@ -28,27 +27,33 @@ def alembic_config(project: Project, url: str | None = None) -> Config:
     return config
 
 
+def safe_url(url: str) -> str:
+    """`url` with its password hidden, to be shown."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def on_database(project: Project, url: str, action: Callable[[Config], T]) -> T:
     """Run `action` with the project's alembic configuration bound to a connection to `url`.
 
     The project's modules are imported afresh, so that alembic sees the code as it is now.
+    A database error, or an error inside a revision, is raised as MigrationFailed.
     """
     project.forget_modules()
     project.importable()
-    ensure_sqlite_folder(url)
+
+    def bound(sync_connection: Connection) -> T:
+        config = alembic_config(project, url)
+        config.attributes[CONNECTION] = sync_connection
+        return action(config)
 
     async def run() -> T:
-        engine = create_async_engine(async_url(url))
-        try:
-            async with engine.begin() as connection:
+        async with migration_connection(url) as connection:
+            return await connection.run_sync(bound)
 
-                def bound(sync_connection: Connection) -> T:
-                    config = alembic_config(project, url)
-                    config.attributes[CONNECTION] = sync_connection
-                    return action(config)
-
-                return await connection.run_sync(bound)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except Exception as error:
+        failure = located(error, project, safe_url(url))
+        if failure is None:
+            raise
+        raise failure from error

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+from rich.markup import escape
 
 from fluvius.data import Database
 from fluvius.data.projections import stale
 from fluvius_cli.console import err, out
 from fluvius_cli.generate.project import generate
-from fluvius_cli.migrations.config import alembic_config, on_database
+from fluvius_cli.migrations.config import alembic_config, on_database, safe_url
+from fluvius_cli.migrations.failures import MigrationFailed
 from fluvius_cli.migrations.revise import PlannedRevision, plan_revision
 from fluvius_cli.migrations.state import (
     SeveralHeads,
@@ -25,7 +29,29 @@ from fluvius_cli.project import Project
 from fluvius_cli.reporting import show_changes, show_spec_errors
 from fluvius_cli.spec import SpecError
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
+
+def _failures_in_one_line(verb: Callable[P, R]) -> Callable[P, R]:
+    """Say a failure on the database in one line, and exit 1."""
+
+    @functools.wraps(verb)
+    def reported(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return verb(*args, **kwargs)
+        except MigrationFailed as failure:
+            _fail(failure)
+
+    return reported
+
+
+def _fail(failure: MigrationFailed, outcome: str | None = None) -> NoReturn:
+    err.print(f"[red]✗[/] {escape(str(failure))}{f'; {outcome}' if outcome else ''}")
+    raise typer.Exit(1) from None
+
+
+@_failures_in_one_line
 def migrate(found: Project, *, check: bool, sql: bool) -> None:
     """Generate, write a revision for the spec's changes (if any), then upgrade the database.
 
@@ -64,23 +90,24 @@ def _follow_spec(found: Project, *, write: bool) -> None:
     found.forget_modules()
 
 
+@_failures_in_one_line
 def status(found: Project) -> None:
     """Print the database's revision, the head, and the revisions still to apply."""
     url = found.settings().database_url
     current = current_revisions(found, url)
-    out.print(f"database: {_safe(url)}")
+    out.print(f"database: {safe_url(url)}")
     out.print(f"current:  {', '.join(current) or '(none)'}")
     out.print(f"head:     {', '.join(heads(found)) or '(no revisions)'}")
     pending = pending_revisions(found, url)
     out.print(f"pending:  {', '.join(pending) or 'none'}")
 
 
+@_failures_in_one_line
 def down(found: Project, revision: str) -> None:
     """Undo revisions back to `revision`."""
     url = found.settings().database_url
-    on_database(found, url, lambda c: command.downgrade(c, revision))
-    reached = current_revisions(found, url)
-    out.print(f"[green]✓[/] the database is back at {', '.join(reached) or 'base (no revisions)'}")
+    _run_revisions(found, url, lambda config: command.downgrade(config, revision))
+    out.print(f"[green]✓[/] the database is back at {_named(current_revisions(found, url))}")
 
 
 def merge(found: Project) -> None:
@@ -93,6 +120,7 @@ def merge(found: Project) -> None:
     out.print(f"[green]✓[/] merged {', '.join(branches)}; now run `fluvius migrate`")
 
 
+@_failures_in_one_line
 def upgrade(found: Project, *, sql: bool) -> None:
     """Apply the pending revisions (or print their SQL)."""
     url = found.settings().database_url
@@ -103,16 +131,27 @@ def upgrade(found: Project, *, sql: bool) -> None:
         command.upgrade(alembic_config(found, url), f"{start}:head", sql=True)
         return
     if not pending:
-        out.print(f"[green]✓[/] the database is up to date ({_safe(url)})")
+        out.print(f"[green]✓[/] the database is up to date ({safe_url(url)})")
         _report_stale_projections(found, url)
         return
-
-    def run(config: Config) -> None:
-        command.upgrade(config, "head")
-
-    on_database(found, url, run)
-    out.print(f"[green]✓[/] applied {len(pending)} revision(s) to {_safe(url)}")
+    _run_revisions(found, url, lambda config: command.upgrade(config, "head"))
+    out.print(f"[green]✓[/] applied {len(pending)} revision(s) to {safe_url(url)}")
     _report_stale_projections(found, url)
+
+
+def _run_revisions(found: Project, url: str, action: Callable[[Config], None]) -> None:
+    """Run revisions on the database, each in its own transaction: when one fails, say which
+    and where, and that the database stays at the revision before it."""
+    try:
+        on_database(found, url, action)
+    except MigrationFailed as failure:
+        if failure.revision is None:
+            raise
+        _fail(failure, f"the database stays at {_named(current_revisions(found, url))}")
+
+
+def _named(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) or "base (no revisions)"
 
 
 def _report_stale_projections(found: Project, url: str) -> None:
@@ -144,7 +183,5 @@ def _plan(found: Project, *, write: bool) -> PlannedRevision | None:
     except SeveralHeads as error:
         err.print(f"[red]✗[/] {error}")
         raise typer.Exit(1) from None
-
-
-def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    except MigrationFailed as failure:
+        _fail(failure, "on a scratch database at the head of the migrations; yours is untouched")

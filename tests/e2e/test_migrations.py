@@ -244,6 +244,71 @@ def _revision(bank: Bank) -> list[str]:
     return revisions
 
 
+FAILING_REVISION = """\"\"\"fill the note, from a column that does not exist\"\"\"
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "f00dbad0f00d"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("banking_account", sa.Column("note", sa.String(20)))
+    op.execute("UPDATE banking_account SET note = nickname_typo")
+
+
+def downgrade() -> None:
+    op.drop_column("banking_account", "note")
+"""
+
+
+def test_a_failed_revision_is_one_located_line_and_the_database_stays_before_it(
+    bank: Bank,
+) -> None:
+    fluvius("add", "field", "banking.account", "nickname", "string", cwd=bank.root)
+    bank.migrate()
+    [good] = _revision(bank)
+    fluvius("migrate", "down", cwd=bank.root)
+    bad = bank.root / "migrations" / "versions" / "20990101_f00dbad0f00d_fill_the_note.py"
+    bad.write_text(FAILING_REVISION.format(down=good))
+    line = 1 + bad.read_text().splitlines().index(
+        '    op.execute("UPDATE banking_account SET note = nickname_typo")'
+    )
+
+    output = fluvius_fails("migrate", "up", cwd=bank.root)
+    [message] = output.strip().splitlines()
+    assert message.startswith(f"✗ migrations/versions/{bad.name}:{line}: revision f00dbad0f00d")
+    assert "nickname_typo" in message  # the database's own words
+    assert "in: UPDATE banking_account SET note = nickname_typo" in message
+    assert message.endswith(f"the database stays at {good}")
+    assert _revision(bank) == [good]  # the revision before it was applied and kept
+    columns = {column["name"] for column in _columns(bank)}
+    assert "nickname" in columns
+    assert "note" not in columns  # the failed revision's first statement was undone
+
+    [message] = fluvius_fails("migrate", cwd=bank.root).strip().splitlines()
+    assert message.startswith(f"✗ migrations/versions/{bad.name}:{line}: revision f00dbad0f00d")
+    assert message.endswith("yours is untouched")
+
+    bad.write_text(bad.read_text().replace("nickname_typo", "nickname"))
+    fluvius("migrate", "up", cwd=bank.root)
+    assert _revision(bank) == ["f00dbad0f00d"]
+    assert "note" in {column["name"] for column in _columns(bank)}
+
+
+def test_an_unreachable_database_is_one_line(
+    projects: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    monkeypatch.setenv("FLUVIUS_DATABASE_URL", "postgresql://ann:secret@127.0.0.1:9/bank")
+    for verb in (["migrate", "status"], ["migrate", "up"], ["migrate"]):
+        [message] = fluvius_fails(*verb, cwd=root).strip().splitlines()
+        assert message.startswith("✗ postgresql://ann:***@127.0.0.1:9/bank: "), message
+
+
 def test_sql_prints_the_pending_upgrade_and_writes_nothing(bank: Bank) -> None:
     bank.edit(
         lambda spec: spec.replace(

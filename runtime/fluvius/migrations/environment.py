@@ -4,23 +4,30 @@
 `fluvius migrate` hands alembic a connection (and, when writing a revision, the rules that
 rewrite what autogenerate found); run by alembic directly, the environment opens the database
 named by `sqlalchemy.url` or FLUVIUS_DATABASE_URL.
+
+Each revision runs in a transaction of its own, on PostgreSQL and SQLite alike (fluvius's
+engines let SQLAlchemy begin SQLite's transactions, so that its DDL is transactional too): a
+revision that fails leaves the database at the revision before it. Revisions run on both: the
+SQL expressions in them are SQLAlchemy's constructs, never one dialect's SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import DefaultClause
 from sqlalchemy.sql.expression import False_, True_
 
-from fluvius.data.driver import async_url
+from fluvius.data.driver import Database
 from fluvius.data.types import Money, UtcDateTime
 from fluvius.migrations import comparators  # noqa: F401 - registers the enum comparator
 
@@ -37,6 +44,7 @@ def run_migrations(metadata: MetaData) -> None:
         "compare_type": True,
         "render_item": render_item,
         "process_revision_directives": config.attributes.get(REWRITE),
+        "transaction_per_migration": True,
     }
     if context.is_offline_mode():
         context.configure(url=_url(), literal_binds=True, **options)
@@ -73,6 +81,20 @@ def _render_server_default(default: Any) -> str | bool:
     return False
 
 
+@asynccontextmanager
+async def migration_connection(url: str) -> AsyncIterator[AsyncConnection]:
+    """A connection to `url` outside any transaction, on the engine fluvius writes with: alembic
+    then runs each revision in a transaction of its own. Committed when the block ends."""
+    database = Database(url, pool_size=1)
+    try:
+        async with database.write.connect() as connection:
+            yield connection
+            if connection.in_transaction():
+                await connection.commit()
+    finally:
+        await database.dispose()
+
+
 def _migrate(connection: Connection, options: dict[str, Any]) -> None:
     context.configure(connection=connection, **options)
     with context.begin_transaction():
@@ -80,12 +102,8 @@ def _migrate(connection: Connection, options: dict[str, Any]) -> None:
 
 
 async def _migrate_database(url: str, options: dict[str, Any]) -> None:
-    engine = create_async_engine(async_url(url))
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_migrate, options)
-    finally:
-        await engine.dispose()
+    async with migration_connection(url) as connection:
+        await connection.run_sync(_migrate, options)
 
 
 def _url() -> str:
