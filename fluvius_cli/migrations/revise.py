@@ -7,6 +7,7 @@ state the developer's own database is in.
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.operations.ops import MigrationScript
+from ruff.__main__ import find_ruff_bin
 
 from fluvius.migrations.environment import REWRITE
 from fluvius_cli.generate.formatting import format_python
@@ -25,6 +27,7 @@ from fluvius_cli.project import SPEC_FILE, Project
 from fluvius_cli.spec.document import read_document
 
 MESSAGE_LENGTH = 72
+REMOVE_UNUSED_IMPORTS = "check --isolated --select F401 --fix --exit-zero --quiet".split()
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def plan_revision(project: Project, *, write: bool) -> PlannedRevision | None:
         return None
     path = Path(written.path) if write and written is not None else None
     if path is not None:
-        _format(path, project.package)
+        tidy(path, project.package)
     return PlannedRevision(planned[0].message, planned[0].changes, path)
 
 
@@ -96,7 +99,12 @@ def _message(changes: list[str], *, first: bool, package: str) -> str:
     return summary + "\n\n" + "\n".join(f"- {change}" for change in changes)
 
 
-def _format(path: Path, package: str) -> None:
+def tidy(path: Path, package: str) -> None:
+    """Make the revision at `path` ruff-clean, as generated code is: the template imports what
+    a revision may use, and the imports this one does not use go."""
+    subprocess.run(
+        [find_ruff_bin(), *REMOVE_UNUSED_IMPORTS, str(path)], capture_output=True, check=True
+    )
     source = path.read_text(encoding="utf-8")
     formatted = format_python({path.name: source}, package)[path.name]
     path.write_text(formatted, encoding="utf-8")

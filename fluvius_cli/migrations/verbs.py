@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
@@ -18,7 +19,7 @@ from fluvius_cli.console import err, out
 from fluvius_cli.generate.project import generate
 from fluvius_cli.migrations.config import alembic_config, on_database, safe_url
 from fluvius_cli.migrations.failures import MigrationFailed
-from fluvius_cli.migrations.revise import PlannedRevision, plan_revision
+from fluvius_cli.migrations.revise import PlannedRevision, plan_revision, tidy
 from fluvius_cli.migrations.state import (
     SeveralHeads,
     current_revisions,
@@ -116,7 +117,11 @@ def merge(found: Project) -> None:
     if len(branches) < 2:
         out.print("nothing to merge: the migrations have one head")
         return
-    command.merge(alembic_config(found), branches, message=f"merge {' and '.join(branches)}")
+    merged = command.merge(
+        alembic_config(found), branches, message=f"merge {' and '.join(branches)}"
+    )
+    if merged is not None:
+        tidy(Path(merged.path), found.package)
     out.print(f"[green]✓[/] merged {', '.join(branches)}; now run `fluvius migrate`")
 
 

@@ -20,6 +20,7 @@ from fluvius.domain.processor import CommandProcessor
 from fluvius_cli.generate import skeleton
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_fails, import_service, tree
+from tests.e2e.revisions import assert_revisions_clean
 
 pytestmark = pytest.mark.slow
 
@@ -171,6 +172,7 @@ def test_a_sequence_of_spec_edits_keeps_the_data(bank: Bank) -> None:
     bank.open_account("owner-5")
     bank.assert_data_intact()
     _history_reads_old_and_new_events(bank)
+    assert_revisions_clean(bank.root, count=6)
 
 
 def _set_status(bank: Bank, status: str) -> None:
@@ -350,6 +352,7 @@ def test_forked_migrations_are_detected_and_merged(bank: Bank) -> None:
     assert "fluvius migrate merge" in output
     fluvius("migrate", "merge", cwd=bank.root)
     fluvius("migrate", "up", cwd=bank.root)
+    assert_revisions_clean(bank.root, count=4)
     assert "alias" in {column["name"] for column in _columns(bank)}
 
 
