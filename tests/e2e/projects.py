@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -41,8 +42,10 @@ def fluvius_exits(code: int, *arguments: str, cwd: Path | None = None) -> str:
     return result.output
 
 
-def run_pytest(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The generated project's own tests, in a process of their own."""
+def run_pytest(
+    root: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The generated project's own tests, in a process of their own (with `env` added)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
         cwd=root,
@@ -50,6 +53,7 @@ def run_pytest(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
