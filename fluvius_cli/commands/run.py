@@ -45,9 +45,11 @@ def serve(
     if context.invoked_subcommand is not None:
         return
     import uvicorn
+    from rich.markup import escape
 
     from fluvius.settings import ROOT_VARIABLE, SettingsError
     from fluvius_cli.console import err
+    from fluvius_cli.migrations.failures import MigrationFailed
     from fluvius_cli.migrations.state import pending_revisions
     from fluvius_cli.ports import PortTaken, ensure_free
 
@@ -58,7 +60,11 @@ def serve(
     except SettingsError as error:
         err.print(f"[red]✗[/] {error}")
         raise typer.Exit(1) from None
-    pending = pending_revisions(found, settings.database_url)
+    try:
+        pending = pending_revisions(found, settings.database_url)
+    except MigrationFailed as failure:
+        err.print(f"[red]✗[/] {escape(str(failure))}")
+        raise typer.Exit(1) from None
     if pending:
         err.print(
             f"[red]✗[/] the database is {len(pending)} migration(s) behind "

@@ -301,12 +301,12 @@ def test_a_failed_revision_is_one_located_line_and_the_database_stays_before_it(
     assert "note" in {column["name"] for column in _columns(bank)}
 
 
-def test_an_unreachable_database_is_one_line(
+def test_an_unreachable_database_is_one_line_for_migrate_and_run(
     projects: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = projects.copy("bank", tmp_path)
     monkeypatch.setenv("FLUVIUS_DATABASE_URL", "postgresql://ann:secret@127.0.0.1:9/bank")
-    for verb in (["migrate", "status"], ["migrate", "up"], ["migrate"]):
+    for verb in (["migrate", "status"], ["migrate", "up"], ["migrate"], ["run"]):
         [message] = fluvius_fails(*verb, cwd=root).strip().splitlines()
         assert message.startswith("✗ postgresql://ann:***@127.0.0.1:9/bank: "), message
 
