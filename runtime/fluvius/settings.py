@@ -30,7 +30,8 @@ class Settings:
     jwt_audience: str | None = None
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
-    database_pool_size: int = 10
+    database_pool_size: int = 20
+    database_pool_timeout_s: float = 5.0
     workers_in_process: bool = True
     worker_poll_s: float = 0.5
     worker_retry_base_s: float = 1.0
@@ -70,6 +71,11 @@ class Settings:
             max_body_bytes=_integer(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", cls.max_body_bytes),
             database_pool_size=_integer(
                 get("DB_POOL_SIZE"), "DB_POOL_SIZE", cls.database_pool_size
+            ),
+            database_pool_timeout_s=_number(
+                get("DB_POOL_TIMEOUT_SECONDS"),
+                "DB_POOL_TIMEOUT_SECONDS",
+                cls.database_pool_timeout_s,
             ),
             workers_in_process=(get("WORKERS") or "in-process") != "off",
             worker_poll_s=_number(

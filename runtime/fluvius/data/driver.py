@@ -1,5 +1,10 @@
 """Database engines: one for writes, one for reads, configured alike for SQLite and PostgreSQL.
 
+On PostgreSQL without a replica, writes and reads share one engine: a process holds at most
+`pool_size` connections (twice that with a replica). A pooled connection the server closed is
+replaced before use, and a caller that waits longer than `pool_timeout_s` for a connection gets
+SQLAlchemy's `TimeoutError` (`database_busy` tells such errors apart).
+
 On SQLite every write transaction starts with BEGIN IMMEDIATE, so writers queue on the database
 lock (WAL mode, with a busy timeout) instead of failing at commit. On PostgreSQL writers queue on
 the aggregate's row lock taken by the command processor.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,8 +31,11 @@ from typing import TYPE_CHECKING, Any, cast
 import asyncpg
 from sqlalchemy import Dialect, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from fluvius.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.sql import ClauseElement
@@ -38,6 +47,10 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # per aggregate (2 per domain more), and each must stay prepared: at asyncpg's default of 100,
 # deposits spread over 50 aggregates re-prepared most of their statements every time.
 STATEMENT_CACHE = 1000
+# SQLSTATEs of a server that has no connection for us: too_many_connections; and of one that
+# dropped or refused it: connection exceptions (class 08), shutting down or starting up.
+_BUSY_STATES = ("53300",)
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
 
 
 def async_url(url: str | URL) -> URL:
@@ -57,14 +70,29 @@ def ensure_sqlite_folder(url: str | URL) -> None:
 
 
 class Database:
-    """The engines of one service. `read_url` may point at a replica; it defaults to `url`."""
+    """The engines of one service: `write`, and `read`, a replica's when `read_url` names one.
 
-    def __init__(self, url: str | URL, read_url: str | URL | None = None, *, pool_size: int = 10):
+    On PostgreSQL without a replica `read` is `write`. SQLite keeps an engine for each, as they
+    begin transactions differently; its connections are files, not server connections.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        read_url: str | URL | None = None,
+        *,
+        pool_size: int = Settings.database_pool_size,
+        pool_timeout_s: float = Settings.database_pool_timeout_s,
+    ):
         self.url = async_url(url)
         ensure_sqlite_folder(self.url)
-        self.write = _engine(self.url, begin="BEGIN IMMEDIATE", pool_size=pool_size)
-        self.read = _engine(async_url(read_url or url), begin="BEGIN", pool_size=pool_size)
-        self._writers = _LoopSemaphore(2 * pool_size)
+        pool = _Pool(pool_size, pool_timeout_s)
+        self.write = _engine(self.url, begin="BEGIN IMMEDIATE", pool=pool)
+        if read_url is None and self.dialect == "postgresql":
+            self.read = self.write
+        else:
+            self.read = _engine(async_url(read_url or url), begin="BEGIN", pool=pool)
+        self._writers = _Turns(pool)
 
     @property
     def dialect(self) -> str:
@@ -85,7 +113,7 @@ class Database:
             return
         # Commands beyond the pool's connections wait here, in turn, rather than in the pool,
         # whose waits cost far more and are not first come, first served.
-        async with self._writers.get(), self.write.connect() as connection:
+        async with self._writers, self.write.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             try:
@@ -99,41 +127,101 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.write.dispose()
-        await self.read.dispose()
+        if self.read is not self.write:
+            await self.read.dispose()
 
 
-class _LoopSemaphore:
-    """A semaphore of `value` for whichever event loop is running (one loop at a time)."""
+def database_busy(error: BaseException) -> bool:
+    """True when `error` says no connection was free: the pool's wait ran out, or the server
+    has no connection left to give."""
+    return isinstance(error, PoolTimeout) or _sqlstate(error) in _BUSY_STATES
 
-    def __init__(self, value: int) -> None:
-        self.value = value
+
+def connection_lost(error: BaseException) -> bool:
+    """True when `error` says the server dropped, or will not take, the connection."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    state = _sqlstate(error)
+    return state is not None and state.startswith(_LOST_STATES)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """How many connections an engine keeps, and how long a caller waits for one."""
+
+    size: int
+    timeout_s: float
+
+
+class _Turns:
+    """Turns at the write pool's connections, first come, first served, on whichever event loop
+    is running (one loop at a time); a wait longer than the pool's timeout raises its error."""
+
+    def __init__(self, pool: _Pool) -> None:
+        self.pool = pool
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
 
-    def get(self) -> asyncio.Semaphore:
+    async def __aenter__(self) -> None:
+        semaphore = self._current()
+        if not semaphore.locked():
+            await semaphore.acquire()  # at once
+            return
+        try:
+            async with asyncio.timeout(self.pool.timeout_s):
+                await semaphore.acquire()
+        except TimeoutError:
+            raise PoolTimeout(
+                f"no write connection was free within {self.pool.timeout_s:g} s"
+            ) from None
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._current().release()
+
+    def _current(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         if self._semaphore is None or loop is not self._loop:
-            self._loop, self._semaphore = loop, asyncio.Semaphore(self.value)
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.pool.size)
         return self._semaphore
 
 
-def _engine(url: URL, *, begin: str, pool_size: int) -> AsyncEngine:
+def _engine(url: URL, *, begin: str, pool: _Pool) -> AsyncEngine:
+    # Every connection is kept open once made. (An overflow connection would be closed on every
+    # return to a pool holding `pool_size` idle ones, and opened again at the next burst: under
+    # steady load that is one new backend every few commands.)
+    pooling: dict[str, Any] = {
+        "pool_size": pool.size,
+        "max_overflow": 0,
+        "pool_timeout": pool.timeout_s,
+    }
     if url.get_backend_name() != "sqlite":
-        # Up to twice `pool_size` connections, all kept open once made. (An overflow connection
-        # would be closed on every return to a pool holding `pool_size` idle ones, and opened
-        # again at the next burst: under steady load that is one new backend every few commands.)
-        return create_async_engine(
+        engine = create_async_engine(
             url,
-            pool_size=2 * pool_size,
-            max_overflow=0,
+            **pooling,
             connect_args={
                 "statement_cache_size": STATEMENT_CACHE,  # asyncpg's, for direct statements
                 "prepared_statement_cache_size": STATEMENT_CACHE,  # SQLAlchemy's
+                # pg_stat_activity tells each process's connections apart by this
+                "server_settings": {"application_name": f"fluvius:{os.getpid()}"},
             },
         )
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        event.listen(engine.sync_engine, "checkout", _replace_closed)
+        return engine
+    engine = create_async_engine(url, **pooling, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     _take_over_sqlite_transactions(engine, begin)
     return engine
+
+
+def _replace_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Have the pool replace a connection that the server closed while it sat in the pool (a
+    restart, `pg_terminate_backend`): asyncpg has seen the socket close, no round trip needed."""
+    if record.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _take_over_sqlite_transactions(engine: AsyncEngine, begin: str) -> None:
@@ -200,7 +288,7 @@ class DirectStatement:
         self, driver: asyncpg.Connection, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """The rows the statement returns, as SQLAlchemy would convert them."""
-        records = await self._run(driver.fetch(self.sql, *self._arguments(parameters)))
+        records = await self._run(driver, driver.fetch(self.sql, *self._arguments(parameters)))
         if not records:
             return []
         results = self._results or await self._learn_results(driver)
@@ -214,7 +302,9 @@ class DirectStatement:
 
     async def execute(self, driver: asyncpg.Connection, parameters: Mapping[str, Any]) -> int:
         """Run the statement; the number of rows it affected."""
-        status: str = await self._run(driver.execute(self.sql, *self._arguments(parameters)))
+        status: str = await self._run(
+            driver, driver.execute(self.sql, *self._arguments(parameters))
+        )
         return int(status.rsplit(" ", 1)[-1])
 
     def _arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
@@ -232,14 +322,15 @@ class DirectStatement:
         ]
         return self._results
 
-    async def _run(self, call: Any) -> Any:
+    async def _run(self, driver: asyncpg.Connection, call: Any) -> Any:
         """Await `call`, raising database errors as SQLAlchemy's, as the rest of fluvius expects."""
         try:
             return await call
         except asyncpg.IntegrityConstraintViolationError as error:
             raise IntegrityError(self.sql, None, error) from error
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise DBAPIError(self.sql, None, error) from error
+            lost = driver.is_closed()
+            raise DBAPIError(self.sql, None, error, connection_invalidated=lost) from error
 
 
 @lru_cache(maxsize=1024)

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids with access logs, and a bound on request bodies."""
+"""ASGI middleware: request ids with access logs and 500s, and a bound on request bodies."""
 
 from __future__ import annotations
 
@@ -10,20 +10,23 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fluvius.fastapi.context import reset_request_id, set_request_id
-from fluvius.fastapi.problems import ProblemError, problem_response
+from fluvius.fastapi.context import current_request_id, reset_request_id, set_request_id
+from fluvius.fastapi.problems import ProblemError, internal_error, problem_response
 from fluvius.ids import uuid7
 
 REQUEST_ID_HEADER = "X-Request-ID"
+CLIENT_CLOSED = 499  # the status logged for a request whose client left before the reply
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("fluvius.access")
 
 
 class RequestContext:
-    """Gives every request an id (the caller's X-Request-ID if sane), echoes it, and logs the
-    request as one JSON line on `fluvius.access` once it is answered."""
+    """Gives every request an id (the caller's X-Request-ID if sane), echoes it, answers an
+    unexpected exception with a 500 problem, and logs the request as one JSON line on
+    `fluvius.access` once it is answered, or abandoned by its client."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,7 +39,7 @@ class RequestContext:
         request_id = incoming if _VALID_ID.fullmatch(incoming) else str(uuid7())
         token = set_request_id(request_id)
         started = time.perf_counter()
-        status = HTTPStatus.INTERNAL_SERVER_ERROR.value
+        status: int | None = None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -47,12 +50,19 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
+        except Exception as error:
+            if status is not None:  # too late for a reply of its own
+                raise
+            await internal_error(Request(scope), error)(scope, receive, send_with_id)
         finally:
+            status = status or HTTPStatus.INTERNAL_SERVER_ERROR.value
             access_log.info(
                 "%s %s %s",
                 scope["method"],
                 scope["path"],
-                status,
+                "client closed the connection" if status == CLIENT_CLOSED else status,
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
@@ -103,7 +113,8 @@ class BodyLimit:
 
 
 class JsonLogFormatter(logging.Formatter):
-    """One JSON object per log record, with the request fields that middleware attached."""
+    """One JSON object per log record, with the request fields that middleware attached, and
+    the id of the request being served, if any."""
 
     _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "client")
     _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -122,6 +133,8 @@ class JsonLogFormatter(logging.Formatter):
         }
         attributes = record.__dict__
         entry.update({key: attributes[key] for key in self._FIELDS if key in attributes})
+        if "request_id" not in entry and (request_id := current_request_id()) is not None:
+            entry["request_id"] = request_id  # logged while serving a request
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return self._encoder.encode(entry)

@@ -10,8 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
+from fluvius.data.driver import connection_lost, database_busy
 from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -28,6 +31,7 @@ from fluvius.fastapi.context import current_request_id
 from fluvius.query import QueryError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 1  # the Retry-After of a 503: the database may have a connection by then
 logger = logging.getLogger("fluvius.errors")
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], HTTPStatus]] = [
@@ -121,8 +125,26 @@ def problem_response(
     )
 
 
+def internal_error(request: Request, error: BaseException) -> JSONResponse:
+    """The 500 reply to an unexpected `error`, logged with its traceback and the request id."""
+    logger.error(
+        "unexpected error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=error,
+        extra={"request_id": current_request_id()},
+    )
+    return problem_response(
+        request,
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "the service failed; the request id names it in the logs",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error raised in a request with problem+json."""
+    """Answer every error raised in a request with problem+json (`RequestContext` answers the
+    unexpected ones)."""
 
     async def on_problem(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProblemError)
@@ -176,6 +198,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         cause = error.__cause__
         if isinstance(cause, ProblemError):  # raised while FastAPI read the body
             return await on_problem(request, cause)
+        if isinstance(cause, ClientDisconnect):  # for `RequestContext` to log
+            raise cause
         if error.status_code == HTTPStatus.BAD_REQUEST and cause is not None:
             return problem_response(
                 request,
@@ -192,13 +216,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(status, "http-error")
         return problem_response(request, status, code, detail, headers=dict(error.headers or {}))
 
-    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    async def on_database_error(request: Request, error: Exception) -> JSONResponse:
+        if database_busy(error):
+            code, detail = "database-busy", "no database connection came free in time"
+        elif connection_lost(error):
+            code, detail = "database-unavailable", "the database connection was lost"
+        else:
+            return internal_error(request, error)
+        logger.warning(
+            "%s on %s %s: %s",
+            code,
+            request.method,
+            request.url.path,
+            type(error).__name__,
+            extra={"request_id": current_request_id()},
+        )
         return problem_response(
             request,
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            "internal-error",
-            "the service failed; the request id names it in the logs",
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            code,
+            f"{detail}; retry in a moment",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
     app.add_exception_handler(ProblemError, on_problem)
@@ -206,7 +244,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueryError, on_query_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(SQLAlchemyError, on_database_error)
 
 
 def _domain_field_errors(error: DomainError) -> list[FieldProblem] | None:

@@ -30,6 +30,7 @@ class Runtime:
             settings.database_url,
             settings.read_database_url,
             pool_size=settings.database_pool_size,
+            pool_timeout_s=settings.database_pool_timeout_s,
         )
         self.processor = CommandProcessor(self.database)
         permissions = [p for domain in service.domains for p in domain.permissions]
