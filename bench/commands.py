@@ -32,8 +32,8 @@ from bench.servers import (
 CLIENTS = (1, 4, 16, 32, 64)
 QUICK_CLIENTS = (4,)
 WORKERS = (1, os.cpu_count() or 2)
-# The generated service's engine keeps up to twice its pool_size (10) connections: give the
-# hand-written endpoint as many.
+# The generated service keeps up to FLUVIUS_DB_POOL_SIZE (20) connections: give the hand-written
+# endpoint as many.
 POOL_SIZE = 20
 COLUMNS = (
     "clients",

@@ -1,0 +1,211 @@
+"""Three `fluvius run` processes at default settings on one PostgreSQL database: under load each
+keeps to its connection budget, and `fluvius migrate` and `fluvius verify` still connect."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from fluvius.fastapi.auth import mint_token
+from fluvius.settings import Settings
+from tests.e2e.conftest import ProjectFactory
+from tests.e2e.projects import fluvius
+from tests.services import POSTGRES_URL, throwaway_postgres
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+INSTANCES = 3
+CLIENTS = 30  # concurrent clients per instance, more than its budget
+ROUNDS = 6
+MAX_CONNECTIONS = 100  # PostgreSQL's defaults
+RESERVED = 3
+MIGRATE_AND_VERIFY = 2  # one connection each
+OPEN = "/banking:open-account/account/:new"
+
+
+@dataclasses.dataclass
+class Instance:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    async with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def project(
+    projects: ProjectFactory, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The bank project, migrated on the database, with a secret of its own."""
+    monkeypatch.setenv("FLUVIUS_DATABASE_URL", database_url)
+    monkeypatch.setenv("FLUVIUS_JWT_SECRET", secrets.token_urlsafe(48))
+    root = projects.copy("bank", tmp_path)
+    fluvius("migrate", cwd=root)
+    return root
+
+
+@pytest.fixture
+def instances(project: Path, tmp_path: Path) -> Iterator[list[Instance]]:
+    started = [_start(project, tmp_path / f"instance-{n}.log") for n in range(INSTANCES)]
+    try:
+        yield started
+    finally:
+        for instance in started:
+            instance.process.send_signal(signal.SIGTERM)
+        for instance in started:
+            try:
+                instance.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                instance.process.kill()
+
+
+def _start(project: Path, log: Path) -> Instance:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FLUVIUS_DB_POOL")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fluvius_cli",
+            "run",
+            "--project",
+            str(project),
+            "--port",
+            str(port),
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    return Instance(process, port, log)
+
+
+def _cli(verb: str, project: Path) -> subprocess.CompletedProcess[str]:
+    """`fluvius <verb>` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "fluvius_cli", verb, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def _ready(instance: Instance) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=instance.base_url) as client:
+        while time.monotonic() < deadline:
+            assert instance.process.poll() is None, instance.log.read_text()
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"instance on {instance.port} never became ready")
+
+
+async def _load(instance: Instance, token: str) -> list[int]:
+    """CLIENTS clients, each opening an account, depositing and listing ROUNDS times."""
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=CLIENTS)
+    async with httpx.AsyncClient(
+        base_url=instance.base_url, headers=headers, limits=limits, timeout=60
+    ) as client:
+
+        async def client_loop(n: int) -> list[int]:
+            statuses = []
+            for _ in range(ROUNDS):
+                opening = {"owner": f"c{n}", "initial_deposit": "1", "opened_on": "2024-03-01"}
+                opened = await client.post(OPEN, json=opening)
+                statuses.append(opened.status_code)
+                if opened.status_code == 201:
+                    account = opened.json()["data"]["id"]
+                    deposit = f"/banking:deposit/account/{account}"
+                    statuses.append((await client.post(deposit, json={"amount": "2"})).status_code)
+                statuses.append((await client.get("/banking.account/")).status_code)
+            return statuses
+
+        results = await asyncio.gather(*(client_loop(n) for n in range(CLIENTS)))
+    return [status for statuses in results for status in statuses]
+
+
+async def _sample(database: str, done: asyncio.Event) -> dict[str, int]:
+    """The most connections to `database` seen at once, per application name and in all."""
+    server = make_url(POSTGRES_URL).set(drivername="postgresql")
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    peaks: dict[str, int] = {}
+    try:
+        while not done.is_set():
+            rows = await admin.fetch(
+                "SELECT application_name, count(*) AS n FROM pg_stat_activity "
+                "WHERE datname = $1 GROUP BY application_name",
+                database,
+            )
+            for row in rows:
+                peaks[row["application_name"]] = max(
+                    peaks.get(row["application_name"], 0), row["n"]
+                )
+            peaks["*"] = max(peaks.get("*", 0), sum(row["n"] for row in rows))
+            await asyncio.sleep(0.02)
+    finally:
+        await admin.close()
+    return peaks
+
+
+async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
+    project: Path, instances: list[Instance], database_url: str
+) -> None:
+    await asyncio.gather(*(_ready(instance) for instance in instances))
+    settings = Settings.load("bank", project)
+    budget = settings.database_pool_size
+    assert settings.read_database_url is None
+    assert INSTANCES * budget + MIGRATE_AND_VERIFY <= MAX_CONNECTIONS - RESERVED
+
+    token = mint_token(settings, "teller-1", ("teller",))
+    done = asyncio.Event()
+    sampler = asyncio.create_task(_sample(make_url(database_url).database or "", done))
+    try:
+        loads = await asyncio.gather(*(_load(instance, token) for instance in instances))
+    finally:
+        done.set()
+    peaks = await sampler
+
+    for statuses in loads:
+        assert set(statuses) <= {200, 201}, sorted(set(statuses))
+    for instance in instances:
+        name = f"fluvius:{instance.process.pid}"
+        assert 0 < peaks.get(name, 0) <= budget, (name, peaks)
+    assert peaks["*"] <= INSTANCES * budget, peaks
+
+    # The instances keep their connections open; the CLI still finds room beside them.
+    for verb in ("migrate", "verify"):
+        finished = await asyncio.to_thread(_cli, verb, project)
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+    for instance in instances:
+        assert instance.process.poll() is None
+        assert "Traceback" not in instance.log.read_text()
