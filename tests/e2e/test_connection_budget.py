@@ -1,10 +1,12 @@
-"""Three `fluvius run` processes at default settings on one PostgreSQL database: under load each
-keeps to its connection budget, and `fluvius migrate` and `fluvius verify` still connect."""
+"""`fluvius run` processes on PostgreSQL. Three at default settings on one database: under load
+each keeps to its connection budget, and `fluvius migrate` and `fluvius verify` still connect.
+A client that leaves mid-body is one access line."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import secrets
 import signal
@@ -72,13 +74,17 @@ def instances(project: Path, tmp_path: Path) -> Iterator[list[Instance]]:
     try:
         yield started
     finally:
-        for instance in started:
-            instance.process.send_signal(signal.SIGTERM)
-        for instance in started:
-            try:
-                instance.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                instance.process.kill()
+        _stop(started)
+
+
+def _stop(instances: list[Instance]) -> None:
+    for instance in instances:
+        instance.process.send_signal(signal.SIGTERM)
+    for instance in instances:
+        try:
+            instance.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            instance.process.kill()
 
 
 def _start(project: Path, log: Path) -> Instance:
@@ -209,3 +215,27 @@ async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
     for instance in instances:
         assert instance.process.poll() is None
         assert "Traceback" not in instance.log.read_text()
+
+
+async def test_a_client_leaving_mid_body_is_one_access_line(project: Path, tmp_path: Path) -> None:
+    instance = _start(project, tmp_path / "instance.log")
+    try:
+        await _ready(instance)
+        token = mint_token(Settings.load("bank", project), "teller-1", ("teller",))
+        head = (
+            f"POST {OPEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\nX-Request-ID: gone-1\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", instance.port)) as client:
+            client.sendall(head.encode() + b'{"owner": "an')
+            await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=instance.base_url) as after:
+            assert (await after.get("/healthz")).status_code == 200
+    finally:
+        _stop([instance])
+    lines = [json.loads(line) for line in instance.log.read_text().splitlines()]
+    [gone] = [line for line in lines if line.get("request_id") == "gone-1"]
+    assert gone["logger"] == "fluvius.access"
+    assert gone["status"] == 499
+    assert gone["message"] == f"POST {OPEN} client closed the connection"
+    assert not [line for line in lines if line["level"] in ("warning", "error")], lines

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from fluvius.data import Database
 from fluvius.fastapi.middleware import CLIENT_CLOSED, JsonLogFormatter
 from fluvius.service import Service
+from fluvius.settings import Settings, SettingsError
 from fluvius.testing import api as testing
 from tests.e2e.projects import import_service, served
 from tests.services import POSTGRES_URL, throwaway_postgres
@@ -55,6 +56,16 @@ async def assert_answers(client: httpx.AsyncClient) -> None:
     assert deposit.status_code == 200, deposit.text
     listed = await client.get(ACCOUNTS)
     assert listed.status_code == 200, listed.text
+
+
+def test_the_pool_settings_come_from_the_environment(tmp_path: Path) -> None:
+    chosen = {"FLUVIUS_DB_POOL_SIZE": "7", "FLUVIUS_DB_POOL_TIMEOUT_SECONDS": "0.5"}
+    settings = Settings.load("bank", tmp_path, chosen)
+    assert (settings.database_pool_size, settings.database_pool_timeout_s) == (7, 0.5)
+    defaults = Settings.load("bank", tmp_path, {})
+    assert (defaults.database_pool_size, defaults.database_pool_timeout_s) == (20, 5.0)
+    with pytest.raises(SettingsError, match="FLUVIUS_DB_POOL_TIMEOUT_SECONDS must be a number"):
+        Settings.load("bank", tmp_path, {"FLUVIUS_DB_POOL_TIMEOUT_SECONDS": "soon"})
 
 
 # A busy pool -------------------------------------------------------------------------------
