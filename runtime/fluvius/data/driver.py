@@ -119,9 +119,14 @@ class Database:
             try:
                 async with driver.transaction():
                     yield WriteTransaction(connection, driver)
-            except BaseException:
+            except BaseException as error:
                 if driver.is_closed() or driver.is_in_transaction():
                     await connection.invalidate()  # not fit to go back to the pool
+                if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError)):
+                    # from the commit, or the rollback after an error: as SQLAlchemy's, like the
+                    # statements' errors (the connection may have been lost)
+                    lost = driver.is_closed()
+                    raise DBAPIError(None, None, error, connection_invalidated=lost) from error
                 raise
 
     async def dispose(self) -> None:

@@ -1,0 +1,72 @@
+"""The engines' connections on PostgreSQL: one pool without a replica, and a connection the
+server drops is known as lost, then replaced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from fluvius.data import Database
+from fluvius.data.driver import connection_lost, database_busy, direct_statement
+from tests.runtime.bank import accounts
+from tests.services import POSTGRES_URL, throwaway_postgres
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def url() -> AsyncIterator[str]:
+    async with throwaway_postgres() as url:
+        yield url
+
+
+async def test_reads_share_the_write_pool_unless_a_replica_is_named(url: str) -> None:
+    alone = Database(url, pool_size=3)
+    with_replica = Database(url, url, pool_size=3)
+    try:
+        assert alone.read is alone.write
+        assert alone.write.pool.size() == 3  # type: ignore[attr-defined]
+        assert with_replica.read is not with_replica.write
+    finally:
+        await alone.dispose()
+        await with_replica.dispose()
+
+
+async def test_a_connection_dropped_in_a_direct_transaction_is_lost_then_replaced(
+    url: str,
+) -> None:
+    database = Database(url, pool_size=1)
+    server = make_url(POSTGRES_URL).set(drivername="postgresql")
+    admin = await asyncpg.connect(server.render_as_string(hide_password=False))
+    statement = direct_statement(select(accounts.c.id), (), database.write.dialect)
+
+    async def dropped_mid_transaction() -> None:
+        async with database.transaction() as transaction:
+            assert transaction.driver is not None
+            pid = transaction.driver.get_server_pid()
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+            for _ in range(500):
+                if transaction.driver.is_closed():
+                    break
+                await asyncio.sleep(0.01)
+            await statement.fetch(transaction.driver, {})
+
+    try:
+        async with database.write.begin() as connection:
+            await connection.run_sync(accounts.metadata.create_all)
+        with pytest.raises(DBAPIError) as raised:
+            await dropped_mid_transaction()
+        assert connection_lost(raised.value)
+        assert not database_busy(raised.value)
+        async with database.transaction() as transaction:
+            assert transaction.driver is not None
+            assert await statement.fetch(transaction.driver, {}) == []
+    finally:
+        await admin.close()
+        await database.dispose()
