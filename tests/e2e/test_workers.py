@@ -435,6 +435,7 @@ async def test_readyz_is_503_while_a_worker_loop_is_stalled_or_stopped(
         stopped = await _until(lambda: _ready(http, HTTPStatus.SERVICE_UNAVAILABLE), "stopped")
     for response, word in ((stalled, "stalled"), (stopped, "relay has stopped")):
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
         assert response.json()["code"] == "workers-unavailable"
         assert word in response.json()["detail"]
     assert "fluvius-relay stopped before the workers did" in caplog.text

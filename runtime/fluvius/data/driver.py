@@ -94,6 +94,17 @@ class Database:
             self.read = _engine(async_url(read_url or url), begin="BEGIN", pool=pool)
         self._writers = _Turns(pool)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, replica: bool) -> Database:
+        """The database `settings` name, with their pool; reading from the replica (if any)
+        when `replica` is true."""
+        return cls(
+            settings.database_url,
+            settings.read_database_url if replica else None,
+            pool_size=settings.database_pool_size,
+            pool_timeout_s=settings.database_pool_timeout_s,
+        )
+
     @property
     def dialect(self) -> str:
         """`sqlite` or `postgresql`."""

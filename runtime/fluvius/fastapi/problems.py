@@ -31,7 +31,7 @@ from fluvius.fastapi.context import current_request_id
 from fluvius.query import QueryError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-RETRY_AFTER_S = 1  # the Retry-After of a 503: the database may have a connection by then
+RETRY_AFTER_S = 1  # the Retry-After of every 503, in seconds: soon, as a busy pool frees fast
 logger = logging.getLogger("fluvius.errors")
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], HTTPStatus]] = [
@@ -107,7 +107,9 @@ def problem_response(
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; a 503 always says when to retry (`Retry-After`)."""
+    if status == HTTPStatus.SERVICE_UNAVAILABLE:
+        headers = {"Retry-After": str(RETRY_AFTER_S), **(headers or {})}
     problem = Problem(
         title=status.phrase,
         status=status.value,
@@ -236,7 +238,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             HTTPStatus.SERVICE_UNAVAILABLE,
             code,
             f"{detail}; retry in a moment",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
 
     app.add_exception_handler(ProblemError, on_problem)

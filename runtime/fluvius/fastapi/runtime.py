@@ -26,12 +26,7 @@ class Runtime:
     def __init__(self, service: Service, settings: Settings) -> None:
         self.service = service
         self.settings = settings
-        self.database = Database(
-            settings.database_url,
-            settings.read_database_url,
-            pool_size=settings.database_pool_size,
-            pool_timeout_s=settings.database_pool_timeout_s,
-        )
+        self.database = Database.from_settings(settings, replica=True)
         self.processor = CommandProcessor(self.database)
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)

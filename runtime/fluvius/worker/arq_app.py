@@ -32,7 +32,7 @@ class WorkerProcess:
     """What a worker process holds: the database, the executor and its relay task."""
 
     def __init__(self, service: Service, settings: Settings, redis: Any) -> None:
-        self.database = Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.database = Database.from_settings(settings, replica=False)
         processor = CommandProcessor(self.database)
         self.executor = Executor(
             service,
