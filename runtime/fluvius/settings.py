@@ -10,6 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 PREFIX = "FLUVIUS_"
+MIN_SECRET_BYTES = 32  # HS256 keys shorter than its hash are guessable offline (RFC 7518 3.2)
 ROOT_VARIABLE = "FLUVIUS_PROJECT_ROOT"
 
 
@@ -94,11 +95,18 @@ class Settings:
         )
 
     def require_authentication(self) -> None:
-        """Refuse to serve without a way to check tokens."""
+        """Refuse to serve without a way to check tokens, or with a secret too short to trust."""
         if not (self.jwt_secret or self.jwt_jwks_url):
             raise SettingsError(
                 "set FLUVIUS_JWT_SECRET (development, HS256) or FLUVIUS_JWT_JWKS_URL "
                 "(production, RS256) so the service can check bearer tokens"
+            )
+        secret = (self.jwt_secret or "").encode()
+        if secret and len(secret) < MIN_SECRET_BYTES:
+            raise SettingsError(
+                f"FLUVIUS_JWT_SECRET has {len(secret)} bytes: an HS256 secret needs at least "
+                f"{MIN_SECRET_BYTES}; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
 
 

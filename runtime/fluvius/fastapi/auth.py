@@ -1,7 +1,9 @@
 """Bearer tokens: HS256 with a secret in development, RS256 from a JWKS URL in production.
 
-Claims: `sub` (the caller), `roles` (list of role names), `tenant` (with tenancy), and the
-standard `exp`, `iss`, `aud`, all checked.
+Claims: `sub` (the caller), `roles` (list of role names), `tenant` (with tenancy; empty text is
+no tenant), and the standard `exp`, `iss`, `aud`, all checked (`exp`, `iat`, `nbf` are numbers).
+While the JWKS URL cannot be reached, the keys fetched before keep working until they expire;
+a token that needs new keys gets a 503.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ PRODUCTION_ALGORITHM = "RS256"
 # JWKS client keeps the keys it fetched.
 VERIFIED_FOR_S = 60.0
 VERIFIED_TOKENS = 4096
+TIME_CLAIMS = ("exp", "iat", "nbf")
+KEYS_RETRY_AFTER_S = 30
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,13 @@ class TokenVerifier:
             claims = await self._claims(token)
         except jwt.ExpiredSignatureError:
             raise _unauthenticated("the token has expired") from None
+        except jwt.PyJWKClientConnectionError:
+            raise ProblemError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "keys-unavailable",
+                "the keys that check bearer tokens cannot be fetched now; try again later",
+                headers={"Retry-After": str(KEYS_RETRY_AFTER_S)},
+            ) from None
         except jwt.PyJWTError as error:
             raise _unauthenticated(f"the token is not valid: {error}") from None
         principal = _principal(claims)
@@ -98,6 +109,10 @@ class TokenVerifier:
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
+    for claim in TIME_CLAIMS:
+        value = claims.get(claim)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise _unauthenticated(f"the token's `{claim}` claim must be a number of seconds")
     roles = claims.get("roles", [])
     if isinstance(roles, str):
         roles = [roles]
@@ -106,7 +121,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
     tenant = claims.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise _unauthenticated("the token's `tenant` claim must be text")
-    return Principal(str(claims["sub"]), tuple(roles), tenant)
+    return Principal(str(claims["sub"]), tuple(roles), tenant or None)
 
 
 def _unauthenticated(detail: str) -> ProblemError:
