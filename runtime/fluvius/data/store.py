@@ -148,6 +148,14 @@ def _exists_query(table: Table) -> Select[Any]:
 
 
 @cache
+def _tenant_row_query(table: Table) -> Select[Any]:
+    query = select(table.c.id).where(table.c.id == bindparam("id"))
+    if has_tenancy(table):
+        query = query.where(table.c.tenant_id == bindparam("tenant_id"))
+    return query
+
+
+@cache
 def _append_statement(events: Table, dialect: str) -> Insert:
     return (
         insert(events)
@@ -257,6 +265,13 @@ class EventStore:
     async def exists(self, table: Table, aggregate_id: uuid.UUID) -> bool:
         """True when a state row with this id exists, in any tenant."""
         return bool(await self._rows(_exists_query(table), {"id": aggregate_id}))
+
+    async def holds(self, table: Table, aggregate_id: uuid.UUID, *, tenant: str | None) -> bool:
+        """True when a state row with this id exists in `tenant` (when the table has tenants)."""
+        parameters: dict[str, Any] = {"id": aggregate_id}
+        if has_tenancy(table):
+            parameters["tenant_id"] = _required_tenant(table, tenant)
+        return bool(await self._rows(_tenant_row_query(table), parameters))
 
     async def append(
         self,

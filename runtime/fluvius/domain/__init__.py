@@ -11,7 +11,15 @@ The command processor, which runs commands against stored aggregates, composes t
             return super().withdraw(command)
 """
 
-from fluvius.domain.aggregate import Aggregate, CommandHandler, Projector, applies, handles, upcasts
+from fluvius.domain.aggregate import (
+    Aggregate,
+    CommandHandler,
+    Projector,
+    Ref,
+    applies,
+    handles,
+    upcasts,
+)
 from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -22,6 +30,7 @@ from fluvius.domain.errors import (
     NotFound,
     Rejected,
     ScopeDenied,
+    UnknownReference,
     VersionConflict,
 )
 from fluvius.domain.messages import Command, Event, EventMetadata, RecordedEvent, State
@@ -41,9 +50,11 @@ __all__ = [
     "NotFound",
     "Projector",
     "RecordedEvent",
+    "Ref",
     "Rejected",
     "ScopeDenied",
     "State",
+    "UnknownReference",
     "VersionConflict",
     "applies",
     "handles",

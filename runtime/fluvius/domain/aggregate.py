@@ -30,13 +30,22 @@ _UPCASTS = "__fluvius_upcasts__"
 
 
 @dataclass(frozen=True)
+class Ref:
+    """The aggregate a command field refers to: its name (`domain.aggregate`) and state table."""
+
+    to: str
+    table: Table
+
+
+@dataclass(frozen=True)
 class CommandHandler:
-    """How an aggregate takes one command."""
+    """How an aggregate takes one command; `refs` maps payload fields to what they refer to."""
 
     payload: type[Command]
     method: str
     create: bool = False
     requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    refs: Mapping[str, Ref] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -56,12 +65,15 @@ def handles(
     *,
     create: bool = False,
     requires: Mapping[str, Sequence[Any]] | None = None,
+    refs: Mapping[str, Ref] | None = None,
 ) -> Callable[[F], F]:
-    """Mark a method as the decision on `payload`; `requires` maps state fields to values."""
+    """Mark a method as the decision on `payload`; `requires` maps state fields to values,
+    `refs` the payload's fields that name other aggregates to those aggregates."""
 
     def mark(function: F) -> F:
         accepted = {name: tuple(values) for name, values in (requires or {}).items()}
-        setattr(function, _HANDLES, CommandHandler(payload, function.__name__, create, accepted))
+        handler = CommandHandler(payload, function.__name__, create, accepted, dict(refs or {}))
+        setattr(function, _HANDLES, handler)
         return function
 
     return mark

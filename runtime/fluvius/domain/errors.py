@@ -76,3 +76,9 @@ class InvalidCommand(DomainError):
     def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(message, errors=errors)
         self.errors = errors
+
+
+class UnknownReference(InvalidCommand):
+    """A field of the command refers to an aggregate that does not exist in the caller's tenant."""
+
+    code = "unknown-reference"

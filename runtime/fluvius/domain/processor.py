@@ -25,6 +25,7 @@ from fluvius.domain.errors import (
     IdempotencyConflict,
     NotFound,
     ScopeDenied,
+    UnknownReference,
     VersionConflict,
 )
 from fluvius.domain.messages import Command, EventMetadata, State
@@ -88,6 +89,7 @@ class _Request:
     aggregate_id: uuid.UUID
     context: CommandContext
     command_id: str
+    log_key: str
     request_hash: str
     expected_version: int | None
     scope: Scope | None
@@ -124,13 +126,15 @@ class CommandProcessor:
         handler = aggregate_type.handler_for(type(command))
         if aggregate_id is None and not handler.create:
             raise ValueError(f"command '{handler.name}' needs the id of an existing aggregate")
+        command_id = context.command_id or str(uuid7())
         request = _Request(
             aggregate_type=aggregate_type,
             handler=handler,
             command=command,
             aggregate_id=aggregate_id or uuid7(),
             context=context,
-            command_id=context.command_id or str(uuid7()),
+            command_id=command_id,
+            log_key=_log_key(context.user, command_id) if context.command_id else command_id,
             request_hash=_request_hash(aggregate_type, command, aggregate_id),
             expected_version=expected_version,
             scope=scope,
@@ -168,9 +172,9 @@ class CommandProcessor:
                 transaction.connection, request.aggregate_type.log, driver=transaction.driver
             )
             if request.context.command_id is not None:
-                stored = await store.find_command(request.tenant_key, request.command_id)
+                stored = await store.find_command(request.tenant_key, request.log_key)
                 if stored is not None:
-                    return _replay(stored, request)
+                    return await _replay(store, stored, request)
             return await self._process(store, request)
 
     async def _process(self, store: EventStore, request: _Request) -> CommandResult:
@@ -187,10 +191,7 @@ class CommandProcessor:
                 aggregate_type, request.aggregate_id, tenant=tenant, lock=True
             )
         if state is None or not (handler.create or _in_scope(request, state)):
-            # Beyond the caller's scope an aggregate is as absent as it is to the caller's reads.
-            raise NotFound(
-                f"{aggregate_type.qualified_name()} {request.aggregate_id} does not exist"
-            )
+            raise _not_found(request, request.aggregate_id)
         if request.expected_version is not None and state.version != request.expected_version:
             raise VersionConflict(
                 f"{aggregate_type.qualified_name()} {request.aggregate_id} is at version "
@@ -198,6 +199,7 @@ class CommandProcessor:
                 expected=request.expected_version,
                 actual=state.version,
             )
+        await _check_refs(store, request)
         aggregate = aggregate_type(state)
         events = aggregate.decide(request.command)
         for event in events:
@@ -228,7 +230,7 @@ class CommandProcessor:
         }
         await store.record_command(
             tenant=request.tenant_key,
-            command_id=request.command_id,
+            command_id=request.log_key,
             aggregate=aggregate_type.qualified_name(),
             aggregate_id=request.aggregate_id,
             name=handler.name,
@@ -254,13 +256,47 @@ def _check_scope(request: _Request, state: State) -> None:
         )
 
 
-def _replay(stored: StoredCommand, request: _Request) -> CommandResult:
+async def _check_refs(store: EventStore, request: _Request) -> None:
+    """Refuse a command whose ref fields name aggregates absent from the caller's tenant."""
+    errors = []
+    for name, ref in request.handler.refs.items():
+        target = getattr(request.command, name)
+        if target is not None and not await store.holds(
+            ref.table, target, tenant=request.context.tenant
+        ):
+            message = f"{name} refers to {ref.to} {target}, which does not exist"
+            errors.append({"field": name, "message": message, "code": UnknownReference.code})
+    if errors:
+        raise UnknownReference("; ".join(error["message"] for error in errors), errors)
+
+
+def _not_found(request: _Request, aggregate_id: uuid.UUID) -> NotFound:
+    # Beyond the caller's scope an aggregate is as absent as it is to the caller's reads.
+    return NotFound(f"{request.aggregate_type.qualified_name()} {aggregate_id} does not exist")
+
+
+async def _replay(store: EventStore, stored: StoredCommand, request: _Request) -> CommandResult:
+    """The stored reply of the caller's earlier command under this key, if the caller still
+    has the scope a fresh command would need."""
     if stored.request_hash != request.request_hash:
         raise IdempotencyConflict(
             f"command id '{request.command_id}' was used for another request "
             f"({stored.name} on {stored.aggregate} {stored.aggregate_id})",
         )
+    if request.scope is not None:
+        state = await store.load_state(
+            request.aggregate_type, stored.aggregate_id, tenant=request.context.tenant
+        )
+        if state is None or not request.scope.admits(state):
+            raise _not_found(request, stored.aggregate_id)
     return CommandResult(stored.response, replayed=True)
+
+
+def _log_key(caller: str | None, command_id: str) -> str:
+    """The command log's key of a command sent under `command_id`: each caller has keys of its
+    own, so no caller can replay, or learn of, another caller's command by reusing its key."""
+    scoped = json.dumps([caller, command_id], separators=(",", ":"))
+    return hashlib.sha256(scoped.encode()).hexdigest()
 
 
 def _request_hash(

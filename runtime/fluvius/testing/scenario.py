@@ -59,9 +59,10 @@ class Given(Generic[S]):
     events: tuple[Event, ...]
     tenant: str | None
 
-    async def record(self) -> uuid.UUID:
-        """Record the history as a new aggregate, and return its id."""
-        aggregate_id = uuid7()
+    async def record(self, aggregate_id: uuid.UUID | None = None) -> uuid.UUID:
+        """Record the history as a new aggregate (with `aggregate_id`, or a new id), and return
+        its id."""
+        aggregate_id = aggregate_id or uuid7()
         await self._record_history(aggregate_id)
         return aggregate_id
 
