@@ -64,8 +64,35 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class Seed:
+    """An aggregate the command refers to, recorded beforehand under the id the command names."""
+
+    aggregate: AggregateView
+    id_code: str
+    id_imports: frozenset[Import]
+    history: tuple[Call, ...]
+
+    @property
+    def code(self) -> str:
+        """The statement that records it: `await scenario.given(Patient, ...).record(id)`."""
+        calls = "".join(f", {call.code}" for call in self.history)
+        return f"await scenario.given({self.aggregate.class_name}{calls}).record({self.id_code})"
+
+    def imports(self) -> set[Import]:
+        module = f"{self.aggregate.domain.project.package}.{self.aggregate.domain.name}"
+        generated = f"{module}._generated.{self.aggregate.module}"
+        needed = {Import(f"{module}.{self.aggregate.module}", self.aggregate.class_name)}
+        needed |= self.id_imports
+        for call in self.history:
+            needed.add(Import(generated, call.class_name))
+            needed |= call.imports
+        return needed
+
+
+@dataclass(frozen=True)
 class Case:
-    """One contract test: given events, when a command, then events and state, or a refusal."""
+    """One contract test: given events (and the aggregates the command refers to), when a
+    command, then events and state, or a refusal."""
 
     name: str
     command: CommandView
@@ -75,6 +102,7 @@ class Case:
     then_state: tuple[Expected, ...] = ()
     version: int = 0
     refused: bool = False
+    seeds: tuple[Seed, ...] = ()
 
 
 class ContractTests:
@@ -112,6 +140,8 @@ class ContractTests:
                 imports.update(call.imports)
             for expected in case.then_state:
                 imports.update(expected.imports)
+            for seed in case.seeds:
+                imports.update(seed.imports())
             if case.refused:
                 imports.add(Import("pytest"))
                 imports.add(Import("fluvius.domain", "GuardFailed"))
@@ -173,6 +203,24 @@ class ContractTests:
                 arguments.append((field.name, pytypes.literal(field.spec, scalar)))
                 imports |= literal_imports(field.spec, scalar)
         return Call(class_name, tuple(arguments), frozenset(imports))
+
+    def _seeds(self, command: CommandView, values: dict[str, Any]) -> tuple[Seed, ...]:
+        """The aggregates that the ref fields of `command` with `values` name."""
+        seeds = []
+        for name, target in command.ref_targets:
+            if values.get(name) is None:
+                continue
+            scalar = _scalar(values[name])
+            spec = command.spec.fields[name]
+            seeds.append(
+                Seed(
+                    target,
+                    pytypes.literal(spec, scalar),
+                    frozenset(literal_imports(spec, scalar)),
+                    tuple(ContractTests(target).history_calls()),
+                )
+            )
+        return tuple(seeds)
 
     # Folding the spec -----------------------------------------------------------------------
 
@@ -267,8 +315,10 @@ class ContractTests:
         values = self.values(command, large=command.spec.create)
         when = self._call(command.class_name, command.fields, values)
         given = tuple(self._event_call(event, data) for event, data in history)
+        seeds = self._seeds(command, values)
         if self._unmet(command, state):
-            return Case(f"test_{command.method}_is_refused", command, given, when, refused=True)
+            name = f"test_{command.method}_is_refused"
+            return Case(name, command, given, when, refused=True, seeds=seeds)
         emitted = self._emitted(command, values)
         final = self._fold(state, emitted)
         changed = {name for event, _ in emitted for name, _ in event.changes}
@@ -283,6 +333,7 @@ class ContractTests:
             then_events=tuple(self._event_call(event, data) for event, data in emitted),
             then_state=then_state,
             version=len(history) + len(emitted),
+            seeds=seeds,
         )
 
     def _refusal_case(self, command: CommandView) -> Case | None:
@@ -299,12 +350,14 @@ class ContractTests:
                 continue
             readable = str(_scalar(state[field_name])).replace("-", "_").lower()
             name = f"test_{command.method}_is_refused_when_{field_name}_is_{readable}"
+            values = self.values(command, large=False)
             return Case(
                 name if name.isidentifier() else f"test_{command.method}_is_refused",
                 command,
                 tuple(self._event_call(event, data) for event, data in history),
-                self._call(command.class_name, command.fields, self.values(command, large=False)),
+                self._call(command.class_name, command.fields, values),
                 refused=True,
+                seeds=self._seeds(command, values),
             )
         return None
 

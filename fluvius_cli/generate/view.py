@@ -312,12 +312,39 @@ class CommandView:
         return "{" + ", ".join(entries) + "}"
 
     @property
+    def ref_targets(self) -> list[tuple[str, AggregateView]]:
+        """The payload's `ref` fields, each with the aggregate it refers to."""
+        project = self.aggregate.domain.project
+        return [
+            (name, project.aggregate(spec.to))
+            for name, spec in self.spec.fields.items()
+            if spec.type == "ref" and spec.to is not None
+        ]
+
+    @property
+    def refs(self) -> str | None:
+        """The `refs=` argument of the handler's decorator: what each ref field refers to."""
+        entries = [
+            f'"{name}": Ref("{target.qualified_name}", '
+            f"{self._tables_of(target)}.{target.table_variable})"
+            for name, target in self.ref_targets
+        ]
+        return "{" + ", ".join(entries) + "}" if entries else None
+
+    def _tables_of(self, target: AggregateView) -> str:
+        """The name under which this module imports the table module of `target`."""
+        domain = target.domain
+        return "tables" if domain.name == self.aggregate.domain.name else domain.tables_alias
+
+    @property
     def decorator(self) -> str:
         arguments = [self.class_name]
         if self.spec.create:
             arguments.append("create=True")
         if self.requires:
             arguments.append(f"requires={self.requires}")
+        if self.refs:
+            arguments.append(f"refs={self.refs}")
         return f"@handles({', '.join(arguments)})"
 
     @property
@@ -344,6 +371,11 @@ class CommandView:
         for name, accepted in self.spec.requires.items():
             for value in accepted:
                 needed |= literal_imports(state[name], value)
+        for _, target in self.ref_targets:
+            needed.add(Import("fluvius.domain", "Ref"))
+            if target.domain.name != self.aggregate.domain.name:
+                tables = f"{target.domain.project.package}.{target.domain.name}._generated.tables"
+                needed.add(Import(tables, alias=target.domain.tables_alias))
         for event in self.emits:
             for field in event.fields:
                 source = self.spec.fields.get(field.name)
@@ -496,6 +528,11 @@ class DomainView:
     def constant(self) -> str:
         return self.name.upper()
 
+    @property
+    def tables_alias(self) -> str:
+        """The name of its table module where other domains' modules import it."""
+        return f"{self.name}_tables"
+
 
 @dataclass(frozen=True)
 class ProjectView:
@@ -516,7 +553,18 @@ class ProjectView:
     def domains(self) -> list[DomainView]:
         return [DomainView(name, spec, self) for name, spec in self.spec.domains.items()]
 
+    def aggregate(self, qualified_name: str) -> AggregateView:
+        """The aggregate called `domain.aggregate`."""
+        domain, _, name = qualified_name.partition(".")
+        return next(
+            aggregate
+            for view in self.domains
+            if view.name == domain
+            for aggregate in view.aggregates
+            if aggregate.name == name
+        )
+
     @property
     def schema_exports(self) -> list[str]:
         """What the schema module exports: the metadata, and each domain's table module."""
-        return sorted(["metadata", *(f"{domain.name}_tables" for domain in self.domains)])
+        return sorted(["metadata", *(domain.tables_alias for domain in self.domains)])
