@@ -22,14 +22,16 @@ from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from fluvius.domain.aggregate import Aggregate, CommandHandler
+from fluvius.domain.errors import InvalidCommand
 from fluvius.domain.messages import Command
 from fluvius.domain.processor import CommandContext
 from fluvius.fastapi.access import Access, bearer_token
 from fluvius.fastapi.context import current_request_id
-from fluvius.fastapi.problems import ProblemError, problem_responses
+from fluvius.fastapi.problems import FieldProblem, ProblemError, problem_responses
 from fluvius.fastapi.replies import CommandReply
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
+from fluvius.query.filters import DuplicateKey, unique_keys
 
 _ETAG = re.compile(r'(W/)?"(\d{1,18})"|(\d{1,18})')
 IDEMPOTENCY_KEY_LENGTH = (1, 200)
@@ -74,17 +76,25 @@ def add_command_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate
         _add_routes(app, runtime, aggregate, handler)
 
 
+class CommandRequest(Request):
+    """A command's request, whose JSON body may not repeat a key in one object (400)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = _unique_json(await self.body())
+        return self._json
+
+
 class CommandRoute(ServiceRoute):
     """A command's route: its endpoint's fast path first, FastAPI's handler when it declines."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         fast: FastPath | None = getattr(self.endpoint, FAST_PATH, None)
-        if fast is None:
-            return handler
 
         async def handle(request: Request) -> Response:
-            response = await fast(request)
+            request = CommandRequest(request.scope, request.receive)
+            response = await fast(request) if fast is not None else None
             return response if response is not None else await handler(request)
 
         return handle
@@ -113,14 +123,17 @@ def _add_routes(
             command_id=idempotency_key,
             correlation_id=current_request_id(),
         )
-        result = await runtime.processor.execute(
-            aggregate,
-            payload if payload is not None else payload_type(),
-            aggregate_id,
-            context=context,
-            expected_version=_expected_version(if_match),
-            scope=runtime.gate.scope(access),
-        )
+        try:
+            result = await runtime.processor.execute(
+                aggregate,
+                payload if payload is not None else payload_type(),
+                aggregate_id,
+                context=context,
+                expected_version=_expected_version(if_match),
+                scope=runtime.gate.scope(access),
+            )
+        except InvalidCommand as error:
+            raise _body_problem(error) from None
         headers = {"ETag": f'"{result.version}"'}
         if handler.create:
             headers["Location"] = f"/{aggregate.domain}.{aggregate.name}/{result.aggregate_id}"
@@ -136,7 +149,9 @@ def _add_routes(
         try:
             token = bearer_token(headers.get("authorization"))
             access = await runtime.gate.admit(token, resource, handler.name)
-        except ProblemError:
+        except ProblemError as error:
+            if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+                raise  # the same answer FastAPI would give, without waiting for it twice
             return None
         aggregate_id = _valid_uuid(request.path_params["id"]) if by_id else None
         if_match = headers.get("if-match") if by_id else None
@@ -248,12 +263,36 @@ async def _json_payload(request: Request, payload_type: type[Command]) -> Comman
         return None
     try:
         body = await request.json()
+    except ProblemError:
+        raise
     except Exception:  # not JSON in UTF-8, or nested too deep: FastAPI says which
         return None
     try:
         return payload_type.model_validate(body)
     except ValidationError:
         return None
+
+
+def _unique_json(body: bytes) -> Any:
+    """The JSON value of a body; a ProblemError when an object in it repeats a key."""
+    try:
+        return json.loads(body, object_pairs_hook=unique_keys)
+    except DuplicateKey as error:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST,
+            "duplicate-key",
+            f"the request body {error}: send each field once",
+            errors=[FieldProblem(field="body", message=f"{error}")],
+        ) from None
+
+
+def _body_problem(error: InvalidCommand) -> ProblemError:
+    """A payload the processor refused, its fields named as in the request (`body.<field>`)."""
+    errors = [
+        FieldProblem.model_validate({**item, "field": f"body.{item['field']}"})
+        for item in error.errors
+    ]
+    return ProblemError(HTTPStatus.UNPROCESSABLE_ENTITY, error.code, error.message, errors=errors)
 
 
 def _expected_version(if_match: str | None) -> int | None:

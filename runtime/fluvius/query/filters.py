@@ -40,8 +40,8 @@ COMPARISONS: Mapping[str, _Comparison] = {
 _KEY = re.compile(r"(?P<field>[^.!]*)(?:(?P<sign>[.!])(?P<operator>.*))?", re.DOTALL)
 
 
-class _DuplicateKey(ValueError):
-    pass
+class DuplicateKey(ValueError):
+    """A JSON text repeats a key in one object."""
 
 
 def parse_query(text: str | None) -> dict[str, Any]:
@@ -53,11 +53,11 @@ def parse_query(text: str | None) -> dict[str, Any]:
             text,
             parse_float=Decimal,
             parse_constant=_refuse_constant,
-            object_pairs_hook=_object,
+            object_pairs_hook=unique_keys,
         )
     except RecursionError:
         raise _too_deep("query= is nested too deeply to read") from None
-    except _DuplicateKey as exc:
+    except DuplicateKey as exc:
         message = f"query= {exc}; join such conditions with .and"
         raise refuse("invalid-query", "query", message) from None
     except ValueError as exc:
@@ -195,11 +195,12 @@ def _escape_like(text: str) -> str:
     return re.sub(r"[%_/]", lambda m: LIKE_ESCAPE + m[0], text)
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The `object_pairs_hook` of `json.loads` that refuses a repeated key (DuplicateKey)."""
     seen: set[str] = set()
     for key, _ in pairs:
         if key in seen:
-            raise _DuplicateKey(f"repeats the key '{key}' in one object")
+            raise DuplicateKey(f"repeats the key '{key}' in one object")
         seen.add(key)
     return dict(pairs)
 
