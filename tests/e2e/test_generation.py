@@ -14,6 +14,7 @@ from tests.e2e.conftest import EXAMPLES, ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_fails, run_pytest, tree
 
 pytestmark = pytest.mark.slow
+EXAMPLE_SPECS = Path(__file__).parents[2] / "examples"
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -33,6 +34,22 @@ def _assert_linters_pass(root: Path) -> None:
             [sys.executable, "-m", *linter], cwd=root, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, f"{' '.join(linter)}:\n{result.stdout}{result.stderr}"
+
+
+def test_a_ref_to_another_domain_passes_its_tests_and_linters(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    """The shop's refunds referring to catalog products: another domain's table is imported."""
+    spec = tmp_path / "shop.yaml"
+    example = (EXAMPLE_SPECS / "shop.yaml").read_text()
+    spec.write_text(example.replace("to: ordering.sales_order", "to: catalog.product"))
+    root = tmp_path / "shop"
+    fluvius("new", "project", "shop", "--spec", str(spec), "--dir", str(root))
+    refund = (root / "shop" / "ordering" / "_generated" / "refund.py").read_text()
+    assert 'Ref("catalog.product", catalog_tables.product_table)' in refund
+    tests = run_pytest(root)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    _assert_linters_pass(root)
 
 
 @pytest.mark.parametrize("example", EXAMPLES)

@@ -147,15 +147,20 @@ async def test_every_role_gets_what_the_spec_implies(
                         assert response.json()["code"] in ("unauthenticated", "forbidden")
 
 
-async def _seed(api: Any, tests: HttpTests) -> uuid.UUID:
-    """An aggregate recorded through the creating command, by a role allowed to create it."""
+async def _seed(api: Any, tests: HttpTests, at: str | None = None) -> uuid.UUID:
+    """An aggregate recorded through the creating command (with the id `at`), by a role allowed
+    to create it, after the aggregates that the command's ref fields name."""
     aggregate = tests.aggregate
     creator = next(case for case in tests.permissions if not case.seeded and case.payload)
+    assert creator.payload is not None
+    for name, target in aggregate.command(creator.action).ref_targets:
+        await _seed(api, HttpTests(ContractTests(target)), at=creator.payload[name])
     caller = next((c for c in creator.callers if c.allowed), None)
     if caller is None:
         pytest.fail(f"no role of {aggregate.qualified_name} may create it")
+    path = creator.path if at is None else creator.path.replace(":new", at)
     async with api.client(caller.role, sub=caller.sub) as client:
-        response = await client.post(creator.path, json=creator.payload)
+        response = await client.post(path, json=creator.payload)
     assert response.status_code == 201, response.text
     return uuid.UUID(response.json()["data"]["id"])
 
