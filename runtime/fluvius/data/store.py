@@ -266,7 +266,9 @@ class EventStore:
         """True when a state row with this id exists, in any tenant."""
         return bool(await self._rows(_exists_query(table), {"id": aggregate_id}))
 
-    async def holds(self, table: Table, aggregate_id: uuid.UUID, *, tenant: str | None) -> bool:
+    async def exists_in_tenant(
+        self, table: Table, aggregate_id: uuid.UUID, *, tenant: str | None
+    ) -> bool:
         """True when a state row with this id exists in `tenant` (when the table has tenants)."""
         parameters: dict[str, Any] = {"id": aggregate_id}
         if has_tenancy(table):

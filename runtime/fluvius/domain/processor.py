@@ -261,7 +261,7 @@ async def _check_refs(store: EventStore, request: _Request) -> None:
     errors = []
     for name, ref in request.handler.refs.items():
         target = getattr(request.command, name)
-        if target is not None and not await store.holds(
+        if target is not None and not await store.exists_in_tenant(
             ref.table, target, tenant=request.context.tenant
         ):
             message = f"{name} refers to {ref.to} {target}, which does not exist"
