@@ -77,3 +77,19 @@ async def test_ten_concurrent_creations_with_one_key_create_one_aggregate(
     assert len({result.aggregate_id for result in results}) == 1
     assert await count(database, Account.table) == 1
     assert await count(database, log.events) == 1
+
+
+async def test_each_caller_has_keys_of_its_own(
+    database: Database, processor: CommandProcessor
+) -> None:
+    account = await _open(processor)
+    ann = CommandContext(user="ann", command_id="deposit-1")
+    bo = CommandContext(user="bo", command_id="deposit-1")
+    first = await processor.execute(Account, Deposit(amount=Decimal(3)), account, context=ann)
+    other = await processor.execute(Account, Deposit(amount=Decimal(4)), account, context=bo)
+    again = await processor.execute(Account, Deposit(amount=Decimal(3)), account, context=ann)
+    assert (first.version, other.version) == (2, 3)
+    assert not other.replayed
+    assert again.replayed
+    assert again.response == first.response
+    assert await versions(database, account) == [1, 2, 3]
