@@ -29,6 +29,7 @@ VERIFIED_FOR_S = 60.0
 VERIFIED_TOKENS = 4096
 TIME_CLAIMS = ("exp", "iat", "nbf")
 KEYS_RETRY_AFTER_S = 30
+KEYS_FETCH_TIMEOUT_S = 5.0  # a JWKS URL that does not answer holds a request no longer
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, timeout=KEYS_FETCH_TIMEOUT_S)
+            if settings.jwt_jwks_url
+            else None
+        )
         # token -> (its principal, and the interval in which it verifies)
         self._verified: dict[str, tuple[Principal, float, float]] = {}
 
