@@ -239,12 +239,13 @@ def case(name: str, edits: list[tuple[str, str]], *expected: str) -> object:
         case(
             "cron-day-never-occurs",
             [(WORKERS, WORKERS + "    workers:\n      report: {cron: '0 0 30 feb *'}\n")],
-            "cron '0 0 30 feb *': day of month: none of these days occurs in the chosen months",
+            "cron '0 0 30 feb *': day of month: '30' is not valid"
+            " (it takes 1-31, L or LW, a day its months have)",
         ),
         case(
             "cron-non-ascii-digit",
             [(WORKERS, WORKERS + "    workers:\n      report: {cron: '0 \u0663 * * *'}\n")],
-            "cron '0 \u0663 * * *': hour: '\u0663' is not a number",
+            "cron '0 \u0663 * * *': hour: '\u0663' is not valid (it takes 0-23)",
         ),
         # No cascades: one mistake, one message.
         case(

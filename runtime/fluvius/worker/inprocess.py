@@ -44,8 +44,9 @@ class InProcessWorkers:
         lease_s: float = LEASE_S,
     ) -> None:
         self.settings = settings
-        self.relay = Relay(service, database, DatabaseQueue(database, service.tables))
-        self.scheduler = Scheduler(service, database)
+        queue = DatabaseQueue(database, service.tables)
+        self.relay = Relay(service, database, queue)
+        self.scheduler = Scheduler(service, queue)
         self.executor = Executor(
             service,
             database,

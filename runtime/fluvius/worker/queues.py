@@ -19,9 +19,12 @@ EVENT_JOB = "fluvius.event"
 
 
 class JobQueue(Protocol):
-    """Takes jobs from the relay, together with the checkpoint they bring it to."""
+    """Takes jobs: from the relay, together with the checkpoint they bring it to, and from the
+    scheduler (ticks, without one)."""
 
-    async def enqueue(self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint]) -> None: ...
+    async def enqueue(
+        self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint] | None = None
+    ) -> None: ...
 
     async def requeue(self, job: Job) -> None: ...
 
@@ -34,10 +37,13 @@ class DatabaseQueue:
         self.store = JobStore(tables)
         self.checkpoints = Checkpoints(tables.checkpoints)
 
-    async def enqueue(self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint]) -> None:
+    async def enqueue(
+        self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint] | None = None
+    ) -> None:
         async with self.database.write.begin() as connection:
             await self.store.enqueue(connection, jobs)
-            await self.checkpoints.save(connection, *checkpoint)
+            if checkpoint is not None:
+                await self.checkpoints.save(connection, *checkpoint)
 
     async def requeue(self, job: Job) -> None:
         """The job table already holds the job as queued: the executor will take it."""
@@ -56,18 +62,22 @@ class ArqQueue:
         self.store = JobStore(tables)
         self.checkpoints = Checkpoints(tables.checkpoints)
 
-    async def enqueue(self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint]) -> None:
+    async def enqueue(
+        self, jobs: Sequence[Job], checkpoint: tuple[str, Checkpoint] | None = None
+    ) -> None:
         for job in jobs:
             await self._send(job, job.id)
         async with self.database.write.begin() as connection:
             await self.store.enqueue(connection, jobs)
-            await self.checkpoints.save(connection, *checkpoint)
+            if checkpoint is not None:
+                await self.checkpoints.save(connection, *checkpoint)
 
     async def requeue(self, job: Job) -> None:
         await self._send(job, f"{job.id}:retry:{uuid7()}")
 
     async def _send(self, job: Job, job_id: str) -> None:
         event_id = str(job.event_id) if job.event_id is not None else None
+        tick = job.scheduled_at.isoformat() if job.scheduled_at is not None else None
         await self.redis.enqueue_job(
-            EVENT_JOB, job.worker, job.key, job.domain, event_id, _job_id=job_id
+            EVENT_JOB, job.worker, job.key, job.domain, event_id, tick, _job_id=job_id
         )

@@ -1,7 +1,8 @@
-"""Cron workers without arq: one job per tick, queued in the job table.
+"""The cron scheduler: queues one job per tick of each cron worker, in-process and on arq alike.
 
-Every process that runs the scheduler queues the same tick under the same job key, so a tick
-runs once however many processes there are.
+Each tick is the next run after the last that the worker's schedule (cronsim) gives. Every
+process that runs the scheduler queues the same tick under the same job id, so a tick runs once
+however many processes there are.
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from fluvius.worker.declarations import CronWorker
-from fluvius.worker.jobs import Job, JobStore
+from fluvius.worker.jobs import Job
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
     import asyncio
 
-    from fluvius.data.driver import Database
     from fluvius.service import Service
+    from fluvius.worker.queues import JobQueue
 
 
 class Scheduler:
     """Queues the ticks of a service's cron workers as they come."""
 
-    def __init__(self, service: Service, database: Database) -> None:
-        self.database = database
-        self.store = JobStore(service.tables)
+    def __init__(self, service: Service, queue: JobQueue) -> None:
+        self.queue = queue
         self.workers = [
             (domain.name, worker)
             for domain, worker in service.workers()
@@ -51,8 +51,7 @@ class Scheduler:
                 for domain, worker in self.workers
                 if ticks[worker.name] == tick
             ]
-            async with self.database.write.begin() as connection:
-                await self.store.enqueue(connection, due)
+            await self.queue.enqueue(due)
             after = tick
             return True
 
