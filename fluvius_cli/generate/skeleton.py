@@ -3,7 +3,8 @@
 copier updates a project by diffing two versions of its template, so the template must live in
 git. fluvius keeps a small repository of its skeleton in the user's cache: each installed
 version commits its skeleton there once, tagged `v<version>`. `new project` copies from that
-tag; `upgrade` runs `copier update` from the project's recorded tag to the current one.
+tag; `upgrade` runs `copier update` from the project's recorded tag to the current one. The
+project records the tag, never the cache's path: any machine's cache serves.
 """
 
 from __future__ import annotations
@@ -112,17 +113,31 @@ def copy_skeleton(target: Path, answers: dict[str, Any], repository: Path | None
 
 
 def update_skeleton(project: Path) -> None:
-    """`copier update` of the project's skeleton to this fluvius version, keeping its answers."""
-    if skeleton_repository() is None:
+    """`copier update` of the project's skeleton to this fluvius version, keeping its answers.
+
+    The skeleton it was made from is taken from this machine's cache, by its recorded version.
+    """
+    repository = skeleton_repository()
+    if repository is None:
         raise SkeletonError("fluvius upgrade needs git, and git is not installed")
-    if not (project / ANSWERS_FILE).is_file():
+    answers = project / ANSWERS_FILE
+    if not answers.is_file():
         raise SkeletonError(f"{project} has no {ANSWERS_FILE}: it was not made by fluvius new")
-    import copier
+    recorded = _recorded_tag(answers)
+    if not _git(repository, "tag", "--list", recorded):
+        raise SkeletonError(
+            f"{ANSWERS_FILE} records the skeleton {recorded}, unknown to this machine's cache"
+            f" ({repository}): run fluvius upgrade once with fluvius {recorded.removeprefix('v')},"
+            " then with this one"
+        )
     from copier.errors import UserMessageError
 
+    from fluvius_cli.generate.skeleton_update import update_from
+
     try:
-        copier.run_update(
-            str(project),
+        update_from(
+            repository,
+            project,
             data={"fluvius_version": __version__},
             vcs_ref=version_tag(),
             defaults=True,
@@ -132,6 +147,21 @@ def update_skeleton(project: Path) -> None:
         )
     except UserMessageError as exc:
         raise SkeletonError(str(exc)) from None
+
+
+def _recorded_tag(answers: Path) -> str:
+    """The skeleton version (`_commit`) that the answers file records."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        recorded = YAML(typ="safe").load(answers.read_text())
+    except YAMLError:
+        recorded = None
+    commit = recorded.get("_commit") if isinstance(recorded, dict) else None
+    if not isinstance(commit, str) or not commit:
+        raise SkeletonError(f"{answers} records no skeleton version (_commit)")
+    return commit
 
 
 def skeleton_repository() -> Path | None:
