@@ -22,18 +22,13 @@ def show(context: typer.Context, project: ProjectOption = Path()) -> None:
     """Each worker's checkpoint, lag, and its jobs by status; then the dead letters."""
     if context.invoked_subcommand is not None:
         return
-    from rich.table import Table
-
     from fluvius_cli.console import out
+    from fluvius_cli.reporting import show_table
 
     found = open_project(project)
     rows, letters = asyncio.run(_status(found))
-    table = Table(box=None, header_style="bold")
-    for column in ("worker", "trigger", "checkpoint", "lag", "waiting", "done", "retrying", "dead"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(value) for value in row))
-    out.print(table)
+    columns = ("worker", "trigger", "checkpoint", "lag", "waiting", "done", "retrying", "dead")
+    show_table(columns, [[str(value) for value in row] for row in rows])
     if letters:
         out.print("\n[bold]dead letters[/] (`fluvius workers retry ID` queues one again)")
         for letter in letters:
