@@ -14,6 +14,7 @@ from fluvius_cli import __version__
 from fluvius_cli.commands import add, migrate, new, policy, run, workers
 from fluvius_cli.commands.check import check
 from fluvius_cli.commands.generate import generate
+from fluvius_cli.commands.graph import graph
 from fluvius_cli.commands.schema import schema
 from fluvius_cli.commands.state import replay, verify
 from fluvius_cli.commands.token import token
@@ -31,6 +32,7 @@ app.command()(schema)
 app.add_typer(new.app, name="new")
 app.add_typer(add.app, name="add")
 app.command()(generate)
+app.command()(graph)
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(run.app, name="run")
 app.command()(token)

@@ -15,12 +15,14 @@ from fluvius_cli.generate.http_samples import HttpTests
 from fluvius_cli.generate.imports import Import, Imports
 from fluvius_cli.generate.samples import ContractTests
 from fluvius_cli.generate.view import AggregateView, DomainView, ProjectView
+from fluvius_cli.graph import event_model, markdown
 from fluvius_cli.resources import templates_dir
 from fluvius_cli.spec.model import Spec
 from fluvius_cli.spec.schema import spec_json_schema
 
 LINE_LENGTH = 100
 SCHEMA_PATH = ".fluvius/fluvius.schema.json"
+EVENT_MODEL_PATH = "docs/event-model.md"
 
 
 class Owner(Enum):
@@ -70,6 +72,7 @@ def render_project(spec: Spec, versions: EventVersions | None = None) -> list[Re
         RenderedFile(SCHEMA_PATH, json.dumps(spec_json_schema(), indent=2) + "\n", Owner.FLUVIUS)
     )
     files.append(RenderedFile(LOCK_PATH, project.versions.dump(), Owner.FLUVIUS))
+    files.append(RenderedFile(EVENT_MODEL_PATH, markdown(event_model(project)), Owner.FLUVIUS))
     return sorted(files, key=lambda file: file.path)
 
 
