@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from fluvius.data.driver import Database
     from fluvius.data.tables import RuntimeTables
 
-EVENT_JOB = "fluvius.event"
+EVENT_JOB = "fluvius.event"  # the arq function that runs every job: an event's, or a tick's
 
 
 class JobQueue(Protocol):
