@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fluvius.data.types import DECIMAL_ORDER, decimal_order_key
 from fluvius.settings import Settings
 
 if TYPE_CHECKING:
@@ -251,6 +252,8 @@ def _take_over_sqlite_transactions(engine: AsyncEngine, begin: str) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # Money is text on SQLite: its comparisons and sorts go through this (types.py).
+        dbapi_connection.create_function(DECIMAL_ORDER, 1, decimal_order_key, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

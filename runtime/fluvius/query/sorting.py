@@ -1,7 +1,8 @@
 """The `sort=` order, and keyset positions in it.
 
 Items are `field.asc` or `field.desc` (a bare field is ascending); NULLs come last either way, and
-`id` ends every order, so the order is total. Text orders by bytes on both backends.
+`id` ends every order, so the order is total. Text orders by bytes on both backends, decimals by
+value (on SQLite, where they are text, by their order key: fluvius.data.types.numeric_order).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, false, literal, nulls_last, or_, tuple_
 
+from fluvius.data.types import numeric_order
 from fluvius.query.bytewise import bytewise
 from fluvius.query.errors import QueryError, problem, unknown
 from fluvius.query.fields import FieldKind, Kind
@@ -125,11 +127,16 @@ def _beyond(
 
 
 def _expressions(table: Table, keys: Sequence[SortKey], dialect: str) -> list[ColumnElement[Any]]:
-    textual = (Kind.STRING, Kind.ENUM)
-    return [
-        bytewise(table.c[key.name], dialect) if key.field.kind in textual else table.c[key.name]
-        for key in keys
-    ]
+    return [_expression(table.c[key.name], key.field, dialect) for key in keys]
+
+
+def _expression(column: ColumnElement[Any], field: FieldKind, dialect: str) -> ColumnElement[Any]:
+    """`column` as it sorts: text byte by byte, decimals by value (they are text on SQLite)."""
+    if field.kind in (Kind.STRING, Kind.ENUM):
+        return bytewise(column, dialect)
+    if field.number == "decimal":
+        return numeric_order(column)
+    return column
 
 
 def _sort_key(
