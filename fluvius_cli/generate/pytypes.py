@@ -13,17 +13,18 @@ from fluvius_cli.spec.model import FieldSpec
 
 Role = Literal["state", "command", "event"]
 
-# Annotations of payload fields (commands and events): bounded so every accepted value stores.
+# Annotations of payload fields (commands and events): strict JSON types, bounded so every
+# accepted value stores (fluvius.domain.types).
 _PAYLOAD = {
     "string": "Text",
     "text": "Text",
     "integer": "Int64",
     "decimal": "Amount",
     "float": "Real",
-    "boolean": "bool",
-    "uuid": "uuid.UUID",
-    "ref": "uuid.UUID",
-    "date": "dt.date",
+    "boolean": "Flag",
+    "uuid": "Uuid",
+    "ref": "Uuid",
+    "date": "Day",
     "datetime": "Timestamp",
     "json": "Json",
 }
@@ -36,8 +37,13 @@ _STATE = {
     "integer": "int",
     "decimal": "Decimal",
     "float": "float",
+    "boolean": "bool",
+    "uuid": "uuid.UUID",
+    "ref": "uuid.UUID",
+    "date": "dt.date",
     "datetime": "dt.datetime",
 }
+BOUNDS = ("ge", "gt", "le", "lt")
 _COLUMNS = {
     "text": "Text()",
     "integer": "BigInteger()",
@@ -58,6 +64,21 @@ def annotation(spec: FieldSpec, role: Role) -> str:
         values = ", ".join(_string(value) for value in spec.values or [])
         return f"Literal[{values}]"
     return (_STATE if role == "state" else _PAYLOAD)[spec.type]
+
+
+def bounded(spec: FieldSpec, base: str) -> str:
+    """The annotation `base` of a payload field narrowed to the spec's numeric bounds.
+
+    The bounds go inside the type, after its own (a decimal's pattern, 64 bits), so they win.
+    """
+    bounds = [
+        f"{bound}={value!r}" for bound in BOUNDS if (value := getattr(spec, bound)) is not None
+    ]
+    if not bounds:
+        return base
+    if spec.type == "decimal":
+        return f"Annotated[Decimal, DecimalText({', '.join(bounds)})]"
+    return f"Annotated[{base}, Field({', '.join(bounds)})]"
 
 
 def string_length(spec: FieldSpec) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,12 @@ _TYPE_IMPORTS = {
     "Timestamp": Import("fluvius.domain.types", "Timestamp"),
     "Text": Import("fluvius.domain.types", "Text"),
     "Json": Import("fluvius.domain.types", "Json"),
+    "Flag": Import("fluvius.domain.types", "Flag"),
+    "Uuid": Import("fluvius.domain.types", "Uuid"),
+    "Day": Import("fluvius.domain.types", "Day"),
+    "DecimalText": Import("fluvius.domain.types", "DecimalText"),
+    "Annotated": Import("typing", "Annotated"),
+    "Field": Import("pydantic", "Field"),
     "JsonValue": Import("pydantic", "JsonValue"),
     "Decimal": Import("decimal", "Decimal"),
     "uuid.UUID": Import("uuid"),
@@ -94,22 +101,18 @@ class FieldView:
 
     @property
     def annotation(self) -> str:
+        """The field's type; a payload field's numeric bounds are part of it (pytypes.bounded)."""
         base = pytypes.annotation(self.spec, self.role)
+        if self.role != "state":
+            base = pytypes.bounded(self.spec, base)
         return f"{base} | None" if self.optional else base
 
     @property
     def constraints(self) -> list[str]:
         """pydantic Field arguments of a payload field (state fields are derived, not checked)."""
-        if self.role == "state":
+        if self.role == "state" or self.max_length is None:
             return []
-        found = []
-        if self.max_length is not None:
-            found.append(f"max_length={self.max_length}")
-        for bound in ("ge", "gt", "le", "lt"):
-            value = getattr(self.spec, bound)
-            if value is not None:
-                found.append(f"{bound}={value!r}")
-        return found
+        return [f"max_length={self.max_length}"]
 
     @property
     def default(self) -> str | None:
@@ -143,7 +146,8 @@ class FieldView:
 
     def model_imports(self) -> set[Import]:
         """What the field's model declaration needs imported."""
-        needed = {_TYPE_IMPORTS[key] for key in _TYPE_IMPORTS if key in self.annotation.split(" ")}
+        names = set(re.findall(r"[A-Za-z_][\w.]*", self.annotation))
+        needed = {_TYPE_IMPORTS[key] for key in _TYPE_IMPORTS if key in names}
         if self.spec.type == "enum":
             needed.add(Import("typing", "Literal"))
         if self.constraints:
