@@ -37,11 +37,19 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 DEFAULT_STRING_LENGTH = 255
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATETIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+DATE_TEXT = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+"""A date as JSON carries it (JSON Schema's `date` format, with its ranges left to parsing)."""
+DATETIME_TEXT = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""An RFC 3339 date and time with its offset (JSON Schema's `date-time` format)."""
+UUID_TEXT = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+"""A UUID's hyphenated text (JSON Schema's `uuid` format)."""
+
+_DATE = re.compile(DATE_TEXT)
+_DATETIME = re.compile(DATETIME_TEXT)
+_UUID = re.compile(UUID_TEXT)
 
 
 def _text_like(pattern: re.Pattern[str], wanted: str) -> Any:

@@ -34,6 +34,7 @@ from fluvius.fastapi.runtime import Runtime
 from fluvius.query.filters import DuplicateKey, unique_keys
 
 _ETAG = re.compile(r'(W/)?"(\d{1,18})"|(\d{1,18})')
+IF_MATCH_PATTERN = r'^[ \t]*(?:(?:W/)?"[0-9]{1,18}"|[0-9]{1,18})[ \t]*$'  # _ETAG, for OpenAPI
 IDEMPOTENCY_KEY_LENGTH = (1, 200)
 IF_MATCH_LENGTH = (0, 40)
 IdempotencyKey = Annotated[
@@ -51,6 +52,7 @@ IfMatch = Annotated[
         alias="If-Match",
         max_length=IF_MATCH_LENGTH[1],
         description='The version the command expects, as the ETag `"N"`: 412 when it differs.',
+        json_schema_extra={"pattern": IF_MATCH_PATTERN},  # checked by _expected_version
     ),
 ]
 FAST_PATH = "__fluvius_fast_path__"
@@ -298,7 +300,7 @@ def _body_problem(error: InvalidCommand) -> ProblemError:
 def _expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
-    match = _ETAG.fullmatch(if_match.strip())
+    match = _ETAG.fullmatch(if_match.strip(" \t"))
     if match is None:
         raise ProblemError(
             HTTPStatus.BAD_REQUEST,

@@ -5,6 +5,8 @@
     GET /{domain}.{aggregate}/{id}/events ?after=&limit=
 
 Every read is confined in SQL to the caller's tenant and scope, so counts and pages are right.
+OpenAPI declares `query=` as JSON (its schema, `<Aggregate>Filter`, lists each field's operators
+and values) and `sort=` by a pattern naming the sortable fields (fluvius.query.schema).
 This module does not postpone annotations: FastAPI reads the endpoints' types at definition.
 """
 
@@ -24,7 +26,9 @@ from fluvius.fastapi.access import Access
 from fluvius.fastapi.problems import problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
 from fluvius.fastapi.runtime import Runtime
-from fluvius.query import list_rows
+from fluvius.query import fields_of, list_rows
+from fluvius.query.filters import MAX_CONDITIONS, MAX_DEPTH
+from fluvius.query.schema import filter_schema, sort_pattern
 
 MAX_LIMIT = 100
 MAX_HISTORY = 1000
@@ -35,10 +39,19 @@ _RESPONSES = problem_responses(
     HTTPStatus.NOT_FOUND,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
+QUERY_LENGTH = 4096
 QUERY_HELP = (
     'A JSON filter: {"balance.gt": 10}, {"owner": "ann"}, {"status!eq": "closed"}, '
     '{".or": [{...}, {...}]}. Operators: eq ne in has startswith (text), '
-    "eq ne gt gte lt lte in between (numbers, dates), eq ne in (enums, uuids), eq ne (booleans)."
+    "eq ne gt gte lt lte in between (numbers, dates), eq ne in (enums, uuids), eq ne (booleans). "
+    f"At most {MAX_CONDITIONS} conditions, .and/.or nested at most {MAX_DEPTH} deep, "
+    f"in at most {QUERY_LENGTH} characters."
+)
+PAGE_HELP = "The page, counting from 1 (the default). Not with `cursor`: 400 when both are given."
+CURSOR_HELP = (
+    "`next_cursor` of a previous page (empty: the first page, without counting). Not with "
+    "`page`: 400 when both are given; 400 for a cursor this service did not issue for this "
+    "query= and sort=."
 )
 
 
@@ -50,6 +63,17 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     base = f"/{aggregate.domain}.{aggregate.name}"
     operation = f"{aggregate.domain}_{aggregate.name}"
     common: dict[str, Any] = {"tags": [aggregate.domain], "responses": _RESPONSES}
+    fields = fields_of(table)
+    filter_name = f"{state_type.__name__.removesuffix('State')}Filter"
+    filter_reference = f"#/components/schemas/{filter_name}"
+    _declare_component(app, filter_name, filter_schema(fields, filter_reference))
+    query_parameter = {
+        "name": "query",
+        "in": "query",
+        "required": False,
+        "description": QUERY_HELP,
+        "content": {"application/json": {"schema": {"$ref": filter_reference}}},
+    }
 
     async def visible_row(access: Access, aggregate_id: uuid.UUID) -> dict[str, Any]:
         conditions = runtime.gate.row_conditions(access, table)
@@ -65,19 +89,25 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=list_reply(state_type),
         operation_id=f"{operation}_list",
         summary=f"List {aggregate.name} rows",
+        openapi_extra={"parameters": [query_parameter]},
         **common,
     )
     async def list_aggregates(
         access: Access = Depends(admitted),
-        query: Annotated[str | None, Query(max_length=4096, description=QUERY_HELP)] = None,
+        query: Annotated[
+            str | None, Query(max_length=QUERY_LENGTH, include_in_schema=False)
+        ] = None,
         sort: Annotated[
-            str | None, Query(max_length=512, description="Fields, as `balance.desc,owner`.")
+            str | None,
+            Query(
+                max_length=512,
+                description="Fields, as `balance.desc,owner`; a field named again is ignored.",
+                json_schema_extra={"pattern": sort_pattern(fields)},  # checked by list_rows
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-        page: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
-        cursor: Annotated[
-            str | None, Query(max_length=2048, description="`next_cursor` of a previous page.")
-        ] = None,
+        page: Annotated[int | None, Query(ge=1, le=10_000_000, description=PAGE_HELP)] = None,
+        cursor: Annotated[str | None, Query(max_length=2048, description=CURSOR_HELP)] = None,
     ) -> JSONResponse:
         async with runtime.database.read.connect() as connection:
             listing = await list_rows(
@@ -127,3 +157,17 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             store = EventStore(connection, aggregate.log)
             events = await store.history(aggregate, id, after_version=after, limit=limit)
         return JSONResponse({"status": "OK", "data": [event.summary() for event in events]})
+
+
+def _declare_component(app: FastAPI, name: str, schema: dict[str, Any]) -> None:
+    """Put `schema` into the OpenAPI components as `name`, where parameters refer to it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document.setdefault("components", {}).setdefault("schemas", {})[name] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

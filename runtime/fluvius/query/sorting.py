@@ -36,15 +36,18 @@ class SortKey:
 
 
 def parse_sort(text: str | None, fields: Mapping[str, FieldKind]) -> tuple[SortKey, ...]:
-    """The keys of `sort=`, ending with `id`; only `id` when `text` is absent or blank."""
+    """The keys of `sort=`, ending with `id`; only `id` when `text` is absent or blank.
+
+    A field named twice sorts by its first mention (fluvius.query.schema.sort_pattern cannot
+    refuse the second).
+    """
     keys: list[SortKey] = []
     problems: list[dict[str, Any]] = []
-    items = text.split(",") if text is not None and text.strip() else []
-    for item in (item.strip() for item in items):
+    items = text.split(",") if text is not None and text.strip(" ") else []
+    for item in (item.strip(" ") for item in items):
         key = _sort_key(item, fields, problems)
-        if key is not None and any(key.name == other.name for other in keys):
-            problems.append(problem("invalid-sort", item, f"sort= names '{key.name}' twice"))
-        elif key is not None:
+        # A field named again changes nothing: rows tied on it are tied again.
+        if key is not None and all(key.name != other.name for other in keys):
             keys.append(key)
     if problems:
         raise QueryError(problems)

@@ -1,15 +1,22 @@
-"""Values of `query=` and cursors: JSON values checked and converted to a field's Python type."""
+"""Values of `query=` and cursors: JSON values checked and converted to a field's Python type.
+
+Each kind takes exactly the JSON that `fluvius.query.schema` declares for it: integers are JSON
+integers, floats JSON numbers, decimals JSON numbers or decimal text ("9.90"), dates "YYYY-MM-DD",
+datetimes RFC 3339 text with a timezone, UUIDs their hyphenated text.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
 import re
+import sys
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from fluvius.domain.types import DATE_TEXT, DATETIME_TEXT, UUID_TEXT
 from fluvius.query.fields import FieldKind, Kind
 
 INTEGER_RANGES: Mapping[str | None, tuple[int, int]] = {
@@ -17,10 +24,14 @@ INTEGER_RANGES: Mapping[str | None, tuple[int, int]] = {
     for name, bits in (("int16", 16), ("int32", 32), ("int64", 64))
 }
 DECIMAL_LIMIT = Decimal("1e100")
-DECIMAL_PLACES = 100
+FLOAT_LIMIT = sys.float_info.max
+# Decimal text below DECIMAL_LIMIT in size (query= itself bounds its length).
+DECIMAL_QUERY_TEXT = r"-?(?:0|[1-9][0-9]{0,99})(?:\.[0-9]+)?"
 
-_NUMERIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DECIMAL = re.compile(DECIMAL_QUERY_TEXT)
+_DATE = re.compile(DATE_TEXT)
+_DATETIME = re.compile(DATETIME_TEXT)
+_UUID = re.compile(UUID_TEXT)
 
 
 class InvalidValue(ValueError):
@@ -47,17 +58,19 @@ def to_json(field: FieldKind, value: Any) -> Any:
         return value
     if field.kind in (Kind.DATE, Kind.DATETIME):
         return value.isoformat()
-    return str(value)  # numbers (exactly, as numeric strings) and UUIDs
+    if field.kind is Kind.NUMBER:
+        # exactly: integers and floats as JSON numbers (repr round-trips), decimals as text
+        return format(value, "f") if field.number == "decimal" else value
+    return str(value)  # UUIDs
 
 
 def _expected_number(field: FieldKind) -> str:
-    form = "a JSON number or a numeric string"
     bounds = INTEGER_RANGES.get(field.number)
     if bounds is not None:
-        return f"a whole number ({form}) from {bounds[0]} to {bounds[1]}"
+        return f"a whole number (a JSON integer) from {bounds[0]} to {bounds[1]}"
     if field.number == "float":
-        return f"a finite number ({form})"
-    return f"a number ({form}) below 1e100 in size, with at most 100 decimal places"
+        return "a finite number (a JSON number)"
+    return 'a number (a JSON number, or decimal text like "9.90") below 1e100 in size'
 
 
 def _text(raw: object) -> str:
@@ -76,9 +89,10 @@ def _string(_field: FieldKind, raw: object) -> str:
 
 
 def _number(field: FieldKind, raw: object) -> int | float | Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | Decimal | str):
-        raise InvalidValue
-    if isinstance(raw, str) and not _NUMERIC.fullmatch(raw):
+    """A JSON number (decoded as int or Decimal); decimal fields take decimal text too."""
+    if isinstance(raw, str) and field.number == "decimal" and _DECIMAL.fullmatch(raw):
+        raw = Decimal(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
         raise InvalidValue
     try:
         return _bounded(field, Decimal(raw))
@@ -98,8 +112,7 @@ def _bounded(field: FieldKind, number: Decimal) -> int | float | Decimal:
         if not math.isfinite(converted):
             raise InvalidValue
         return converted
-    exponent = number.as_tuple().exponent
-    if abs(number) >= DECIMAL_LIMIT or (isinstance(exponent, int) and -exponent > DECIMAL_PLACES):
+    if not number.is_finite() or abs(number) >= DECIMAL_LIMIT:
         raise InvalidValue
     return number
 
@@ -114,10 +127,10 @@ def _date(_field: FieldKind, raw: object) -> dt.date:
 
 
 def _datetime(_field: FieldKind, raw: object) -> dt.datetime:
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or not _DATETIME.fullmatch(raw):
         raise InvalidValue
     try:
-        moment = dt.datetime.fromisoformat(raw)
+        moment = dt.datetime.fromisoformat(raw.upper())
     except ValueError:
         raise InvalidValue from None
     if moment.tzinfo is None:
@@ -141,10 +154,9 @@ def _boolean(_field: FieldKind, raw: object) -> bool:
 
 
 def _uuid(_field: FieldKind, raw: object) -> uuid.UUID:
-    try:
-        return uuid.UUID(_text(raw))
-    except ValueError:
-        raise InvalidValue from None
+    if not isinstance(raw, str) or not _UUID.fullmatch(raw):
+        raise InvalidValue
+    return uuid.UUID(raw)
 
 
 _PARSERS: Mapping[Kind, Callable[[FieldKind, object], Any]] = {
@@ -160,7 +172,7 @@ _PARSERS: Mapping[Kind, Callable[[FieldKind, object], Any]] = {
 _EXPECTED = {
     Kind.STRING: "a string",
     Kind.DATE: "a date as YYYY-MM-DD",
-    Kind.DATETIME: "an ISO 8601 date and time with a timezone, like 2024-05-01T12:00:00Z",
+    Kind.DATETIME: "an RFC 3339 date and time with a timezone, like 2024-05-01T12:00:00Z",
     Kind.BOOLEAN: "true or false",
     Kind.UUID: "a UUID, like 0190f3a4-5b6c-7d8e-9f00-112233445566",
 }
