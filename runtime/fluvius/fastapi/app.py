@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fluvius.fastapi.commands import add_command_routes
 from fluvius.fastapi.health import health_router
 from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
+from fluvius.fastapi.openapi import parameters_never_null, refine_openapi
 from fluvius.fastapi.problems import Problem, install_problem_handlers
 from fluvius.fastapi.queries import add_query_routes
 from fluvius.fastapi.routes import ServiceRoute
@@ -60,6 +61,7 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)
     _declare_problem_schema(app)
+    refine_openapi(app, parameters_never_null)
     return app
 
 

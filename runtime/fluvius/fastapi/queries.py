@@ -14,7 +14,7 @@ import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -23,7 +23,8 @@ from fluvius.data.store import EventStore
 from fluvius.domain.aggregate import Aggregate
 from fluvius.domain.errors import NotFound
 from fluvius.fastapi.access import Access
-from fluvius.fastapi.problems import problem_responses
+from fluvius.fastapi.openapi import declare_component
+from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
 from fluvius.fastapi.runtime import Runtime
 from fluvius.query import fields_of, list_rows
@@ -39,7 +40,7 @@ _RESPONSES = problem_responses(
     HTTPStatus.NOT_FOUND,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
-QUERY_LENGTH = 4096
+QUERY_LENGTH = 65536  # what a URL component may hold
 QUERY_HELP = (
     'A JSON filter: {"balance.gt": 10}, {"owner": "ann"}, {"status!eq": "closed"}, '
     '{".or": [{...}, {...}]}. Operators: eq ne in has startswith (text), '
@@ -55,6 +56,23 @@ CURSOR_HELP = (
 )
 
 
+def only_parameters(*names: str) -> Any:
+    """A dependency refusing (400) a query parameter the route does not declare."""
+    declared = frozenset(names)
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - declared)
+        if unknown:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise ProblemError(
+                HTTPStatus.BAD_REQUEST,
+                "unknown-parameter",
+                f"unknown query parameter '{unknown[0]}'. Allowed: {allowed}.",
+            )
+
+    return Depends(check)
+
+
 def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """The list, item and history routes of `aggregate`."""
     admitted = runtime.gate.require(aggregate.qualified_name(), READ)
@@ -66,7 +84,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     fields = fields_of(table)
     filter_name = f"{state_type.__name__.removesuffix('State')}Filter"
     filter_reference = f"#/components/schemas/{filter_name}"
-    _declare_component(app, filter_name, filter_schema(fields, filter_reference))
+    declare_component(app, filter_name, filter_schema(fields, filter_reference))
     query_parameter = {
         "name": "query",
         "in": "query",
@@ -90,6 +108,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         operation_id=f"{operation}_list",
         summary=f"List {aggregate.name} rows",
         openapi_extra={"parameters": [query_parameter]},
+        dependencies=[only_parameters("query", "sort", "limit", "page", "cursor")],
         **common,
     )
     async def list_aggregates(
@@ -128,6 +147,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=item_reply(state_type),
         operation_id=f"{operation}_get",
         summary=f"One {aggregate.name}",
+        dependencies=[only_parameters()],
         **common,
     )
     async def get_aggregate(id: uuid.UUID, access: Access = Depends(admitted)) -> JSONResponse:
@@ -142,6 +162,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=HistoryReply,
         operation_id=f"{operation}_events",
         summary=f"The events of one {aggregate.name}, oldest first",
+        dependencies=[only_parameters("after", "limit")],
         **common,
     )
     async def aggregate_events(
@@ -157,17 +178,3 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             store = EventStore(connection, aggregate.log)
             events = await store.history(aggregate, id, after_version=after, limit=limit)
         return JSONResponse({"status": "OK", "data": [event.summary() for event in events]})
-
-
-def _declare_component(app: FastAPI, name: str, schema: dict[str, Any]) -> None:
-    """Put `schema` into the OpenAPI components as `name`, where parameters refer to it."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            document.setdefault("components", {}).setdefault("schemas", {})[name] = schema
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
