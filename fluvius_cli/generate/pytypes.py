@@ -35,7 +35,7 @@ _STATE = {
     "text": "str",
     "json": "JsonValue",
     "integer": "int",
-    "decimal": "Decimal",
+    "decimal": "ExactDecimal",
     "float": "float",
     "boolean": "bool",
     "uuid": "uuid.UUID",

@@ -39,6 +39,7 @@ _TYPE_IMPORTS = {
     "Uuid": Import("fluvius.domain.types", "Uuid"),
     "Day": Import("fluvius.domain.types", "Day"),
     "DecimalText": Import("fluvius.domain.types", "DecimalText"),
+    "ExactDecimal": Import("fluvius.domain.types", "ExactDecimal"),
     "Annotated": Import("typing", "Annotated"),
     "Field": Import("pydantic", "Field"),
     "JsonValue": Import("pydantic", "JsonValue"),

@@ -36,6 +36,35 @@ async def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     return body
 
 
+EXACT = ["9.90", "0.000000000000000000001", "1234567890123456789012.1234567"]
+EXACT += ["1234567890123456789012.1234568", "10", "0.00"]
+
+
+async def test_decimals_keep_every_digit_and_compare_as_numbers(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    """A decimal comes back as sent, scale included, and filters and sorts by value."""
+    service = import_service(examples["bank"], "bank")
+    async with served(service, database_url) as api, api.client("teller") as teller:
+        for n, amount in enumerate(EXACT):
+            await _ok(await teller.post(OPEN, json=_opening(f"o{n}", amount)), 201)
+
+        async def balances(**params: str) -> list[str]:
+            rows = (await _ok(await teller.get(ACCOUNTS, params=params)))["data"]
+            return [row["balance"] for row in rows]
+
+        assert sorted(await balances(limit="100")) == sorted(EXACT)
+        by_value = ["0.00", "0.000000000000000000001", "9.90", "10", *EXACT[2:4]]
+        assert await balances(sort="balance.asc") == by_value
+        above = json.dumps({"balance.gt": "9.9"})
+        assert await balances(query=above, sort="balance.desc") == by_value[:2:-1]
+        equal = json.dumps({"balance.in": [9.9, "1234567890123456789012.12345670"]})
+        assert await balances(query=equal, sort="balance") == ["9.90", EXACT[2]]
+        first = await _ok(await teller.get(ACCOUNTS, params={"sort": "balance", "limit": "3"}))
+        cursor = first["pagination"]["next_cursor"]
+        assert await balances(sort="balance", limit="3", cursor=cursor) == by_value[3:]
+
+
 async def test_commands_queries_and_history(examples: dict[str, Path], database_url: str) -> None:
     service = import_service(examples["bank"], "bank")
     async with served(service, database_url) as api, api.client("teller") as teller:

@@ -225,15 +225,15 @@ CASES = [
         field="body.amount"),
     Bad("decimal-too-many-digits", post(DEPOSIT, {"amount": "1" * 40}), 422, "invalid-request",
         field="body.amount"),
-    Bad("negative-where-gt-0", post(DEPOSIT, {"amount": -5}), 422, "invalid-request",
+    Bad("negative-where-gt-0", post(DEPOSIT, {"amount": "-5"}), 422, "invalid-request",
         field="body.amount"),
-    Bad("zero-where-gt-0", post(DEPOSIT, {"amount": 0}), 422, "invalid-request",
+    Bad("zero-where-gt-0", post(DEPOSIT, {"amount": "0"}), 422, "invalid-request",
         field="body.amount"),
-    Bad("negative-where-ge-0", post(OPEN, {**NEW_ACCOUNT, "initial_deposit": -1}), 422,
+    Bad("negative-where-ge-0", post(OPEN, {**NEW_ACCOUNT, "initial_deposit": "-1"}), 422,
         "invalid-request", field="body.initial_deposit"),
     Bad("string-over-max-length", post(OPEN, {**NEW_ACCOUNT, "owner": "x" * 81}), 422,
         "invalid-request", field="body.owner"),
-    Bad("unknown-extra-field", post(DEPOSIT, {"amount": 5, "bonus": 1}), 422, "invalid-request",
+    Bad("unknown-extra-field", post(DEPOSIT, {"amount": "5", "bonus": 1}), 422, "invalid-request",
         field="body.bonus"),
     Bad("missing-required-field", post(OPEN, {"owner": "ann"}), 422, "invalid-request",
         field="body.opened_on"),
@@ -258,6 +258,40 @@ CASES = [
     Bad("integer-beyond-int64", post(BOOK, {**APPOINTMENT, "duration_minutes": 2**70}), 422,
         "invalid-request", field="body.duration_minutes", example="clinic",
         caller=role("receptionist")),
+    # JSON types as declared, nothing looser (docs/http-api.md, "Payloads")
+    Bad("date-as-integer", post(OPEN, {**NEW_ACCOUNT, "opened_on": 0}), 422, "invalid-request",
+        field="body.opened_on"),
+    Bad("date-with-a-time", post(OPEN, {**NEW_ACCOUNT, "opened_on": "2024-01-01T00:00:00"}), 422,
+        "invalid-request", field="body.opened_on"),
+    Bad("decimal-padded", post(DEPOSIT, {"amount": " 5 "}), 422, "invalid-request",
+        field="body.amount"),
+    Bad("decimal-underscores", post(DEPOSIT, {"amount": "1_000"}), 422, "invalid-request",
+        field="body.amount"),
+    Bad("decimal-exponent", post(DEPOSIT, {"amount": "1e3"}), 422, "invalid-request",
+        field="body.amount"),
+    Bad("decimal-as-json-number", post(DEPOSIT, {"amount": 5}), 422, "invalid-request",
+        field="body.amount"),
+    Bad("integer-as-string", post(BOOK, {**APPOINTMENT, "duration_minutes": "30"}), 422,
+        "invalid-request", field="body.duration_minutes", example="clinic",
+        caller=role("receptionist")),
+    Bad("integer-as-float",
+        raw(BOOK, json.dumps(APPOINTMENT | {"duration_minutes": 30.0}).encode()), 422, "invalid-request", field="body.duration_minutes", example="clinic",
+        caller=role("receptionist")),
+    Bad("integer-as-boolean", post(BOOK, {**APPOINTMENT, "duration_minutes": True}), 422,
+        "invalid-request", field="body.duration_minutes", example="clinic",
+        caller=role("receptionist")),
+    Bad("datetime-as-unix-time", post(BOOK, {**APPOINTMENT, "starts_at": 1700000000}), 422,
+        "invalid-request", field="body.starts_at", example="clinic", caller=role("receptionist")),
+    Bad("datetime-as-unix-time-text", post(BOOK, {**APPOINTMENT, "starts_at": "1700000000"}),
+        422, "invalid-request", field="body.starts_at", example="clinic",
+        caller=role("receptionist")),
+    Bad("uuid-without-hyphens", post(BOOK, {**APPOINTMENT, "patient_id": "0" * 32}), 422,
+        "invalid-request", field="body.patient_id", example="clinic",
+        caller=role("receptionist")),
+    Bad("query-integer-as-string", where({"version.gt": "1"}), 400, "invalid-value",
+        field="version.gt"),
+    Bad("query-unknown-parameter", get(ACCOUNTS, filter='{"owner": "u1"}'), 400,
+        "unknown-parameter"),
     Bad("float-infinite", raw(CREATE_PRODUCT, json.dumps(PRODUCT).replace("0.8", "1e999").encode()),
         422, "invalid-request", field="body.weight_kg", example="shop",
         caller=role("merchandiser")),
@@ -272,7 +306,7 @@ CASES = [
     Bad("body-over-limit-streamed", raw(OPEN, b" " * (MIB + 1), chunked=True), 413,
         "payload-too-large"),
     # Garbage in the path
-    Bad("id-not-a-uuid", post(DEPOSIT.replace("{id}", "42"), {"amount": 1}), 422,
+    Bad("id-not-a-uuid", post(DEPOSIT.replace("{id}", "42"), {"amount": "1"}), 422,
         "invalid-request", field="path.id"),
     Bad("id-very-long", get(ACCOUNT.replace("{id}", "a" * 5000)), 422, "invalid-request",
         field="path.id"),
@@ -327,7 +361,7 @@ CASES = [
         field="query"),
     Bad("query-too-many-conditions", where({".or": [{"owner": "u1"}] * 60}), 400,
         "query-too-deep", field="query"),
-    Bad("query-over-max-length", where({"owner": "x" * 5000}), 422, "invalid-request",
+    Bad("query-over-max-length", where({"owner": "x" * 40000}), 422, "invalid-request",
         field="query.query"),
     Bad("query-on-json-field", where({"attributes": "x"}, PRODUCTS), 400, "unknown-operator",
         field="attributes", example="shop", caller=role("merchandiser")),
@@ -336,7 +370,6 @@ CASES = [
         detail="did you mean 'owner'"),
     Bad("sort-unknown-direction", get(ACCOUNTS, sort="owner.up"), 400, "invalid-sort",
         field="owner.up", allowed=["asc", "desc"]),
-    Bad("sort-field-twice", get(ACCOUNTS, sort="owner,owner.desc"), 400, "invalid-sort"),
     Bad("sort-on-json-field", get(PRODUCTS, sort="attributes"), 400, "invalid-sort",
         field="attributes", example="shop", caller=role("merchandiser")),
     Bad("cursor-garbage", get(ACCOUNTS, cursor="%%not-base64%%"), 400, "invalid-cursor",
@@ -356,7 +389,7 @@ CASES = [
     # Authentication
     Bad("no-token", get(ACCOUNTS), 401, "unauthenticated", caller=anonymous,
         headers={"www-authenticate": "Bearer"}),
-    Bad("no-token-on-command", post(DEPOSIT, {"amount": 1}), 401, "unauthenticated",
+    Bad("no-token-on-command", post(DEPOSIT, {"amount": "1"}), 401, "unauthenticated",
         caller=anonymous, headers={"www-authenticate": "Bearer"}),
     Bad("basic-scheme", get(ACCOUNTS), 401, "unauthenticated",
         caller=authorization("Basic dTE6cGFzc3dvcmQ="), headers={"www-authenticate": "Bearer"}),
@@ -381,11 +414,11 @@ CASES = [
     Bad("bad-token-on-public-route", get(PRODUCTS), 401, "unauthenticated", example="shop",
         caller=authorization("Bearer not.a.jwt")),
     # Authorization
-    Bad("role-without-permission", post(DEPOSIT, {"amount": 1}), 403, "forbidden",
+    Bad("role-without-permission", post(DEPOSIT, {"amount": "1"}), 403, "forbidden",
         caller=role("auditor"), detail="banking.account:deposit"),
     Bad("scoped-role-without-permission", post(FREEZE), 403, "forbidden",
         caller=role("customer", sub="u1"), detail="banking.account:freeze-account"),
-    Bad("scoped-role-on-another-owner", post(DEPOSIT, {"amount": 1}), 404, "not-found",
+    Bad("scoped-role-on-another-owner", post(DEPOSIT, {"amount": "1"}), 404, "not-found",
         caller=role("customer", sub="u2")),
     Bad("no-role-reads", get(ACCOUNTS), 403, "forbidden", caller=role(),
         detail="banking.account:read"),
@@ -394,17 +427,17 @@ CASES = [
     Bad("token-without-tenant", get(PATIENTS), 403, "tenant-required", example="clinic",
         caller=forged(roles=["receptionist"])),
     # If-Match and Idempotency-Key
-    Bad("if-match-not-an-etag", post(DEPOSIT, {"amount": 1}, If_Match="abc"), 400,
+    Bad("if-match-not-an-etag", post(DEPOSIT, {"amount": "1"}, If_Match="abc"), 400,
         "invalid-if-match"),
-    Bad("if-match-weak", post(DEPOSIT, {"amount": 1}, If_Match='W/"1"'), 412,
+    Bad("if-match-weak", post(DEPOSIT, {"amount": "1"}, If_Match='W/"1"'), 412,
         "version-conflict"),
-    Bad("if-match-huge-number", post(DEPOSIT, {"amount": 1}, If_Match=f'"{"9" * 30}"'), 400,
+    Bad("if-match-huge-number", post(DEPOSIT, {"amount": "1"}, If_Match=f'"{"9" * 30}"'), 400,
         "invalid-if-match"),
-    Bad("if-match-over-max-length", post(DEPOSIT, {"amount": 1}, If_Match=f'"{"1" * 60}"'), 422,
+    Bad("if-match-over-max-length", post(DEPOSIT, {"amount": "1"}, If_Match=f'"{"1" * 60}"'), 422,
         "invalid-request", field="header.If-Match"),
-    Bad("if-match-stale", post(DEPOSIT, {"amount": 1}, If_Match='"7"'), 412, "version-conflict"),
+    Bad("if-match-stale", post(DEPOSIT, {"amount": "1"}, If_Match='"7"'), 412, "version-conflict"),
     Bad("idempotency-key-over-max-length",
-        post(DEPOSIT, {"amount": 1}, Idempotency_Key="k" * 201), 422, "invalid-request",
+        post(DEPOSIT, {"amount": "1"}, Idempotency_Key="k" * 201), 422, "invalid-request",
         field="header.Idempotency-Key"),
 ]
 # fmt: on
@@ -640,9 +673,9 @@ async def test_a_cursor_is_refused_when_it_is_not_the_one_issued(
 
 
 IDEMPOTENCY_REUSES: list[tuple[str, str, dict[str, object], bool]] = [
-    ("another-payload", DEPOSIT, {"amount": 2}, False),
-    ("another-aggregate", DEPOSIT, {"amount": 1}, True),
-    ("another-command", "/banking:withdraw/account/{id}", {"amount": 1}, False),
+    ("another-payload", DEPOSIT, {"amount": "2"}, False),
+    ("another-aggregate", DEPOSIT, {"amount": "1"}, True),
+    ("another-command", "/banking:withdraw/account/{id}", {"amount": "1"}, False),
 ]
 
 
@@ -661,9 +694,9 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(
     key = {"Idempotency-Key": "deposit-0001"}
     async with calling(roots, database_url) as (seeded_id, http):
         first_path = DEPOSIT.replace("{id}", seeded_id)
-        first = await http.post(first_path, json={"amount": 1}, headers=key)
+        first = await http.post(first_path, json={"amount": "1"}, headers=key)
         assert first.status_code == 200, first.text
-        replayed = await http.post(first_path, json={"amount": 1}, headers=key)
+        replayed = await http.post(first_path, json={"amount": "1"}, headers=key)
         assert replayed.status_code == 200, replayed.text
         assert replayed.headers.get("idempotent-replayed") == "true"
         target = seeded_id

@@ -36,7 +36,6 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import APIOperation, BaseSchema, Case, GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.config import SchemathesisConfig
 from schemathesis.errors import FailureGroup
 from schemathesis.specs.openapi.checks import (
     allow_header_conformance,
@@ -60,7 +59,12 @@ MAX_EXAMPLES = 25
 # Refusals of valid data that no schema can foresee: they depend on what the service holds (a
 # key used before, a version that moved on, a cursor it never issued) or on two parameters
 # together (page= with cursor=, which OpenAPI cannot state but the description does).
-NOT_ABOUT_THE_DATA = {"idempotency-key-reused", "version-conflict", "invalid-cursor", "invalid-page"}
+NOT_ABOUT_THE_DATA = {
+    "idempotency-key-reused",
+    "version-conflict",
+    "invalid-cursor",
+    "invalid-page",
+}
 
 
 def positive_data_accepted(ctx: Any, response: Any, case: Case[Any]) -> bool | None:

@@ -26,6 +26,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     JsonValue,
+    PlainSerializer,
     Strict,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -171,6 +172,9 @@ Int64 = Annotated[
 
 Amount = Annotated[Decimal, DecimalText()]
 """A decimal, as JSON text; `Annotated[Decimal, DecimalText(ge=0)]` when the spec bounds it."""
+
+ExactDecimal = Annotated[Decimal, PlainSerializer(_plain, return_type=str, when_used="json")]
+"""A state's decimal: in JSON, its plain digits, scale included ("0.000001", never "1E-6")."""
 
 Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 """A finite JSON number."""

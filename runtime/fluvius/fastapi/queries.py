@@ -40,7 +40,7 @@ _RESPONSES = problem_responses(
     HTTPStatus.NOT_FOUND,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
-QUERY_LENGTH = 65536  # what a URL component may hold
+QUERY_LENGTH = 32768
 QUERY_HELP = (
     'A JSON filter: {"balance.gt": 10}, {"owner": "ann"}, {"status!eq": "closed"}, '
     '{".or": [{...}, {...}]}. Operators: eq ne in has startswith (text), '

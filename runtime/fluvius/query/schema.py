@@ -25,6 +25,8 @@ def filter_schema(fields: Mapping[str, FieldKind], reference: str) -> dict[str, 
     """The schema of a `query=` object over `fields`; `reference` points at this schema itself."""
     properties: dict[str, Any] = {}
     for name, field in fields.items():
+        if not field.operators:  # JSON fields cannot be filtered
+            continue
         value = value_schema(field)
         for operator in field.operators:
             operand = _operand(operator, value)

@@ -59,8 +59,8 @@ def to_json(field: FieldKind, value: Any) -> Any:
     if field.kind in (Kind.DATE, Kind.DATETIME):
         return value.isoformat()
     if field.kind is Kind.NUMBER:
-        # exactly: integers and floats as JSON numbers (repr round-trips), decimals as text
-        return format(value, "f") if field.number == "decimal" else value
+        # exactly: integers and floats as JSON numbers (repr round-trips), Decimals as text
+        return format(value, "f") if isinstance(value, Decimal) else value
     return str(value)  # UUIDs
 
 
