@@ -338,6 +338,23 @@ async def test_the_workers_outlive_a_database_restart(ledger: Ledger, database_u
         await database.dispose()
 
 
+async def test_the_workers_outlive_an_exhausted_pool(ledger: Ledger, database_url: str) -> None:
+    database = Database(database_url, pool_size=2, pool_timeout_s=0.2)
+    processor = CommandProcessor(database)
+    workers = InProcessWorkers(ledger.service, database, processor, _settings(database_url))
+    await workers.start()
+    try:
+        async with database.write.connect(), database.write.connect():  # every connection
+            amounts = await ledger.post(5)
+            await asyncio.sleep(1.0)  # the loops time out on the pool, again and again
+            assert (await ledger.counted())[0] == 0
+        assert await ledger.wait_for(5) == (5, sum(amounts))
+        assert workers.problem() is None
+    finally:
+        await workers.stop()
+        await database.dispose()
+
+
 async def test_a_failure_to_record_an_outcome_is_logged_and_the_job_runs_again(
     ledger: Ledger, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
