@@ -27,6 +27,7 @@ from fluvius_cli.spec.model import (
 )
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.rules import REF_PREFIX
+from fluvius_cli.spec.streams import resolve
 
 _TYPE_IMPORTS = {
     "Int64": Import("fluvius.domain.types", "Int64"),
@@ -568,6 +569,21 @@ class ProjectView:
             for aggregate in view.aggregates
             if aggregate.name == name
         )
+
+    @property
+    def streams(self) -> list[tuple[str, list[str], str]]:
+        """Each stream: its name, its events as `domain.aggregate.event`, its description."""
+        return [
+            (
+                name,
+                [
+                    f"{e.domain}.{e.aggregate}.{e.event}"
+                    for e in (resolve(self.spec.domains, ref) for ref in stream.events)
+                ],
+                stream.description or "",
+            )
+            for name, stream in self.spec.streams.items()
+        ]
 
     @property
     def schema_exports(self) -> list[str]:

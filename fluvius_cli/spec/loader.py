@@ -51,7 +51,11 @@ def check_document(document: Document) -> CheckResult:
     diagnostics = list(structure.diagnostics)
     if structure.domains is not None:
         diagnostics += check_rules(
-            document, _project_name(document), structure.domains, structure.dropped
+            document,
+            _project_name(document),
+            structure.domains,
+            structure.dropped,
+            structure.spec.streams if structure.spec is not None else {},
         )
     diagnostics.sort(key=Diagnostic.sort_key)
     spec = structure.spec if not diagnostics else None

@@ -207,6 +207,15 @@ class ProjectSpec(SpecModel):
     )
 
 
+class StreamSpec(SpecModel):
+    """A public stream: the events other systems may consume, published where settings say."""
+
+    description: Description = None
+    events: Annotated[list[str], Field(min_length=1)] = Field(
+        description="The events it carries: domain.event (or domain.aggregate.event)."
+    )
+
+
 class Spec(SpecModel):
     """A fluvius domain spec (fluvius.yaml). Top-level keys starting with `x-` are ignored."""
 
@@ -220,3 +229,8 @@ class Spec(SpecModel):
     )
     project: ProjectSpec
     domains: dict[str, DomainSpec] = Field(min_length=1, description="Domains by snake_case name.")
+    streams: dict[str, StreamSpec] = Field(
+        {},
+        description="Public event streams by snake_case name; FLUVIUS_STREAM_<NAME>_URL says "
+        "where each one goes.",
+    )

@@ -20,7 +20,9 @@ from fluvius_cli.spec.model import (
     DomainSpec,
     EventSpec,
     FieldSpec,
+    StreamSpec,
 )
+from fluvius_cli.spec.streams import UnresolvedEvent, resolve
 from fluvius_cli.spec.structure import describe
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import amount_problem, flow_problem, shown, value_problem
@@ -34,6 +36,7 @@ def check_rules(
     project_name: str | None,
     domains: Mapping[str, DomainSpec],
     dropped: Iterable[Path] = (),
+    streams: Mapping[str, StreamSpec] = {},
 ) -> list[Diagnostic]:
     """Every rule violation in the validated parts of the spec."""
     checker = _Checker(document, domains, set(dropped))
@@ -43,6 +46,8 @@ def check_rules(
     for domain_name, domain in domains.items():
         checker.domain(domain_name, domain)
     checker.table_names()
+    for stream_name, stream in streams.items():
+        checker.stream(stream_name, stream)
     return checker.diagnostics
 
 
@@ -188,6 +193,21 @@ class _Checker:
                 f"'{event}' is not an event of domain '{domain_name}'",
                 closest(event_name, candidates),
             )
+
+    def stream(self, name: str, stream: StreamSpec) -> None:
+        """A stream's name fits a setting and a subject; it lists declared events, once each."""
+        path: Path = ("streams", name)
+        self.name_form(path, names.SNAKE, "snake_case")
+        for index, reference in enumerate(stream.events):
+            event_path = (*path, "events", index)
+            if reference in stream.events[:index]:
+                self.report(event_path, Code.INVALID_VALUE, f"'{reference}' is listed twice")
+                continue
+            try:
+                resolve(self.domains, reference)
+            except UnresolvedEvent as exc:
+                code = Code.AMBIGUOUS_EVENT if exc.ambiguous else Code.UNKNOWN_EVENT
+                self.report(event_path, code, str(exc), exc.suggestion)
 
     def table_names(self) -> None:
         """Each aggregate's state table, `<domain>_<aggregate>`, must have a name of its own."""

@@ -19,7 +19,7 @@ from fluvius_cli.spec.values import shown
 
 # Keys whose values are mappings of user-chosen names to declarations.
 COLLECTIONS = frozenset(
-    {"domains", "aggregates", "fields", "commands", "events", "policies", "workers"}
+    {"domains", "aggregates", "fields", "commands", "events", "policies", "workers", "streams"}
 )
 
 _KINDS = {
@@ -198,6 +198,7 @@ def describe(path: Path) -> str:
             "events": f"event '{name}' of {aggregate}",
             "policies": f"policy '{name}' of {aggregate}",
             "workers": f"worker '{name}' of {domain}",
+            "streams": f"stream '{name}'",
             "fields": f"field '{name}' of {owner}",
         }[str(collection)]
     if path and path[0] == "project":

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
     from fluvius.domain.aggregate import Aggregate
+    from fluvius.streams.declarations import Stream
     from fluvius.worker.declarations import CronWorker, EventWorker
 
 
@@ -46,6 +47,7 @@ class Service:
     domains: tuple[Domain, ...]
     tenancy: bool = False
     description: str = ""
+    streams: tuple[Stream, ...] = ()
     _by_name: dict[str, Domain] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

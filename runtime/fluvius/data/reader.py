@@ -73,6 +73,37 @@ class LogReader:
             rows = (await connection.execute(query)).all()
         return [recorded_event(self.aggregates[row.aggregate], row) for row in rows]
 
+    async def earlier(self, events: Sequence[RecordedEvent[Event]]) -> list[RecordedEvent[Event]]:
+        """The events that precede `events` on their aggregates but come after the last of
+        them in reading order (on PostgreSQL a transaction can take its id before it waits for
+        an aggregate, and commit its later version under a lower id). A later version commits
+        only after the earlier ones, so these are committed; for a reader that owes its
+        consumers each aggregate's order."""
+        if not events:
+            return []
+        last = Checkpoint.of(events[-1])
+        ends: dict[Any, int] = {}
+        for event in events:
+            ends[event.aggregate_id] = max(ends.get(event.aggregate_id, 0), event.position)
+        table = self.log.events
+        order = tuple_(table.c.transaction_id, table.c.position)
+        query = (
+            select(table)
+            .where(
+                table.c.aggregate_id.in_(list(ends)),
+                table.c.position < max(ends.values()),
+                order > tuple_(literal(last.transaction_id), literal(last.position)),
+            )
+            .order_by(table.c.position)
+        )
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            recorded_event(self.aggregates[row.aggregate], row)
+            for row in rows
+            if row.position < ends[row.aggregate_id]
+        ]
+
 
 class Checkpoints:
     """Where each named reader of a log has got to."""

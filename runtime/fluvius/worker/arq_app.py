@@ -1,7 +1,8 @@
 """arq worker processes (`fluvius run worker`): the same jobs, on Redis.
 
-Each process runs the relay and the cron scheduler too: their job ids keep a job, or a tick,
-from being queued twice.
+Each process runs the relay and the cron scheduler too (their job ids keep a job, or a tick,
+from being queued twice), and the streams' relays (a lease lets one process publish each stream
+at a time).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fluvius.data.driver import Database
 from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
+from fluvius.streams.relay import stream_relays
 from fluvius.worker.execution import Executor, Outcome
 from fluvius.worker.jobs import Job
 from fluvius.worker.queues import EVENT_JOB, ArqQueue
@@ -43,15 +45,18 @@ class WorkerProcess:
         queue = ArqQueue(self.database, service.tables, redis)
         self.relay = Relay(service, self.database, queue)
         self.scheduler = Scheduler(service, queue)
+        self.streams = stream_relays(service, self.database, settings)
         self.poll_s = settings.worker_poll_s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self.relay.run(self._stop, self.poll_s)),
-            asyncio.create_task(self.scheduler.run(self._stop, self.poll_s)),
+        loops = [
+            self.relay.run(self._stop, self.poll_s),
+            self.scheduler.run(self._stop, self.poll_s),
         ]
+        loops += [stream.run(self._stop, self.poll_s) for stream in self.streams]
+        self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
         self._stop.set()

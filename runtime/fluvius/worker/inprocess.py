@@ -1,5 +1,6 @@
-"""Workers inside the API process (no Redis): the relay, the cron scheduler and a runner that
-takes due jobs from the job table; the same jobs, retries and dead letters as on arq.
+"""Workers inside the API process (no Redis): the relay, the cron scheduler, a runner that
+takes due jobs from the job table (the same jobs, retries and dead letters as on arq) and the
+relay of each stream that has a URL set.
 
 Each runs as a loop that outlives its errors; `problem` tells `/readyz` when one has stopped
 all the same, or stalled.
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from fluvius.streams.relay import stream_relays
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.queues import DatabaseQueue
@@ -47,6 +49,7 @@ class InProcessWorkers:
         queue = DatabaseQueue(database, service.tables)
         self.relay = Relay(service, database, queue)
         self.scheduler = Scheduler(service, queue)
+        self.streams = stream_relays(service, database, settings)
         self.executor = Executor(
             service,
             database,
@@ -73,6 +76,8 @@ class InProcessWorkers:
             ("relay", self.relay.run(self._stop, poll), self.relay.heartbeat),
             ("executor", self.runner.run(self._stop), self.runner.heartbeat),
         ]
+        for stream in self.streams:
+            loops.append((stream.stream.worker, stream.run(self._stop, poll), stream.heartbeat))
         if self.scheduler.workers:
             loops.append(
                 ("scheduler", self.scheduler.run(self._stop, poll), self.scheduler.heartbeat)

@@ -34,6 +34,7 @@ class Status(StrEnum):
 
 
 DUE = (Status.QUEUED, Status.RETRYING)
+STREAM_WORKER_PREFIX = "stream:"  # a stream's dead letters, which its relay delivers again
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,22 @@ class JobStore:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         await connection.execute(dialect.insert(self.jobs).on_conflict_do_nothing(), rows)
 
-    async def claim_due(self, connection: AsyncConnection, limit: int) -> list[tuple[Job, int]]:
-        """Jobs due to run, each claimed for this process, with its attempt number."""
+    async def claim_due(
+        self, connection: AsyncConnection, limit: int, *, worker: str | None = None
+    ) -> list[tuple[Job, int]]:
+        """Jobs due to run, each claimed for this process, with its attempt number: those of
+        `worker`, or (None) of every worker but the streams, whose relays redeliver their own."""
         table = self.jobs
+        whose = (
+            table.c.worker == worker
+            if worker is not None
+            else table.c.worker.not_like(f"{STREAM_WORKER_PREFIX}%")
+        )
         due = (
             select(table)
-            .where(table.c.status.in_([s.value for s in DUE]), table.c.available_at <= _now())
+            .where(
+                table.c.status.in_([s.value for s in DUE]), table.c.available_at <= _now(), whose
+            )
             .order_by(table.c.available_at)
             .limit(limit)
         )

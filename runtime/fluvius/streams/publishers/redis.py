@@ -1,0 +1,39 @@
+"""Redis Streams: one stream key, `<project>.<stream>`, in the URL's database; each entry holds
+the event id (`id`, for consumers to deduplicate), its CloudEvents `type` and the envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+
+from fluvius.streams.publishers import TIMEOUT_S, Failure, Target
+
+if TYPE_CHECKING:
+    from fluvius.streams.envelope import Message
+
+
+def stream_key(target: Target) -> str:
+    """The Redis stream of a target."""
+    return f"{target.project}.{target.stream}"
+
+
+class RedisPublisher:
+    """Adds a batch in one pipelined transaction (MULTI/EXEC), so it lands whole or not at all."""
+
+    def __init__(self, url: str, target: Target) -> None:
+        self.key = stream_key(target)
+        self.redis: Redis = Redis.from_url(
+            url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
+        )
+
+    async def publish(self, messages: Sequence[Message]) -> list[Failure]:
+        async with self.redis.pipeline(transaction=True) as pipeline:
+            for m in messages:
+                pipeline.xadd(self.key, {"id": m.id, "event": m.body})
+            await pipeline.execute()
+        return []
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,204 @@
+"""A stream's relay: reads each of its domains' logs past the stream's checkpoint with the
+gap-safe reader, publishes the events the stream carries, then moves the checkpoint.
+
+Delivery is at least once: the checkpoint moves only after the broker confirmed the batch, so
+a relay that dies in between publishes the batch again (each message's id is its event id, for
+brokers and consumers to drop the copy). Each aggregate's events go out in version order: the
+reader's order (by transaction id) can put a later version first on PostgreSQL, so a batch
+brings forward the earlier versions of its aggregates that the reader has not reached yet,
+and goes out sorted by log position; those go out again when the reader reaches them.
+
+One relay per stream publishes at a time: on PostgreSQL each round runs under a
+transaction-level advisory lock named after the stream, and an instance that cannot take it
+skips the round; on SQLite run one instance (two relays could each publish a batch before
+either saves the checkpoint: duplicates, never a gap). No write transaction stays open while a
+broker is waited on, so a broker that is down never holds up the commands.
+
+Events a webhook gave up on become dead jobs of the stream's worker (`stream:<name>`) with a
+dead letter; `fluvius workers retry` queues one again and the relay delivers it next round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.data.store import EventStore
+from fluvius.settings import PREFIX
+from fluvius.streams.envelope import Message, message
+from fluvius.streams.publishers import Failure, Publisher, Target, publisher_for
+from fluvius.worker.jobs import Job, JobStore
+from fluvius.worker.loops import Heartbeat, keep_running
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from fluvius.data.driver import Database
+    from fluvius.domain.messages import Event, RecordedEvent
+    from fluvius.service import Domain, Service
+    from fluvius.settings import Settings
+    from fluvius.streams.declarations import Stream
+
+logger = logging.getLogger("fluvius.streams")
+BATCH = 1000
+
+
+def checkpoint_name(stream: str, domain: str) -> str:
+    """The checkpoint name of a stream's reading of a domain's log."""
+    return f"stream:{stream}:{domain}"
+
+
+def lock_key(stream: str) -> int:
+    """The PostgreSQL advisory lock of a stream's relay (a signed 64-bit number)."""
+    digest = hashlib.sha256(f"fluvius-stream:{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class StreamRelay:
+    """Publishes one stream's events, past its checkpoints, with one publisher."""
+
+    def __init__(
+        self,
+        service: Service,
+        stream: Stream,
+        database: Database,
+        publisher: Publisher,
+        *,
+        batch: int = BATCH,
+    ) -> None:
+        self.service = service
+        self.stream = stream
+        self.database = database
+        self.publisher = publisher
+        self.batch = batch
+        self.checkpoints = Checkpoints(service.tables.checkpoints)
+        self.jobs = JobStore(service.tables)
+        self.domains = [service.domain(name) for name in stream.domains()]
+        self.heartbeat = Heartbeat()
+
+    async def run_once(self) -> int:
+        """Publish what is past each checkpoint (and dead letters queued again); return how
+        many events were read. A publisher that failed is closed, to connect afresh next time."""
+        try:
+            read = 0
+            for domain in self.domains:
+                read += await self._relay(domain)
+            return read + await self._redeliver()
+        except BaseException:
+            await self.publisher.close()
+            raise
+
+    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new;
+        a broker that is down makes the rounds fail and back off, then catch up."""
+
+        async def round_() -> bool:
+            return await self.run_once() > 0
+
+        try:
+            await keep_running(self.stream.worker, round_, stop, poll_s, self.heartbeat)
+        finally:
+            await self.publisher.close()
+
+    async def _relay(self, domain: Domain) -> int:
+        name = checkpoint_name(self.stream.name, domain.name)
+        reader = LogReader(self.database.write, domain.log, domain.aggregates)
+        async with self._lease() as leased:
+            if not leased:
+                return 0
+            async with self.database.write.connect() as connection:
+                after = await self.checkpoints.load(connection, name)
+            events = await reader.read(after, self.batch)
+            if not events:
+                return 0
+            carried = [e for e in events if self.stream.carries(domain, e)]
+            carried += [e for e in await reader.earlier(carried) if self.stream.carries(domain, e)]
+            carried.sort(key=lambda event: event.position)  # each aggregate's versions in order
+            messages = [self._message(domain, event) for event in carried]
+            failures = await self.publisher.publish(messages) if messages else []
+            async with self.database.write.begin() as connection:
+                await self._bury(connection, domain, failures)
+                await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
+        return len(events)
+
+    async def _redeliver(self) -> int:
+        """Publish the stream's dead letters that `fluvius workers retry` queued again."""
+        async with self._lease() as leased:
+            if not leased:
+                return 0
+            async with self.database.write.begin() as connection:
+                claimed = await self.jobs.claim_due(
+                    connection, self.batch, worker=self.stream.worker
+                )
+            for job, attempt in claimed:
+                domain = self.service.domain(job.domain)
+                assert job.event_id is not None
+                async with self.database.write.connect() as connection:
+                    event = await EventStore(connection, domain.log).event(
+                        domain.aggregates, job.event_id
+                    )
+                failures = (
+                    await self.publisher.publish([self._message(domain, event)]) if event else []
+                )
+                async with self.database.write.begin() as connection:
+                    if failures:
+                        await self.jobs.fail(connection, job, attempt, failures[0].error, None)
+                    else:
+                        await self.jobs.succeed(connection, job)
+        return len(claimed)
+
+    @asynccontextmanager
+    async def _lease(self) -> AsyncIterator[bool]:
+        """Hold the stream's lease while the block runs; False when another relay holds it.
+
+        On PostgreSQL the lease is a transaction-level advisory lock, on a connection of its
+        own (a relay that dies loses it with its connection); SQLite has no lease.
+        """
+        if self.database.dialect != "postgresql":
+            yield True
+            return
+        async with self.database.write.begin() as connection:
+            key = lock_key(self.stream.name)
+            yield bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+    async def _bury(
+        self, connection: AsyncConnection, domain: Domain, failures: list[Failure]
+    ) -> None:
+        """Record each event given up on as a dead job of the stream, with a dead letter."""
+        for failure in failures:
+            job = Job.for_event(self.stream.worker, domain.name, uuid.UUID(failure.message.id))
+            logger.error("%s gave up on event %s: %s", self.stream.worker, job.key, failure.error)
+            await self.jobs.enqueue(connection, [job])
+            await self.jobs.fail(connection, job, 1, failure.error, None)
+
+    def _message(self, domain: Domain, event: RecordedEvent[Event]) -> Message:
+        return message(self.service.name, domain.name, event, tenancy=self.service.tenancy)
+
+
+def stream_url(settings: Settings, stream: Stream) -> str | None:
+    """Where `stream` goes (its FLUVIUS_STREAM_<NAME>_URL), or None: then it does not run."""
+    return settings.extra.get(PREFIX + stream.setting) or None
+
+
+def stream_relays(service: Service, database: Database, settings: Settings) -> list[StreamRelay]:
+    """A relay for each of the service's streams that has a URL set."""
+    relays = []
+    for stream in service.streams:
+        url = stream_url(settings, stream)
+        if url is None:
+            continue
+        secret = settings.extra.get(f"{PREFIX}STREAM_{stream.name.upper()}_SECRET")
+        target = Target(
+            service.name, stream.name, secret=secret, retry_base_s=settings.worker_retry_base_s
+        )
+        relays.append(StreamRelay(service, stream, database, publisher_for(url, target)))
+    return relays

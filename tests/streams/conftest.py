@@ -1,0 +1,30 @@
+"""A bank service with a `money` stream, on each database backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fluvius.data import Database
+from fluvius.domain.processor import CommandProcessor
+from fluvius.service import Service
+from tests.streams.service import bank_service, create_tables
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    await create_tables(db)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def processor(database: Database) -> CommandProcessor:
+    return CommandProcessor(database)
+
+
+@pytest.fixture
+def service() -> Service:
+    return bank_service()

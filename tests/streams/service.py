@@ -1,0 +1,38 @@
+"""The hand-written bank domain of tests/runtime as a service with a public `money` stream."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import MetaData
+
+from fluvius.data import Database, new_metadata
+from fluvius.data.tables import RuntimeTables, dead_letter_table, job_table, projection_table
+from fluvius.service import Domain, Service
+from fluvius.streams import Stream
+from tests.runtime.bank import Account, checkpoints, log, metadata
+
+MONEY = Stream("money", ("banking.account.money-deposited", "banking.account.money-withdrawn"))
+_runtime = new_metadata()
+TABLES = RuntimeTables(
+    checkpoints, projection_table(_runtime), job_table(_runtime), dead_letter_table(_runtime)
+)
+
+
+def bank_service() -> Service:
+    """The bank, named afresh for each test so that its subjects, keys and topics are its own."""
+    return Service(
+        name=f"bank{uuid.uuid4().hex[:8]}",
+        metadata=metadata,
+        tables=TABLES,
+        domains=(Domain("banking", log, (Account,)),),
+        streams=(MONEY,),
+    )
+
+
+async def create_tables(database: Database) -> None:
+    """Create the bank's tables and fluvius's own."""
+    all_metadata: tuple[MetaData, ...] = (metadata, _runtime)
+    async with database.write.begin() as connection:
+        for each in all_metadata:
+            await connection.run_sync(each.create_all)
