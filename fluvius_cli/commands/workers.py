@@ -12,6 +12,10 @@ import typer
 from fluvius_cli.commands.common import ProjectOption, open_project
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from fluvius.streams import Stream
+    from fluvius.worker.jobs import Counts
     from fluvius_cli.project import Project
 
 app = typer.Typer(help="Inspect and retry the service's workers.")
@@ -19,7 +23,7 @@ app = typer.Typer(help="Inspect and retry the service's workers.")
 
 @app.callback(invoke_without_command=True)
 def show(context: typer.Context, project: ProjectOption = Path()) -> None:
-    """Each worker's checkpoint, lag, and its jobs by status; then the dead letters."""
+    """Each worker's and stream's checkpoint, lag, and jobs by status; then the dead letters."""
     if context.invoked_subcommand is not None:
         return
     from fluvius_cli.console import out
@@ -95,14 +99,66 @@ async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str,
                     )
                 ).scalar_one()
                 rows.append((worker.name, worker.event.event_name, at.position, lag, *outcomes))
+            for stream in service.streams:
+                rows.append(await _stream_row(connection, found, stream, counts))
     finally:
         await database.dispose()
     return rows, letters
 
 
+async def _stream_row(
+    connection: AsyncConnection, found: Project, stream: Stream, counts: dict[str, Counts]
+) -> tuple[Any, ...]:
+    """A stream's row: where it goes, its checkpoint in each domain, the events it has yet to
+    publish, and its dead letters (webhooks)."""
+    from urllib.parse import urlsplit
+
+    from sqlalchemy import BigInteger, and_, func, literal, or_, select, tuple_
+
+    from fluvius.data import Checkpoints
+    from fluvius.streams.relay import checkpoint_name, stream_url
+    from fluvius.worker.jobs import Counts
+
+    service = found.service()
+    url = stream_url(found.settings(), stream)
+    trigger = (
+        f"stream → {urlsplit(url).scheme}" if url else f"stream, off (FLUVIUS_{stream.setting})"
+    )
+    checkpoints = Checkpoints(service.tables.checkpoints)
+    positions, lag = [], 0
+    for name in stream.domains():
+        domain = service.domain(name)
+        at = await checkpoints.load(connection, checkpoint_name(stream.name, name))
+        positions.append(str(at.position))
+        events = domain.log.events
+        carried = [e.split(".")[1:] for e in stream.events if e.startswith(f"{name}.")]
+        lag += (
+            await connection.execute(
+                select(func.count()).where(
+                    tuple_(events.c.transaction_id, events.c.position)
+                    > tuple_(
+                        literal(at.transaction_id, BigInteger), literal(at.position, BigInteger)
+                    ),
+                    or_(*(and_(events.c.aggregate == a, events.c.name == e) for a, e in carried)),
+                )
+            )
+        ).scalar_one()
+    jobs = counts.get(stream.worker, Counts())
+    return (
+        stream.worker,
+        trigger,
+        ",".join(positions),
+        lag,
+        jobs.waiting,
+        jobs.done,
+        jobs.retrying,
+        jobs.dead,
+    )
+
+
 async def _requeue(found: Project, letter_id: uuid.UUID) -> str:
     from fluvius.data import Database
-    from fluvius.worker.jobs import JobStore
+    from fluvius.worker.jobs import STREAM_WORKER_PREFIX, JobStore
     from fluvius.worker.queues import ArqQueue
 
     service = found.service()
@@ -111,7 +167,7 @@ async def _requeue(found: Project, letter_id: uuid.UUID) -> str:
     try:
         async with database.write.begin() as connection:
             job = await JobStore(service.tables).requeue(connection, letter_id)
-        if settings.redis_url is not None:
+        if settings.redis_url is not None and not job.worker.startswith(STREAM_WORKER_PREFIX):
             from arq import create_pool
             from arq.connections import RedisSettings
 

@@ -22,7 +22,7 @@ from fluvius_cli.spec.model import (
     FieldSpec,
     StreamSpec,
 )
-from fluvius_cli.spec.streams import UnresolvedEvent, resolve
+from fluvius_cli.spec.streams import StreamEvent, UnresolvedEvent, resolve
 from fluvius_cli.spec.structure import describe
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import amount_problem, flow_problem, shown, value_problem
@@ -198,16 +198,18 @@ class _Checker:
         """A stream's name fits a setting and a subject; it lists declared events, once each."""
         path: Path = ("streams", name)
         self.name_form(path, names.SNAKE, "snake_case")
+        seen: set[StreamEvent] = set()
         for index, reference in enumerate(stream.events):
             event_path = (*path, "events", index)
-            if reference in stream.events[:index]:
-                self.report(event_path, Code.INVALID_VALUE, f"'{reference}' is listed twice")
-                continue
             try:
-                resolve(self.domains, reference)
+                event = resolve(self.domains, reference)
             except UnresolvedEvent as exc:
                 code = Code.AMBIGUOUS_EVENT if exc.ambiguous else Code.UNKNOWN_EVENT
                 self.report(event_path, code, str(exc), exc.suggestion)
+                continue
+            if event in seen:
+                self.report(event_path, Code.INVALID_VALUE, f"'{reference}' is listed twice")
+            seen.add(event)
 
     def table_names(self) -> None:
         """Each aggregate's state table, `<domain>_<aggregate>`, must have a name of its own."""

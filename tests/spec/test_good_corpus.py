@@ -26,7 +26,8 @@ def test_good_spec(path: Path) -> None:
 def test_extension_keys_are_not_part_of_the_spec() -> None:
     spec = check_file(GOOD / "extension-keys.yaml").spec
     assert spec is not None
-    assert set(spec.model_dump()) == {"fluvius", "project", "domains"}
+    assert set(spec.model_dump()) == {"fluvius", "project", "domains", "streams"}
+    assert spec.streams == {}
     fields = spec.domains["sales"].aggregates["invoice"].fields
     assert (fields["total"].type, fields["total"].ge) == ("decimal", 0)
     assert fields["total"].description == "Kept for seven years."

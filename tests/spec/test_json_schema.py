@@ -87,7 +87,7 @@ def test_bad_shapes_are_refused(validator: Draft202012Validator, stem: str) -> N
 def test_top_level_keys_are_described() -> None:
     schema = spec_json_schema()
     assert schema["description"]
-    assert set(schema["properties"]) == {"fluvius", "project", "domains"}
+    assert set(schema["properties"]) == {"fluvius", "project", "domains", "streams"}
     for key, node in schema["properties"].items():
         if "$ref" in node:
             node = schema["$defs"][node["$ref"].removeprefix("#/$defs/")]

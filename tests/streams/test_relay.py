@@ -1,0 +1,173 @@
+"""The relay's lease, a broker that goes down and comes back, and webhook dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fluvius.data import Database
+from fluvius.domain.processor import CommandProcessor
+from fluvius.service import Service
+from fluvius.settings import Settings
+from fluvius.streams.envelope import Message
+from fluvius.streams.publishers import Failure, Target, publisher_for
+from fluvius.streams.relay import StreamRelay
+from fluvius.worker.jobs import JobStore
+from fluvius_cli.commands.workers import _requeue, _status
+from tests.runtime.bank import Account, Deposit, OpenAccount
+from tests.streams.consumers import NatsConsumer
+from tests.streams.proxy import Proxy
+from tests.streams.receiver import SECRET, Receiver, receiving
+from tests.streams.service import MONEY
+
+DEPOSITS = 5
+WAIT_S = 30
+
+
+async def _deposits(processor: CommandProcessor, count: int = DEPOSITS) -> list[str]:
+    """Open an account and deposit `count` times; the ids of the deposits' events."""
+    account = (await processor.execute(Account, OpenAccount(owner="ann"))).aggregate_id
+    ids = []
+    for _ in range(count):
+        result = await processor.execute(Account, Deposit(amount=Decimal(1)), account)
+        ids += [event["id"] for event in result.events]
+    return ids
+
+
+class Holding:
+    """A publisher that keeps its first batch until released, holding the stream's lease."""
+
+    def __init__(self) -> None:
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+        self.published: list[str] = []
+
+    async def publish(self, messages: Sequence[Message]) -> list[Failure]:
+        self.holding.set()
+        await self.release.wait()
+        self.published += [m.id for m in messages]
+        return []
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_one_relay_per_stream_publishes_at_a_time(
+    database: Database, processor: CommandProcessor, service: Service
+) -> None:
+    ids = await _deposits(processor)
+    first, second = Holding(), Holding()
+    second.release.set()
+    stop = asyncio.Event()
+    holder = asyncio.create_task(StreamRelay(service, MONEY, database, first).run(stop, 0.05))
+    await asyncio.wait_for(first.holding.wait(), WAIT_S)
+    assert await StreamRelay(service, MONEY, database, second).run_once() == 0
+    assert second.published == []
+    first.release.set()
+    while len(first.published) < len(ids):
+        await asyncio.sleep(0.05)
+    stop.set()
+    await holder
+    assert first.published == ids
+    other = StreamRelay(service, MONEY, database, second)
+    assert await other.run_once() == 0, "the checkpoint moved past what the first published"
+
+
+async def test_a_broker_that_is_down_delays_the_stream_not_the_commands(
+    database: Database, processor: CommandProcessor, service: Service
+) -> None:
+    consumer = NatsConsumer()
+    target = Target(service.name, MONEY.name)
+    await consumer.start(target)
+    proxy = Proxy(4222)
+    await proxy.up()
+    relay = StreamRelay(
+        service, MONEY, database, publisher_for(f"nats://127.0.0.1:{proxy.port}", target)
+    )
+    try:
+        before = await _deposits(processor, 2)
+        while not await relay.run_once():  # on PostgreSQL, others' transactions may delay it
+            await asyncio.sleep(0.05)
+        await proxy.down()
+        during = await asyncio.wait_for(_deposits(processor), 10)  # commands go on
+        with pytest.raises(Exception):  # noqa: B017,PT011 (whatever the client raises)
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    await relay.run_once()
+                    await asyncio.sleep(0.05)
+        await proxy.up()
+        for _ in range(WAIT_S * 20):
+            await relay.run_once()
+            received = [envelope["id"] for envelope in await consumer.received()]
+            if len(received) >= len(before + during):
+                break
+            await asyncio.sleep(0.05)
+        assert received == before + during
+    finally:
+        await relay.publisher.close()
+        await proxy.down()
+        await consumer.close()
+
+
+class _Found:
+    """What `fluvius workers` reads of a project: its service and settings."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        self._service, self._settings = service, settings
+
+    def service(self) -> Service:
+        return self._service
+
+    def settings(self) -> Settings:
+        return self._settings
+
+
+async def test_a_webhook_that_refuses_an_event_makes_a_dead_letter_to_retry(
+    database: Database,
+    processor: CommandProcessor,
+    service: Service,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    ids = await _deposits(processor)
+    async with receiving(Receiver()) as receiver:
+        receiver.refused.add(ids[2])
+        settings = Settings.load(
+            service.name,
+            tmp_path,
+            {"FLUVIUS_DATABASE_URL": database_url, "FLUVIUS_STREAM_MONEY_URL": receiver.url},
+        )
+        found: Any = _Found(service, settings)
+        target = Target(service.name, MONEY.name, secret=SECRET, retry_base_s=0.01, attempts=3)
+        relay = StreamRelay(service, MONEY, database, publisher_for(receiver.url, target))
+        while len(receiver.envelopes) < len(ids) - 1:
+            await relay.run_once()
+            await asyncio.sleep(0.05)
+        assert [e["id"] for e in receiver.envelopes] == ids[:2] + ids[3:]
+        assert receiver.requests == len(ids) + 2, "the refused event was tried three times"
+
+        rows, letters = await _status(found)
+        (row,) = [row for row in rows if row[0] == "stream:money"]
+        assert row[1:] == ("stream → http", row[2], 0, 0, 0, 0, 1)
+        (letter,) = letters
+        assert (letter["worker"], letter["job_key"]) == ("stream:money", ids[2])
+        assert "HTTP 503" in letter["error"]
+
+        receiver.refused.clear()
+        await _requeue(found, letter["id"])
+        await relay.run_once()
+        assert receiver.envelopes[-1]["id"] == ids[2]
+        async with database.read.connect() as connection:
+            counts = await JobStore(service.tables).counts(connection)
+            assert counts["stream:money"].done == 1
+            assert await JobStore(service.tables).dead(connection) == []
+        await relay.publisher.close()
+    assert uuid.UUID(letter["job_key"])
