@@ -12,6 +12,7 @@ import typer
 
 from fluvius_cli import __version__
 from fluvius_cli.commands import add, migrate, new, policy, run, workers
+from fluvius_cli.commands.asyncapi import asyncapi
 from fluvius_cli.commands.check import check
 from fluvius_cli.commands.generate import generate
 from fluvius_cli.commands.graph import graph
@@ -38,6 +39,7 @@ app.add_typer(run.app, name="run")
 app.command()(token)
 app.add_typer(policy.app, name="policy")
 app.add_typer(workers.app, name="workers")
+app.command()(asyncapi)
 app.command()(replay)
 app.command()(verify)
 app.command()(upgrade)

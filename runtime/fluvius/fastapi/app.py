@@ -16,6 +16,7 @@ from fluvius.fastapi.queries import add_query_routes
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
 from fluvius.settings import Settings
+from fluvius.streams.asyncapi import asyncapi_router
 
 if TYPE_CHECKING:
     from fluvius.service import Service
@@ -57,6 +58,8 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContext)
     app.include_router(health_router(runtime))
+    if service.streams:
+        app.include_router(asyncapi_router(service))
     for aggregate in service.aggregates():
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)
