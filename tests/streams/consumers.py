@@ -58,9 +58,12 @@ class NatsConsumer:
                 self.envelopes.append(json.loads(msg.data))
                 assert msg.headers["Nats-Msg-Id"] == self.envelopes[-1]["id"]
 
-            self.subscription = await jetstream.subscribe(
-                f"{subject_prefix(self.target)}.>", cb=keep, ordered_consumer=True
-            )
+            try:
+                self.subscription = await jetstream.subscribe(
+                    f"{subject_prefix(self.target)}.>", cb=keep, ordered_consumer=True
+                )
+            except NotFoundError:  # not yet
+                return []
         return self.envelopes
 
     async def close(self) -> None:

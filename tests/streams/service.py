@@ -19,10 +19,10 @@ TABLES = RuntimeTables(
 )
 
 
-def bank_service() -> Service:
+def bank_service(name: str | None = None) -> Service:
     """The bank, named afresh for each test so that its subjects, keys and topics are its own."""
     return Service(
-        name=f"bank{uuid.uuid4().hex[:8]}",
+        name=name or f"bank{uuid.uuid4().hex[:8]}",
         metadata=metadata,
         tables=TABLES,
         domains=(Domain("banking", log, (Account,)),),

@@ -4,6 +4,7 @@ aggregate, through a relay killed mid-burst and started again."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -146,3 +147,61 @@ def _assert_delivered(expected: list[RecordedEvent[Event]], received: list[dict[
         assert event.version > last_version.get(envelope["subject"], 0), "in order per aggregate"
         last_version[envelope["subject"]] = event.version
     assert seen == set(by_id)
+
+
+async def test_a_relay_process_killed_with_sigkill_loses_nothing(
+    database: Database, processor: CommandProcessor, service: Service, database_url: str
+) -> None:
+    consumer = NatsConsumer()
+    await consumer.start(Target(service.name, MONEY.name))
+    try:
+        accounts = [
+            (await processor.execute(Account, OpenAccount(owner=f"owner-{n}"))).aggregate_id
+            for n in range(ACCOUNTS)
+        ]
+        burst = asyncio.gather(
+            *(
+                processor.execute(Account, Deposit(amount=Decimal(1)), account)
+                for account in accounts
+                for _ in range(2 * MOVEMENTS)
+            )
+        )
+        relay = await _relay_process(service, database_url, consumer.url)
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while not await consumer.received():  # noqa: ASYNC110 (a broker to poll)
+                    await asyncio.sleep(0.02)
+        finally:
+            relay.kill()  # SIGKILL, mid-burst
+            await relay.wait()
+        await burst
+        expected = await _carried(database)
+        wanted = {str(event.id) for event in expected}
+        relay = await _relay_process(service, database_url, consumer.url)
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while not wanted <= {e["id"] for e in await consumer.received()}:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+        finally:
+            relay.kill()
+            await relay.wait()
+        _assert_delivered(expected, await consumer.received())
+    finally:
+        await consumer.close()
+
+
+async def _relay_process(
+    service: Service, database_url: str, broker_url: str
+) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.streams.relay_process",
+        service.name,
+        database_url,
+        broker_url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readline(), WAIT_S) == b"relaying\n"
+    return process

@@ -19,10 +19,11 @@ from fluvius.settings import Settings
 from fluvius.streams.envelope import Message
 from fluvius.streams.publishers import Failure, Target, publisher_for
 from fluvius.streams.relay import StreamRelay
+from fluvius.worker.inprocess import InProcessWorkers
 from fluvius.worker.jobs import JobStore
 from fluvius_cli.commands.workers import _requeue, _status
 from tests.runtime.bank import Account, Deposit, OpenAccount
-from tests.streams.consumers import NatsConsumer
+from tests.streams.consumers import NatsConsumer, RedisConsumer
 from tests.streams.proxy import Proxy
 from tests.streams.receiver import SECRET, Receiver, receiving
 from tests.streams.service import MONEY
@@ -187,3 +188,36 @@ async def test_a_webhook_that_refuses_an_event_makes_a_dead_letter_to_retry(
             assert await JobStore(service.tables).dead(connection) == []
         await relay.publisher.close()
     assert uuid.UUID(letter["job_key"])
+
+
+async def test_the_in_process_workers_run_the_streams_that_have_a_url(
+    database: Database,
+    processor: CommandProcessor,
+    service: Service,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    consumer = RedisConsumer()
+    await consumer.start(Target(service.name, MONEY.name))
+    environment = {
+        "FLUVIUS_DATABASE_URL": database_url,
+        "FLUVIUS_STREAM_MONEY_URL": consumer.url,
+        "FLUVIUS_WORKER_POLL_SECONDS": "0.05",
+    }
+    settings = Settings.load(service.name, tmp_path, environment)
+    workers = InProcessWorkers(service, database, processor, settings)
+    assert [relay.stream.name for relay in workers.streams] == ["money"]
+    await workers.start()
+    try:
+        ids = await _deposits(processor)
+
+        async def arrived() -> bool:
+            return [envelope["id"] for envelope in await consumer.received()] == ids
+
+        await _until(arrived)
+        assert workers.problem() is None
+    finally:
+        await workers.stop()
+        await consumer.close()
+    unset = Settings.load(service.name, tmp_path, {"FLUVIUS_DATABASE_URL": database_url})
+    assert InProcessWorkers(service, database, processor, unset).streams == []
