@@ -19,6 +19,16 @@ from fluvius_cli.ports import PortTaken, ensure_free
 
 ROLE = "teller"
 TOKEN_TTL = "12h"
+STREAM_SETTING = "FLUVIUS_STREAM_MONEY_URL"
+NATS_URL = "nats://127.0.0.1:4222"
+WATCH_NATS = (
+    'python -c "import asyncio, nats\n'
+    "async def main():\n"
+    "    js = (await nats.connect('{url}')).jetstream()\n"
+    "    sub = await js.subscribe('bank.money.>', ordered_consumer=True)\n"
+    "    async for msg in sub.messages: print(msg.data.decode())\n"
+    'asyncio.run(main())"'
+)
 
 
 def main(arguments: list[str] | None = None) -> None:
@@ -36,6 +46,7 @@ def main(arguments: list[str] | None = None) -> None:
     _fluvius("migrate", "--project", str(root))
     base = f"http://{options.host}:{options.port}"
     print(_instructions(root, base))
+    print(_stream_instructions(root))
     _fluvius("run", "--project", str(root), "--host", options.host, "--port", str(options.port))
 
 
@@ -71,6 +82,34 @@ def _instructions(root: Path, base: str) -> str:
         f'  curl -s {base}/banking.account/ -H "Authorization: Bearer $TOKEN"',
         "",
     ]
+    return "\n".join(lines)
+
+
+def _stream_instructions(root: Path) -> str:
+    """How to watch the `money` stream; it goes to a local NATS server when one answers and no
+    other URL is set."""
+    import os
+    import socket
+
+    from fluvius_cli.project import Project
+
+    url = Project.find(root).settings().extra.get(STREAM_SETTING)
+    if url is None:
+        try:
+            socket.create_connection(("127.0.0.1", 4222), timeout=0.5).close()
+        except OSError:
+            return (
+                f"The money stream is off: set {STREAM_SETTING} (nats://, amqp://, redis://, "
+                "mqtt:// or https://) to publish deposits and withdrawals; see docs/streams.md.\n"
+            )
+        url = os.environ[STREAM_SETTING] = NATS_URL
+    lines = [f"The money stream publishes each deposit and withdrawal to {url}. Watch it:", ""]
+    if url.startswith("nats://"):
+        lines += ["  nats sub 'bank.money.>'      # the nats CLI, or with Python:", ""]
+        lines += WATCH_NATS.format(url=url).splitlines()
+    else:
+        lines.append("  with your broker's client; docs/streams.md says where it goes")
+    lines += ["", "  fluvius workers --project " + str(root) + "   # its lag and dead letters", ""]
     return "\n".join(lines)
 
 
