@@ -17,6 +17,7 @@ BENCHMARKS = {
     "queries": "filter, sort and paging on a state table of 1,000,000 rows",
     "replay": "rebuilding state from 1,000,000 events, SQLite and PostgreSQL",
     "memory": "RSS of a served 50-aggregate project, idle and under load",
+    "streams": "a relay publishing to NATS JetStream: backlog rate, and lag under commands",
 }
 
 

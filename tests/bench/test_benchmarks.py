@@ -24,6 +24,7 @@ EXPECTED = {
     "queries": ("page 100 by cursor", "p99 ms"),
     "replay": ("SQLite", "PostgreSQL", "events/s"),
     "memory": ("idle RSS MiB", "under-load RSS MiB"),
+    "streams": ("events/s", "lag p99 ms", "cmd/s"),
 }
 
 pytestmark = pytest.mark.slow

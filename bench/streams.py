@@ -1,0 +1,195 @@
+"""Streams: how fast one relay publishes a backlog to NATS JetStream, and the lag from commit to
+a consumer's receipt while commands run, with what the stream costs the commands.
+
+The backlog is the replay benchmark's bank log (10,000 accounts: 100,000 events, 90,000 of them
+deposits, which the `money` stream carries), COPYed into PostgreSQL. The lag run serves the
+generated bank service with its in-process workers, 32 clients depositing in a closed loop, once
+without the stream and once with it published to NATS; a JetStream consumer takes each message's
+lag as its receipt time less the event's `time` (its commit, to a millisecond or so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import nats
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from bench import loadgen
+from bench.commands import DEPOSIT
+from bench.loadgen import Load, Outcome, Request
+from bench.postgres import scratch_database
+from bench.projects import example_project, import_service
+from bench.replay import DEPOSITS, Ledger, _load_postgres
+from bench.report import percentile, show
+from bench.servers import bearer_headers, create, fluvius_run, free_port, serve
+from fluvius.data import Database
+from fluvius.streams.publishers import Target
+from fluvius.streams.publishers.nats import NatsPublisher, jetstream_name
+from fluvius.streams.relay import StreamRelay
+
+NATS_URL = "nats://127.0.0.1:4222"
+ACCOUNTS, QUICK_ACCOUNTS = 10_000, 200
+CLIENTS, QUICK_CLIENTS = 32, 4
+POLL_S = "0.05"
+
+
+def main(quick: bool = False) -> None:
+    """Print the backlog table, then the lag table."""
+    asyncio.run(_main(quick))
+
+
+async def _main(quick: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-streams-") as folder:
+        backlog, lag = Path(folder) / "backlog", Path(folder) / "lag"
+        async with scratch_database() as url:
+            root = await asyncio.to_thread(example_project, "bank", backlog, database_url=url)
+            accounts = QUICK_ACCOUNTS if quick else ACCOUNTS
+            show(
+                "One relay publishing a backlog to NATS JetStream",
+                ("events in the log", "published", "seconds", "events/s"),
+                [await _backlog(root, url, accounts)],
+                "The relay reads 1,000 events a round with the gap-safe reader, publishes them "
+                "without waiting between messages, then waits for every JetStream ack and saves "
+                "its checkpoint.",
+            )
+        async with scratch_database() as url:
+            root = await asyncio.to_thread(example_project, "bank", lag, database_url=url)
+            clients = QUICK_CLIENTS if quick else CLIENTS
+            duration = (1.0, 0.3) if quick else (10.0, 2.0)
+            rows = await _lag(root, url, lag, clients, duration)
+            show(
+                f"Deposits at {clients} clients, without and with the money stream on NATS",
+                ("stream", "cmd/s", "p50 ms", "p99 ms", "lag p50 ms", "lag p99 ms", "lag max ms"),
+                rows,
+                f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; in-process "
+                f"workers polling every {POLL_S} s; lag is from the event's commit to a JetStream "
+                "consumer's receipt.",
+            )
+
+
+async def _backlog(root: Path, url: str, accounts: int) -> tuple[object, ...]:
+    """Time one relay from an empty checkpoint to the end of the log."""
+    bank = import_service(root, "bank")
+    service = dataclasses.replace(bank, name=f"bench{uuid.uuid4().hex[:8]}")
+    ledger = Ledger(service.domain("banking").aggregate("account"), accounts, transactions=False)
+    await _load_postgres(url, ledger)
+    (stream,) = service.streams
+    target = Target(service.name, stream.name)
+    database = Database(url)
+    relay = StreamRelay(service, stream, database, NatsPublisher(NATS_URL, target))
+    started = time.perf_counter()
+    while await relay.run_once():
+        pass
+    seconds = time.perf_counter() - started
+    await relay.publisher.close()
+    await database.dispose()
+    published = await _drop_stream(jetstream_name(target))
+    expected = accounts * DEPOSITS
+    if published != expected:
+        raise RuntimeError(f"JetStream holds {published} messages, not {expected}")
+    return (ledger.events, published, seconds, published / seconds)
+
+
+async def _lag(
+    root: Path, url: str, folder: Path, clients: int, duration: tuple[float, float]
+) -> list[tuple[object, ...]]:
+    """The deposits' rate without the stream, then with it and the consumer's lags."""
+    headers = bearer_headers(root)
+    environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKER_POLL_SECONDS": POLL_S}
+    name = jetstream_name(Target("bank", "money"))
+    await _drop_stream(name)
+    rows: list[tuple[object, ...]] = []
+    accounts: list[str] = []
+    for streamed in (False, True):
+        port = free_port()
+        settings = {**environment, "FLUVIUS_STREAM_MONEY_URL": NATS_URL} if streamed else {}
+        async with serve(
+            fluvius_run(root, port),
+            port=port,
+            log=folder / f"lag-{streamed}.log",
+            environment=settings or environment,
+        ):
+            if not accounts:
+                bodies = [
+                    f'{{"owner": "c{n}", "initial_deposit": "1", "opened_on": "2026-01-01"}}'
+                    for n in range(clients)
+                ]
+                accounts = await create(port, "/banking:open-account/account/:new", bodies, headers)
+            connections = [
+                [Request("POST", f"/banking:deposit/account/{account}", DEPOSIT, headers)]
+                for account in accounts
+            ]
+            load = Load(port, connections, duration_s=duration[0], warmup_s=duration[1])
+            if streamed:
+                outcome, lags = await _consumed(name, load)
+                rows.append(_row("NATS", outcome, lags))
+            else:
+                rows.append(_row("off", await loadgen.run(load), []))
+    await _drop_stream(name)
+    return rows
+
+
+async def _consumed(name: str, load: Load) -> tuple[Outcome, list[float]]:
+    """Run `load` while a JetStream consumer takes each new message's lag."""
+    client = await nats.connect(NATS_URL)
+    lags: list[float] = []
+
+    async def take(message: Any) -> None:
+        sent = dt.datetime.fromisoformat(json.loads(message.data)["time"])
+        lags.append((dt.datetime.now(dt.UTC) - sent).total_seconds() * 1000)
+
+    try:
+        jetstream = client.jetstream()
+        for _ in range(100):  # the relay creates the stream on its first publish
+            try:
+                await jetstream.stream_info(name)
+                break
+            except NotFoundError:
+                await asyncio.sleep(0.1)
+        counting = asyncio.create_task(loadgen.run(load))
+        await asyncio.sleep(load.warmup_s)
+        subscription = await jetstream.subscribe(
+            "bank.money.>", cb=take, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        )
+        outcome = await counting
+        await subscription.unsubscribe()
+    finally:
+        await client.close()
+    return outcome, lags
+
+
+def _row(stream: str, outcome: Outcome, lags: list[float]) -> tuple[object, ...]:
+    return (
+        stream,
+        outcome.rate,
+        outcome.p50_ms,
+        outcome.p99_ms,
+        percentile(lags, 0.5),
+        percentile(lags, 0.99),
+        max(lags, default=float("nan")),
+    )
+
+
+async def _drop_stream(name: str) -> int:
+    """Delete the JetStream stream `name`; how many messages it held (0 when missing)."""
+    client = await nats.connect(NATS_URL)
+    try:
+        jetstream = client.jetstream()
+        try:
+            held = (await jetstream.stream_info(name)).state.messages
+        except NotFoundError:
+            return 0
+        await jetstream.delete_stream(name)
+        return held
+    finally:
+        await client.close()
