@@ -18,6 +18,7 @@ from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.streams.envelope import Message
 from fluvius.streams.publishers import Failure, Target, publisher_for
+from fluvius.streams.publishers.nats import jetstream_name
 from fluvius.streams.relay import StreamRelay
 from fluvius.worker.inprocess import InProcessWorkers
 from fluvius.worker.jobs import JobStore
@@ -221,3 +222,19 @@ async def test_the_in_process_workers_run_the_streams_that_have_a_url(
         await consumer.close()
     unset = Settings.load(service.name, tmp_path, {"FLUVIUS_DATABASE_URL": database_url})
     assert InProcessWorkers(service, database, processor, unset).streams == []
+
+
+async def test_a_message_jetstream_does_not_store_fails_the_batch(service: Service) -> None:
+    consumer = NatsConsumer()
+    target = Target(service.name, MONEY.name)
+    await consumer.start(target)
+    publisher = publisher_for(consumer.url, target)
+    sent = Message(str(uuid.uuid4()), "banking", "money-deposited", str(uuid.uuid4()), b"{}")
+    try:
+        assert await publisher.publish([sent]) == []
+        await consumer.client.jetstream().delete_stream(jetstream_name(target))
+        with pytest.raises(RuntimeError, match="JetStream did not store a message"):
+            await publisher.publish([sent])
+    finally:
+        await publisher.close()
+        await consumer.close()

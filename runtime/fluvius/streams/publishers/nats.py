@@ -5,6 +5,7 @@ a message published twice within its duplicate window."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from fluvius.streams.publishers import TIMEOUT_S, Failure, Target
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
-    from nats.js import JetStreamContext
+    from nats.aio.msg import Msg
 
     from fluvius.streams.envelope import Message
 
@@ -30,34 +31,64 @@ def subject_prefix(target: Target) -> str:
     return f"{target.project}.{target.stream}"
 
 
+class _Batch:
+    """The acks a batch awaits: `done` resolves once each message has one, or on an error."""
+
+    def __init__(self, number: int, size: int) -> None:
+        self.number = number
+        self.waiting = set(range(size))
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not size:
+            self.done.set_result(None)
+
+    def ack(self, index: int, reply: Msg) -> None:
+        if self.done.done():
+            return
+        answer = json.loads(reply.data) if reply.data else {}
+        if "error" in answer or "seq" not in answer:
+            status = (reply.headers or {}).get("Status", "")
+            error = answer.get("error") or f"no ack (status {status or 'none'})"
+            self.done.set_exception(RuntimeError(f"JetStream did not store a message: {error}"))
+            return
+        self.waiting.discard(index)
+        if not self.waiting:
+            self.done.set_result(None)
+
+
 class NatsPublisher:
-    """Publishes a batch without waiting between messages, then waits for every ack."""
+    """Publishes a batch without waiting between messages (each with a reply subject of its
+    own under one inbox), then waits for every JetStream ack."""
 
     def __init__(self, url: str, target: Target) -> None:
         self.url = url
         self.target = target
         self.prefix = subject_prefix(target)
         self._client: Client | None = None
-        self._jetstream: JetStreamContext | None = None
+        self._inbox = ""
+        self._batch: _Batch | None = None
+        self._batches = 0
 
     async def publish(self, messages: Sequence[Message]) -> list[Failure]:
-        jetstream = await self._connect()
-        acks = [
-            await jetstream.publish_async(
-                f"{self.prefix}.{m.domain}.{m.event}", m.body, headers={"Nats-Msg-Id": m.id}
+        client = await self._connect()
+        self._batches += 1
+        batch = self._batch = _Batch(self._batches, len(messages))
+        for index, m in enumerate(messages):
+            await client.publish(
+                f"{self.prefix}.{m.domain}.{m.event}",
+                m.body,
+                reply=f"{self._inbox}.{batch.number}.{index}",
+                headers={"Nats-Msg-Id": m.id},
             )
-            for m in messages
-        ]
-        await asyncio.wait_for(asyncio.gather(*acks), TIMEOUT_S)
+        await asyncio.wait_for(batch.done, TIMEOUT_S)
         return []
 
     async def close(self) -> None:
-        client, self._client, self._jetstream = self._client, None, None
+        client, self._client = self._client, None
         if client is not None:
             await client.close()
 
-    async def _connect(self) -> JetStreamContext:
-        if self._jetstream is None:
+    async def _connect(self) -> Client:
+        if self._client is None:
             client = await nats.connect(
                 self.url, connect_timeout=TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=0
             )
@@ -67,5 +98,14 @@ class NatsPublisher:
                 await jetstream.stream_info(name)
             except NotFoundError:
                 await jetstream.add_stream(name=name, subjects=[f"{self.prefix}.>"])
-            self._client, self._jetstream = client, jetstream
-        return self._jetstream
+            self._inbox = client.new_inbox()
+            await client.subscribe(f"{self._inbox}.*.*", cb=self._acked)
+            self._client = client
+        return self._client
+
+    async def _acked(self, reply: Msg) -> None:
+        """An ack: its subject names the batch and the message; acks of a batch given up on
+        (a failed publish, published again since) are ignored."""
+        *_, number, index = reply.subject.split(".")
+        if self._batch is not None and int(number) == self._batch.number:
+            self._batch.ack(int(index), reply)
