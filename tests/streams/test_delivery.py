@@ -4,8 +4,10 @@ aggregate, through a relay killed mid-burst and started again."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -205,3 +207,32 @@ async def _relay_process(
     assert process.stdout is not None
     assert await asyncio.wait_for(process.stdout.readline(), WAIT_S) == b"relaying\n"
     return process
+
+
+@pytest.mark.parametrize("consumer_type", CONSUMERS, ids=lambda c: c.__name__[: -len("Consumer")])
+async def test_a_publisher_closed_after_a_failure_publishes_again(
+    service: Service, consumer_type: type[Consumer]
+) -> None:
+    consumer = consumer_type()
+    target = Target(service.name, MONEY.name, secret=SECRET, retry_base_s=0.01)
+    await consumer.start(target)
+    publisher = publisher_for(consumer.url, target)
+    sent = [_message(service, n) for n in range(2)]
+    try:
+        assert await publisher.publish(sent[:1]) == []
+        await publisher.close()  # as the relay does when a round fails
+        assert await publisher.publish(sent[1:]) == []
+        for _ in range(100):
+            if len(await consumer.received()) == len(sent):
+                break
+            await asyncio.sleep(0.05)
+        assert [envelope["id"] for envelope in await consumer.received()] == [m.id for m in sent]
+    finally:
+        await publisher.close()
+        await consumer.close()
+
+
+def _message(service: Service, n: int) -> Message:
+    event_id = str(uuid.uuid4())
+    body = json.dumps({"id": event_id, "subject": str(n), "aggregateversion": n + 1}).encode()
+    return Message(event_id, "banking", "money-deposited", str(n), body)

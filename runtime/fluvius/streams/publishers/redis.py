@@ -23,17 +23,22 @@ class RedisPublisher:
     """Adds a batch in one pipelined transaction (MULTI/EXEC), so it lands whole or not at all."""
 
     def __init__(self, url: str, target: Target) -> None:
+        self.url = url
         self.key = stream_key(target)
-        self.redis: Redis = Redis.from_url(
-            url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
-        )
+        self._redis: Redis | None = None
 
     async def publish(self, messages: Sequence[Message]) -> list[Failure]:
-        async with self.redis.pipeline(transaction=True) as pipeline:
+        if self._redis is None:
+            self._redis = Redis.from_url(
+                self.url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S
+            )
+        async with self._redis.pipeline(transaction=True) as pipeline:
             for m in messages:
                 pipeline.xadd(self.key, {"id": m.id, "event": m.body})
             await pipeline.execute()
         return []
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        redis, self._redis = self._redis, None
+        if redis is not None:
+            await redis.aclose()

@@ -51,7 +51,7 @@ class WebhookPublisher:
             ) from None
         self.url = url
         self.target = target
-        self.client = httpx.AsyncClient(timeout=TIMEOUT_S)
+        self._client: httpx.AsyncClient | None = None
 
     async def publish(self, messages: Sequence[Message]) -> list[Failure]:
         failures = []
@@ -62,16 +62,20 @@ class WebhookPublisher:
         return failures
 
     async def close(self) -> None:
-        await self.client.aclose()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     async def _deliver(self, message: Message) -> str | None:
         """Post `message` until it is taken or its attempts run out; the last error, or None."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=TIMEOUT_S)
         error = ""
         for attempt in range(self.target.attempts):
             if attempt:
                 await asyncio.sleep(self.target.retry_base_s * 2 ** (attempt - 1))
             try:
-                response = await self.client.post(
+                response = await self._client.post(
                     self.url, content=message.body, headers=self._headers(message)
                 )
             except httpx.HTTPError as exc:
