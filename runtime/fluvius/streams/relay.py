@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from fluvius.streams.declarations import Stream
 
 logger = logging.getLogger("fluvius.streams")
-BATCH = 1000
+BATCH = 5000
 
 
 def checkpoint_name(stream: str, domain: str) -> str:
