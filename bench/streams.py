@@ -58,9 +58,9 @@ async def _main(quick: bool) -> None:
                 "One relay publishing a backlog to NATS JetStream",
                 ("events in the log", "published", "seconds", "events/s", "relay CPU s"),
                 [await _backlog(root, url, accounts)],
-                f"The relay reads {BATCH:,} events a round with the gap-safe reader, publishes them "
-                "without waiting between messages, then waits for every JetStream ack and saves "
-                "its checkpoint. Relay CPU: the relay process's own CPU time (PostgreSQL's and "
+                f"The relay reads {BATCH:,} events a round with the gap-safe reader, publishes "
+                "them without waiting between messages, then waits for every JetStream ack and "
+                "saves its checkpoint. Relay CPU: the relay process's own CPU time (PostgreSQL's and "
                 "the NATS server's are not in it).",
             )
         async with scratch_database() as url:
