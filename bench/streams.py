@@ -60,8 +60,8 @@ async def _main(quick: bool) -> None:
                 [await _backlog(root, url, accounts)],
                 f"The relay reads {BATCH:,} events a round with the gap-safe reader, publishes "
                 "them without waiting between messages, then waits for every JetStream ack and "
-                "saves its checkpoint. Relay CPU: the relay process's own CPU time (PostgreSQL's and "
-                "the NATS server's are not in it).",
+                "saves its checkpoint. Relay CPU: the relay process's own CPU time (not "
+                "PostgreSQL's, nor the NATS server's).",
             )
         async with scratch_database() as url:
             root = await asyncio.to_thread(example_project, "bank", lag, database_url=url)
