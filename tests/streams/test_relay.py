@@ -207,7 +207,7 @@ async def test_the_in_process_workers_run_the_streams_that_have_a_url(
     }
     settings = Settings.load(service.name, tmp_path, environment)
     workers = InProcessWorkers(service, database, processor, settings)
-    assert [relay.stream.name for relay in workers.streams] == ["money"]
+    assert [relay.stream.name for relay in workers.streams.relays] == ["money"]
     await workers.start()
     try:
         ids = await _deposits(processor)
@@ -221,7 +221,7 @@ async def test_the_in_process_workers_run_the_streams_that_have_a_url(
         await workers.stop()
         await consumer.close()
     unset = Settings.load(service.name, tmp_path, {"FLUVIUS_DATABASE_URL": database_url})
-    assert InProcessWorkers(service, database, processor, unset).streams == []
+    assert InProcessWorkers(service, database, processor, unset).streams.relays == []
 
 
 async def test_a_message_jetstream_does_not_store_fails_the_batch(service: Service) -> None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from fluvius.data.driver import Database
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.data.store import EventStore
 from fluvius.settings import PREFIX
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from fluvius.data.driver import Database
     from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.service import Domain, Service
     from fluvius.settings import Settings
@@ -189,16 +189,32 @@ def stream_url(settings: Settings, stream: Stream) -> str | None:
     return settings.extra.get(PREFIX + stream.setting) or None
 
 
-def stream_relays(service: Service, database: Database, settings: Settings) -> list[StreamRelay]:
-    """A relay for each of the service's streams that has a URL set."""
-    relays = []
-    for stream in service.streams:
-        url = stream_url(settings, stream)
-        if url is None:
-            continue
-        secret = settings.extra.get(f"{PREFIX}STREAM_{stream.name.upper()}_SECRET")
-        target = Target(
-            service.name, stream.name, secret=secret, retry_base_s=settings.worker_retry_base_s
-        )
-        relays.append(StreamRelay(service, stream, database, publisher_for(url, target)))
-    return relays
+class StreamRelays:
+    """The relays of a service's streams that have a URL, on a connection pool of their own
+    (two connections a stream: its lease's and its reads'), so that a relay never waits behind
+    the commands for a connection, nor they behind it."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        streams = [(s, url) for s in service.streams if (url := stream_url(settings, s))]
+        self.database: Database | None = None
+        self.relays: list[StreamRelay] = []
+        if not streams:
+            return
+        self.database = Database(settings.database_url, pool_size=len(streams))
+        for stream, url in streams:
+            publisher = publisher_for(url, _target(service, stream, settings))
+            self.relays.append(StreamRelay(service, stream, self.database, publisher))
+
+    async def close(self) -> None:
+        """Close the relays' connections (once they have stopped)."""
+        if self.database is not None:
+            await self.database.dispose()
+
+
+def _target(service: Service, stream: Stream, settings: Settings) -> Target:
+    return Target(
+        service.name,
+        stream.name,
+        secret=settings.extra.get(f"{PREFIX}STREAM_{stream.name.upper()}_SECRET"),
+        retry_base_s=settings.worker_retry_base_s,
+    )

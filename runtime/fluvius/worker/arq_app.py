@@ -19,7 +19,7 @@ from fluvius.data.driver import Database
 from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
-from fluvius.streams.relay import stream_relays
+from fluvius.streams.relay import StreamRelays
 from fluvius.worker.execution import Executor, Outcome
 from fluvius.worker.jobs import Job
 from fluvius.worker.queues import EVENT_JOB, ArqQueue
@@ -45,7 +45,7 @@ class WorkerProcess:
         queue = ArqQueue(self.database, service.tables, redis)
         self.relay = Relay(service, self.database, queue)
         self.scheduler = Scheduler(service, queue)
-        self.streams = stream_relays(service, self.database, settings)
+        self.streams = StreamRelays(service, settings)
         self.poll_s = settings.worker_poll_s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -55,12 +55,13 @@ class WorkerProcess:
             self.relay.run(self._stop, self.poll_s),
             self.scheduler.run(self._stop, self.poll_s),
         ]
-        loops += [stream.run(self._stop, self.poll_s) for stream in self.streams]
+        loops += [stream.run(self._stop, self.poll_s) for stream in self.streams.relays]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)
+        await self.streams.close()
         await self.database.dispose()
 
 

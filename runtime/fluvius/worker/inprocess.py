@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from fluvius.streams.relay import stream_relays
+from fluvius.streams.relay import StreamRelays
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.queues import DatabaseQueue
@@ -49,7 +49,7 @@ class InProcessWorkers:
         queue = DatabaseQueue(database, service.tables)
         self.relay = Relay(service, database, queue)
         self.scheduler = Scheduler(service, queue)
-        self.streams = stream_relays(service, database, settings)
+        self.streams = StreamRelays(service, settings)
         self.executor = Executor(
             service,
             database,
@@ -76,7 +76,7 @@ class InProcessWorkers:
             ("relay", self.relay.run(self._stop, poll), self.relay.heartbeat),
             ("executor", self.runner.run(self._stop), self.runner.heartbeat),
         ]
-        for stream in self.streams:
+        for stream in self.streams.relays:
             loops.append((stream.stream.worker, stream.run(self._stop, poll), stream.heartbeat))
         if self.scheduler.workers:
             loops.append(
@@ -92,6 +92,7 @@ class InProcessWorkers:
         self._stop.set()
         await asyncio.gather(*(task for _, task, _ in self._loops), return_exceptions=True)
         self._loops = []
+        await self.streams.close()
 
     def problem(self) -> str | None:
         """Why the workers are not ready (a loop that stopped, or is `stall_s` overdue), or None."""
