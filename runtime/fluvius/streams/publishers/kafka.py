@@ -1,6 +1,6 @@
 """Kafka (untested here: no server on the development machines): topic `<project>.<stream>`,
 keyed by the aggregate id so one aggregate's events keep their order in one partition; the
-event id is the `id` header. Needs `aiokafka` (`pip install aiokafka`); acks from all replicas
+event id is the `id` header. Needs the `kafka` extra (aiokafka); acks from all replicas
 and an idempotent producer."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class KafkaPublisher:
                 from aiokafka import AIOKafkaProducer
             except ImportError:
                 raise SettingsError(
-                    "a kafka:// stream needs aiokafka: pip install aiokafka"
+                    'a kafka:// stream needs aiokafka: pip install "fluvius[kafka]"'
                 ) from None
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.servers, acks="all", enable_idempotence=True
