@@ -69,7 +69,7 @@ class Code(enum.Enum):
     AMBIGUOUS_EVENT = (
         "FV307",
         "ambiguous-event",
-        "A worker's event name matches several aggregates.",
+        "A worker's or stream's event name matches several aggregates.",
     )
     BAD_CRON = ("FV308", "bad-cron", "A cron expression that is not a valid 5-field schedule.")
     WORKER_TRIGGER = ("FV309", "worker-trigger", "A worker needs exactly one of `on` and `cron`.")
