@@ -200,7 +200,7 @@ class StreamRelays:
         self.relays: list[StreamRelay] = []
         if not streams:
             return
-        self.database = Database(settings.database_url, pool_size=len(streams))
+        self.database = Database(settings.database_url, pool_size=2 * len(streams))
         for stream, url in streams:
             publisher = publisher_for(url, _target(service, stream, settings))
             self.relays.append(StreamRelay(service, stream, self.database, publisher))
