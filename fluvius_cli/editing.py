@@ -15,6 +15,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from fluvius.domain.rules import EventFieldRef
+from fluvius_cli.spec.language import written
 from fluvius_cli.spec.names import snake
 
 
@@ -84,7 +86,8 @@ class SpecEditor:
         event = CommentedMap()
         if fields:
             event["fields"] = _fields(fields)
-            event["apply"] = _flow({"set": _flow({f.name: f"${f.name}" for f in fields})})
+            copied = {f.name: written(EventFieldRef(f.name)) for f in fields}
+            event["apply"] = _flow({"set": _flow(copied)})
         aggregate["events"] = CommentedMap([(event_name, event if event else _flow({}))])
         aggregates[name] = aggregate
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from fluvius.domain.rules import EventFieldRef, Operation, Requirement
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.imports import Import, Imports
 from fluvius_cli.generate.view import (
@@ -25,7 +26,6 @@ from fluvius_cli.generate.view import (
     literal_imports,
 )
 from fluvius_cli.spec.model import NUMERIC_TYPES, FieldSpec
-from fluvius_cli.spec.rules import REF_PREFIX
 
 SAMPLE_DAY = dt.date(2024, 1, 15)
 SAMPLE_MOMENT = dt.datetime(2024, 1, 15, 9, 30, tzinfo=dt.UTC)
@@ -248,28 +248,11 @@ class ContractTests:
         return emitted
 
     def _apply(self, state: State, event: EventView, data: State) -> State:
-        state = dict(state)
-        for operation in ("set", "add", "subtract"):
-            for name, value in getattr(event.spec.apply, operation).items():
-                target = self.state_fields[name].spec
-                if (
-                    isinstance(value, str)
-                    and value.startswith(REF_PREFIX)
-                    and not value.startswith("$$")
-                ):
-                    source = event.spec.fields[value[1:]]
-                    change = _convert(data.get(value[1:]), source, target)
-                else:
-                    change = _value(
-                        target,
-                        value[1:] if isinstance(value, str) and value.startswith("$$") else value,
-                    )
-                if operation == "set":
-                    state[name] = change
-                else:
-                    current = state[name] if state[name] is not None else _value(target, 0)
-                    state[name] = current + change if operation == "add" else current - change
-        return state
+        return event.spec.apply.projection.evaluate(state, data, self._cast)
+
+    def _cast(self, field: str, value: Any) -> Any:
+        """`value` as a value of the state field `field`."""
+        return _value(self.state_fields[field].spec, _scalar(value))
 
     # Cases ----------------------------------------------------------------------------------
 
@@ -362,17 +345,21 @@ class ContractTests:
         return None
 
     def _guards(self, command: CommandView) -> list[tuple[str, list[Any]]]:
-        return [
-            (name, [_value(self.state_fields[name].spec, value) for value in accepted])
-            for name, accepted in command.spec.requires.items()
-        ]
+        return [(rule.field, self._accepted(rule)) for rule in self._requirements(command)]
 
     def _unmet(self, command: CommandView, state: State) -> list[tuple[str, list[Any]]]:
         return [
-            (name, accepted)
-            for name, accepted in self._guards(command)
-            if state[name] not in accepted
+            (rule.field, self._accepted(rule))
+            for rule in self._requirements(command)
+            if not rule.evaluate(state, {}, self._cast)
         ]
+
+    @staticmethod
+    def _requirements(command: CommandView) -> list[Requirement]:
+        return [located.rule for located in command.spec.guards]
+
+    def _accepted(self, rule: Requirement) -> list[Any]:
+        return rule.accepted({}, {}, self._cast)
 
     def _event_setting(
         self, field_name: str, accepted: list[Any], *, inside: bool
@@ -384,16 +371,19 @@ class ContractTests:
             return (value in accepted) == inside
 
         for event in self.aggregate.events:
-            value = event.spec.apply.set.get(field_name)
-            if value is None and field_name not in event.spec.apply.set:
+            change = next(
+                (
+                    change
+                    for change in event.spec.apply.projection.changes
+                    if change.operation is Operation.SET and change.target == field_name
+                ),
+                None,
+            )
+            if change is None:
                 continue
             data = {field.name: self._event_sample(field) for field in event.fields}
-            if (
-                isinstance(value, str)
-                and value.startswith(REF_PREFIX)
-                and not value.startswith("$$")
-            ):
-                source = event.field(value[1:])
+            if isinstance(change.value, EventFieldRef):
+                source = event.field(change.value.name)
                 choice = next(
                     (v for v in _choices(source.spec) if wanted(_convert(v, source.spec, target))),
                     None,
@@ -401,7 +391,7 @@ class ContractTests:
                 if choice is None:
                     continue
                 data[source.name] = choice
-            elif not wanted(_value(target, value)):
+            elif not wanted(change.evaluate({}, data, self._cast)):
                 continue
             return event, data
         return None
@@ -427,13 +417,14 @@ class ContractTests:
         """A command whose event subtracts one of its fields from a state number."""
         for command in self.aggregate.commands:
             for event in command.emits:
-                for balance, value in event.spec.apply.subtract.items():
+                for change in event.spec.apply.projection.changes:
+                    value = change.value
                     if (
-                        isinstance(value, str)
-                        and value.startswith(REF_PREFIX)
-                        and value[1:] in command.spec.fields
+                        change.operation is Operation.SUBTRACT
+                        and isinstance(value, EventFieldRef)
+                        and value.name in command.spec.fields
                     ):
-                        return command, value[1:], balance
+                        return command, value.name, change.target
         return None
 
     def _first_changing_command(self) -> CommandView:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fluvius.casbin.permission import READ
+from fluvius.domain.rules import Change, EventFieldRef, FieldRef, Literal, Operation
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.event_versions import EventVersions
 from fluvius_cli.generate.imports import Import, Imports
@@ -26,7 +27,6 @@ from fluvius_cli.spec.model import (
     WorkerSpec,
 )
 from fluvius_cli.spec.names import pascal, snake
-from fluvius_cli.spec.rules import REF_PREFIX
 from fluvius_cli.spec.streams import resolve
 
 _TYPE_IMPORTS = {
@@ -213,12 +213,13 @@ class EventView:
 
     def _limit(self, name: str) -> int | None:
         """The tightest length limit of the state fields that `$name` is stored in."""
-        reference = f"{REF_PREFIX}{name}"
         state = self.aggregate.spec.fields
         limits = [
             length
-            for target, value in self.spec.apply.set.items()
-            if value == reference and (length := pytypes.string_length(state[target])) is not None
+            for change in self.spec.apply.projection.changes
+            if change.operation is Operation.SET
+            and change.value == EventFieldRef(name)
+            and (length := pytypes.string_length(state[change.target])) is not None
         ]
         return min(limits, default=None)
 
@@ -226,27 +227,27 @@ class EventView:
     def changes(self) -> list[tuple[str, str]]:
         """(state field, Python expression) for each change the event makes to the state."""
         found = []
-        state_fields = self.aggregate.spec.fields
-        for operation in ("set", "add", "subtract"):
-            for name, value in getattr(self.spec.apply, operation).items():
-                target = state_fields[name]
-                change = self._value(value, target)
-                if operation != "set":
-                    current = f"self.state.{name}"
-                    if FieldView(name, target, "state").optional:
-                        current = f"({current} or {pytypes.literal(target, 0)})"
-                    sign = "+" if operation == "add" else "-"
-                    change = f"{current} {sign} {change}"
-                found.append((name, change))
+        for change in self.spec.apply.projection.changes:
+            name = change.target
+            target = self.aggregate.spec.fields[name]
+            expression = self._value(change, target)
+            if change.operation is not Operation.SET:
+                current = f"self.state.{name}"
+                if FieldView(name, target, "state").optional:
+                    current = f"({current} or {pytypes.literal(target, 0)})"
+                sign = "+" if change.operation is Operation.ADD else "-"
+                expression = f"{current} {sign} {expression}"
+            found.append((name, expression))
         return found
 
-    def _value(self, value: Any, target: FieldSpec) -> str:
-        if isinstance(value, str) and value.startswith(REF_PREFIX) and not value.startswith("$$"):
-            source = self.spec.fields[value[1:]]
-            return pytypes.convert(f"event.{value[1:]}", source, target)
-        if isinstance(value, str) and value.startswith("$$"):
-            value = value[1:]
-        return pytypes.literal(target, value)
+    def _value(self, change: Change, target: FieldSpec) -> str:
+        value = change.value
+        if isinstance(value, EventFieldRef):
+            source = self.spec.fields[value.name]
+            return pytypes.convert(f"event.{value.name}", source, target)
+        if isinstance(value, FieldRef):
+            return f"self.state.{value.name}"
+        return pytypes.literal(target, value.value)
 
     def imports(self) -> set[Import]:
         needed = {Import("fluvius.domain", "Event")}
@@ -256,16 +257,16 @@ class EventView:
 
     def projection_imports(self) -> set[Import]:
         needed: set[Import] = set()
-        state_fields = self.aggregate.spec.fields
-        for operation in ("set", "add", "subtract"):
-            for name, value in getattr(self.spec.apply, operation).items():
-                target = state_fields[name]
-                if not (isinstance(value, str) and value.startswith(REF_PREFIX)):
-                    needed |= literal_imports(target, value)
-                elif target.type == "decimal" and not value.startswith("$$"):
-                    needed.add(Import("decimal", "Decimal"))
-                if operation != "set" and FieldView(name, target, "state").optional:
-                    needed |= literal_imports(target, 0)
+        for change in self.spec.apply.projection.changes:
+            target = self.aggregate.spec.fields[change.target]
+            value = change.value
+            if isinstance(value, Literal):
+                needed |= literal_imports(target, value.value)
+            elif isinstance(value, EventFieldRef) and target.type == "decimal":
+                needed.add(Import("decimal", "Decimal"))
+            optional = FieldView(change.target, target, "state").optional
+            if change.operation is not Operation.SET and optional:
+                needed |= literal_imports(target, 0)
         return needed
 
 
@@ -312,7 +313,9 @@ class CommandView:
             return None
         state = self.aggregate.spec.fields
         entries = []
-        for name, accepted in self.spec.requires.items():
+        for located in self.spec.guards:
+            name = located.rule.field
+            accepted = located.rule.accepted({}, {})
             values = ", ".join(pytypes.literal(state[name], value) for value in accepted)
             entries.append(f'"{name}": [{values}]')
         return "{" + ", ".join(entries) + "}"
@@ -374,9 +377,9 @@ class CommandView:
         for field in self.fields:
             needed |= field.model_imports()
         state = self.aggregate.spec.fields
-        for name, accepted in self.spec.requires.items():
-            for value in accepted:
-                needed |= literal_imports(state[name], value)
+        for located in self.spec.guards:
+            for value in located.rule.accepted({}, {}):
+                needed |= literal_imports(state[located.rule.field], value)
         for _, target in self.ref_targets:
             needed.add(Import("fluvius.domain", "Ref"))
             if target.domain.name != self.aggregate.domain.name:

@@ -7,6 +7,10 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from fluvius.domain.rules import Change, Projection, Requirement
+from fluvius_cli.spec import language
+from fluvius_cli.spec.language import Located
+
 FieldType = Literal[
     "string",
     "text",
@@ -136,6 +140,11 @@ class CommandSpec(SpecModel):
         BeforeValidator(_one_or_many, json_schema_input_type=str | list[str]),
     ] = Field(description="The event (or events) the command emits.")
 
+    @property
+    def guards(self) -> tuple[Located[Requirement], ...]:
+        """`requires` read into the rule model."""
+        return language.requirements(self.requires)
+
 
 class ApplySpec(SpecModel):
     """How an event changes the state: `$field` reads the event, anything else is a literal."""
@@ -143,6 +152,15 @@ class ApplySpec(SpecModel):
     set: dict[str, Scalar] = Field({}, description="state field -> new value.")
     add: dict[str, Scalar] = Field({}, description="Numeric state field -> amount added.")
     subtract: dict[str, Scalar] = Field({}, description="Numeric state field -> amount taken.")
+
+    @property
+    def rules(self) -> tuple[Located[Change], ...]:
+        """The changes read into the rule model, each with its place in the event."""
+        return language.changes({"set": self.set, "add": self.add, "subtract": self.subtract})
+
+    @property
+    def projection(self) -> Projection:
+        return Projection(tuple(located.rule for located in self.rules))
 
 
 class EventSpec(SpecModel):

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fluvius.cron import CronError, parse_cron
+from fluvius.domain.rules import Change, EventFieldRef, Literal, Operation, Requirement
 from fluvius_cli.spec import names
 from fluvius_cli.spec.diagnostics import Code, Diagnostic
 from fluvius_cli.spec.document import Document, Path
+from fluvius_cli.spec.language import written
 from fluvius_cli.spec.model import (
     NUMERIC_TYPES,
     PUBLIC_ROLE,
@@ -27,7 +29,6 @@ from fluvius_cli.spec.structure import describe
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import amount_problem, flow_problem, shown, value_problem
 
-REF_PREFIX = "$"
 SCOPE_TYPES = frozenset({"string", "text", "uuid", "ref"})
 
 
@@ -460,8 +461,8 @@ class _AggregateChecker:
                 f"command '{name}' creates the aggregate, so it has no state to require",
                 key=True,
             )
-        for field_name, accepted in command.requires.items():
-            self.guard((*path, "requires", field_name), field_name, accepted)
+        for located in command.guards:
+            self.guard((*path, *located.place), located.rule)
 
     def emitted(self, path: Path, command_name: str, command: CommandSpec, event_name: str) -> None:
         event = self.aggregate.events.get(event_name)
@@ -495,11 +496,12 @@ class _AggregateChecker:
                     f"command field '{field_name}' cannot fill the event's field: {problem}",
                 )
 
-    def guard(self, path: Path, field_name: str, accepted: list[Any]) -> None:
+    def guard(self, path: Path, requirement: Requirement) -> None:
+        field_name = requirement.field
         spec = self.state_field(path, field_name)
         if spec is None:
             return
-        for index, value in enumerate(accepted):
+        for index, value in enumerate(requirement.accepted({}, {})):
             if problem := value_problem(spec, value):
                 self.report(
                     (*path, index),
@@ -525,31 +527,21 @@ class _AggregateChecker:
     def event(self, name: str, event: EventSpec) -> None:
         path = (*self.path, "events", name)
         self.fields((*path, "fields"), event.fields, state=False)
-        apply_path = (*path, "apply")
-        for operation in ("set", "add", "subtract"):
-            for field_name, value in getattr(event.apply, operation).items():
-                self.assignment(
-                    (*apply_path, operation, field_name), name, event, operation, field_name, value
-                )
-        targets = [f for op in ("set", "add", "subtract") for f in getattr(event.apply, op)]
+        rules = event.apply.rules
+        for located in rules:
+            self.assignment((*path, *located.place), name, event, located.rule)
+        targets = [located.rule.target for located in rules]
         for field_name in {f for f in targets if targets.count(f) > 1}:
             self.report(
-                apply_path,
+                (*path, "apply"),
                 Code.INVALID_VALUE,
                 f"event '{name}' changes '{field_name}' twice; use one of set, add and subtract",
             )
 
-    def assignment(
-        self,
-        path: Path,
-        event_name: str,
-        event: EventSpec,
-        operation: str,
-        field_name: str,
-        value: Any,
-    ) -> None:
+    def assignment(self, path: Path, event_name: str, event: EventSpec, change: Change) -> None:
+        field_name, operation = change.target, change.operation
         target = self.state_field(path, field_name)
-        if target is not None and operation != "set" and target.type not in NUMERIC_TYPES:
+        if target is not None and operation != Operation.SET and target.type not in NUMERIC_TYPES:
             self.report(
                 path,
                 Code.NOT_NUMERIC,
@@ -557,17 +549,19 @@ class _AggregateChecker:
                 key=True,
             )
             return
-        if isinstance(value, str) and value.startswith(REF_PREFIX) and not value.startswith("$$"):
-            self.reference(path, event_name, event, value[1:], target)
+        value = change.value
+        if isinstance(value, EventFieldRef):
+            self.reference(path, event_name, event, value.name, target)
             return
-        if target is None:
+        if target is None or not isinstance(value, Literal):
             return
-        if operation == "set":
-            problem = value_problem(target, _literal(value))
-            wording = f"sets '{field_name}' to {shown(value)}, which"
+        if operation == Operation.SET:
+            problem = value_problem(target, value.value)
+            wording = f"sets '{field_name}' to {shown(written(value))}, which"
         else:
-            problem = amount_problem(target, value)
-            wording = f"{'adds' if operation == 'add' else 'subtracts'} {shown(value)}, which"
+            problem = amount_problem(target, written(value))
+            verb = "adds" if operation == Operation.ADD else "subtracts"
+            wording = f"{verb} {shown(written(value))}, which"
         if problem:
             self.report(path, Code.TYPE_MISMATCH, f"event '{event_name}' {wording} {problem}")
 
@@ -627,10 +621,3 @@ class _AggregateChecker:
                 f"scope '{field_name}' is {spec.type}; a scope field holds the caller's id "
                 f"({', '.join(sorted(SCOPE_TYPES))})",
             )
-
-
-def _literal(value: Any) -> Any:
-    """`$$text` is the literal `$text`."""
-    if isinstance(value, str) and value.startswith("$$"):
-        return value[1:]
-    return value

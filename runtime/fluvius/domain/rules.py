@@ -1,0 +1,129 @@
+"""The spec's rule language as data: how an event changes a state, and when a command may run.
+
+An event's `apply` is a `Projection`: changes that set, add to or subtract from state fields.
+A command's `requires` is a tuple of `Requirement`s on state fields. Each operand is a literal,
+a field of the event or command (`$name` in the spec), or a field of the state. The generator
+writes code from these, its contract tests fold samples with them, and the runtime evaluates
+them where rules are read at run time.
+
+Values are compared and summed as they come; `cast(field, value)` turns an operand's value into
+the type of the state field it meets (a spec literal `"1.5"` into `Decimal("1.5")`, say).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+Values = Mapping[str, Any]
+Cast = Callable[[str, Any], Any]
+
+
+def as_given(field: str, value: Any) -> Any:
+    """The cast that leaves values as they are."""
+    return value
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A value written in the spec (`$$text` there is the text `$text` here)."""
+
+    value: Any
+
+    def resolve(self, state: Values, message: Values) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class EventFieldRef:
+    """`$name`: a field of the event being applied (or of the command being checked)."""
+
+    name: str
+
+    def resolve(self, state: Values, message: Values) -> Any:
+        return message.get(self.name)
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A field of the state before the change."""
+
+    name: str
+
+    def resolve(self, state: Values, message: Values) -> Any:
+        return state.get(self.name)
+
+
+Operand = Literal | EventFieldRef | FieldRef
+
+
+class Operation(StrEnum):
+    """What a change does to its state field."""
+
+    SET = "set"
+    ADD = "add"
+    SUBTRACT = "subtract"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One state field changed by an event: set to, increased by or decreased by `value`."""
+
+    operation: Operation
+    target: str
+    value: Operand
+
+    def evaluate(self, state: Values, event: Values, cast: Cast = as_given) -> Any:
+        """The field's new value (an absent number counts as zero)."""
+        value = cast(self.target, self.value.resolve(state, event))
+        if self.operation is Operation.SET:
+            return value
+        current = state.get(self.target)
+        if current is None:
+            current = cast(self.target, 0)
+        return current + value if self.operation is Operation.ADD else current - value
+
+
+@dataclass(frozen=True)
+class Projection:
+    """How an event changes the state: its changes, each to a field of its own."""
+
+    changes: tuple[Change, ...] = ()
+
+    def evaluate(self, state: Values, event: Values, cast: Cast = as_given) -> dict[str, Any]:
+        """The state after the event."""
+        changed = dict(state)
+        for change in self.changes:
+            changed[change.target] = change.evaluate(state, event, cast)
+        return changed
+
+
+class Comparison(StrEnum):
+    """How a state field is compared with a requirement's operands."""
+
+    EQ = "eq"  # equal to one of them
+
+
+_HOLDS: Mapping[Comparison, Callable[[Any, Any], bool]] = {Comparison.EQ: operator.eq}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A guard: the state field `field` compares, by `comparison`, with one of `operands`."""
+
+    field: str
+    operands: tuple[Operand, ...]
+    comparison: Comparison = Comparison.EQ
+
+    def accepted(self, state: Values, command: Values, cast: Cast = as_given) -> list[Any]:
+        """The operands' values, as values of the field."""
+        return [cast(self.field, operand.resolve(state, command)) for operand in self.operands]
+
+    def evaluate(self, state: Values, command: Values, cast: Cast = as_given) -> bool:
+        """Whether the guard holds."""
+        holds = _HOLDS[self.comparison]
+        actual = state.get(self.field)
+        return any(holds(actual, value) for value in self.accepted(state, command, cast))
