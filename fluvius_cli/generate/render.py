@@ -190,8 +190,9 @@ class _Renderer:
     def aggregate(self, base: str, aggregate: AggregateView) -> list[RenderedFile]:
         user, fluvius = Owner.USER, Owner.FLUVIUS
         tests = ContractTests(aggregate)
+        user_tests = ContractTests(aggregate, base=False)
         http = HttpTests(tests)
-        test_name = f"test_{aggregate.domain.name}_{aggregate.name}.py"
+        test_name = f"test_{aggregate.domain.name}_{aggregate.name}"
         return [
             self.file(
                 f"{base}/_generated/{aggregate.module}.py",
@@ -202,7 +203,7 @@ class _Renderer:
             ),
             self.user_aggregate(f"{base}/{aggregate.module}.py", aggregate, tests.rule_example()),
             self.file(
-                f"tests/_generated/{test_name}",
+                f"tests/_generated/{test_name}_contract.py",
                 "tests/contract.py.j2",
                 fluvius,
                 aggregate=aggregate,
@@ -210,7 +211,7 @@ class _Renderer:
                 imports=tests.imports().lines(),
             ),
             self.file(
-                f"tests/_generated/test_{aggregate.domain.name}_{aggregate.name}_http.py",
+                f"tests/_generated/{test_name}_http.py",
                 "tests/http.py.j2",
                 fluvius,
                 aggregate=aggregate,
@@ -219,12 +220,12 @@ class _Renderer:
                 imports=http.imports().lines(),
             ),
             self.file(
-                f"tests/{test_name}",
+                f"tests/{test_name}.py",
                 "tests/user.py.j2",
                 user,
                 aggregate=aggregate,
-                tests=tests,
-                imports=tests.imports([tests.creation]).lines(),
+                tests=user_tests,
+                imports=user_tests.imports([user_tests.creation]).lines(),
             ),
         ]
 

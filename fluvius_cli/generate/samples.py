@@ -64,10 +64,37 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """The class a test runs commands on: the generated base class (what the spec alone makes
+    of the aggregate), or the user's subclass (with the business rules added to it)."""
+
+    aggregate: AggregateView
+    base: bool
+
+    @property
+    def class_name(self) -> str:
+        return self.aggregate.base_class if self.base else self.aggregate.class_name
+
+    @property
+    def generated_module(self) -> str:
+        return f"{self.package}._generated.{self.aggregate.module}"
+
+    @property
+    def package(self) -> str:
+        return f"{self.aggregate.domain.project.package}.{self.aggregate.domain.name}"
+
+    @property
+    def source(self) -> Import:
+        """The import of the class."""
+        module = self.generated_module if self.base else f"{self.package}.{self.aggregate.module}"
+        return Import(module, self.class_name)
+
+
+@dataclass(frozen=True)
 class Seed:
     """An aggregate the command refers to, recorded beforehand under the id the command names."""
 
-    aggregate: AggregateView
+    subject: Subject
     id_code: str
     id_imports: frozenset[Import]
     history: tuple[Call, ...]
@@ -76,12 +103,11 @@ class Seed:
     def code(self) -> str:
         """The statement that records it: `await scenario.given(Patient, ...).record(id)`."""
         calls = "".join(f", {call.code}" for call in self.history)
-        return f"await scenario.given({self.aggregate.class_name}{calls}).record({self.id_code})"
+        return f"await scenario.given({self.subject.class_name}{calls}).record({self.id_code})"
 
     def imports(self) -> set[Import]:
-        module = f"{self.aggregate.domain.project.package}.{self.aggregate.domain.name}"
-        generated = f"{module}._generated.{self.aggregate.module}"
-        needed = {Import(f"{module}.{self.aggregate.module}", self.aggregate.class_name)}
+        generated = self.subject.generated_module
+        needed = {self.subject.source}
         needed |= self.id_imports
         for call in self.history:
             needed.add(Import(generated, call.class_name))
@@ -106,10 +132,12 @@ class Case:
 
 
 class ContractTests:
-    """The contract tests of one aggregate."""
+    """The contract tests of one aggregate, run on its generated base class (`base`), or on the
+    user's subclass."""
 
-    def __init__(self, aggregate: AggregateView) -> None:
+    def __init__(self, aggregate: AggregateView, *, base: bool = True) -> None:
         self.aggregate = aggregate
+        self.subject = Subject(aggregate, base)
         self.state_fields = {field.name: field for field in aggregate.fields}
 
     @functools.cached_property
@@ -131,9 +159,8 @@ class ContractTests:
         """What the test module of `cases` (all by default) imports."""
         imports = Imports()
         imports.add(Import("fluvius.testing", "Scenario"))
-        module = f"{self.aggregate.domain.project.package}.{self.aggregate.domain.name}"
-        imports.add(Import(f"{module}.{self.aggregate.module}", self.aggregate.class_name))
-        generated = f"{module}._generated.{self.aggregate.module}"
+        imports.add(self.subject.source)
+        generated = self.subject.generated_module
         for case in self.cases if cases is None else cases:
             for call in (*case.given, case.when, *case.then_events):
                 imports.add(Import(generated, call.class_name))
@@ -214,7 +241,7 @@ class ContractTests:
             spec = command.spec.fields[name]
             seeds.append(
                 Seed(
-                    target,
+                    Subject(target, self.subject.base),
                     pytypes.literal(spec, scalar),
                     frozenset(literal_imports(spec, scalar)),
                     tuple(ContractTests(target).history_calls()),

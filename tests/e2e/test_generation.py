@@ -104,7 +104,7 @@ def test_files_no_longer_in_the_spec_go_unless_edited(
     spec = root / "fluvius.yaml"
     fluvius("add", "aggregate", "catalog.bundle", cwd=root)
     module = root / "shop/catalog/_generated/bundle.py"
-    contract = root / "tests/_generated/test_catalog_bundle.py"
+    contract = root / "tests/_generated/test_catalog_bundle_contract.py"
     assert module.exists()
     contract.write_text(contract.read_text() + "\n# kept: edited by hand\n")
     lines = spec.read_text().splitlines(keepends=True)
@@ -229,3 +229,117 @@ def test_generated_permission_tests_count_a_server_error_as_a_failure(
     assert tests.returncode == 1, tests.stdout + tests.stderr
     assert "2 failed" in tests.stdout, tests.stdout
     assert "assert 503 < 500" in tests.stdout, tests.stdout
+
+
+_BANK_RULES = '''
+from fluvius.domain import Event, Rejected
+
+from bank.banking._generated.account import AccountBase, Deposit, Withdraw
+
+
+class Account(AccountBase):
+    """Deposits start at 10; no overdrafts."""
+
+    def deposit(self, command: Deposit) -> list[Event]:
+        if command.amount < 10:
+            raise Rejected("deposit-too-small", "deposits start at 10")
+        return super().deposit(command)
+
+    def withdraw(self, command: Withdraw) -> list[Event]:
+        if command.amount > (self.state.balance or 0):
+            raise Rejected("insufficient-balance", "cannot take more than the balance")
+        return super().withdraw(command)
+'''
+
+_BANK_RULE_TESTS = """
+
+async def test_an_overdraft_is_refused(scenario: Scenario) -> None:
+    opened = AccountOpened(owner="ann", initial_deposit=Decimal("5"), opened_on=dt.date(2024, 1, 1))
+
+    with pytest.raises(Rejected):
+        await scenario.given(Account, opened).when(Withdraw(amount=Decimal("6")))
+
+
+async def test_a_small_deposit_is_refused(scenario: Scenario) -> None:
+    opened = AccountOpened(owner="ann", initial_deposit=Decimal("5"), opened_on=dt.date(2024, 1, 1))
+
+    with pytest.raises(Rejected):
+        await scenario.given(Account, opened).when(Deposit(amount=Decimal("1")))
+"""
+
+
+def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    """The contract tests run the generated base class; the user's tests run the user's."""
+    root = projects.copy("bank", tmp_path)
+    rules = root / "bank/banking/account.py"
+    docstring = rules.read_text().split("from bank", 1)[0]
+    rules.write_text(docstring + _BANK_RULES.lstrip("\n"))
+    user_tests = root / "tests/test_banking_account.py"
+    text = user_tests.read_text().replace(
+        "from fluvius.testing import Scenario",
+        "import pytest\nfrom fluvius.domain import Rejected\nfrom fluvius.testing import Scenario",
+    )
+    text = text.replace(
+        "from bank.banking._generated.account import AccountOpened, OpenAccount",
+        "from bank.banking._generated.account import (\n"
+        "    AccountOpened,\n    Deposit,\n    OpenAccount,\n    Withdraw,\n)",
+    )
+    user_tests.write_text(text + _BANK_RULE_TESTS)
+
+    tests = run_pytest(root, "-rA")
+
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    for passed in (
+        "tests/_generated/test_banking_account_contract.py::test_deposit",
+        "tests/_generated/test_banking_account_contract.py::test_withdraw",
+        "tests/test_banking_account.py::test_an_overdraft_is_refused",
+        "tests/test_banking_account.py::test_a_small_deposit_is_refused",
+    ):
+        assert f"PASSED {passed}" in tests.stdout.splitlines(), tests.stdout
+    _assert_linters_pass(root)
+
+
+def test_the_api_fixture_serves_the_routes_added_to_create_app(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    app_module = root / "bank/app.py"
+    app_module.write_text(
+        app_module.read_text().replace(
+            "    return build_app(SERVICE, settings)\n",
+            "    app = build_app(SERVICE, settings)\n\n"
+            '    @app.get("/hello")\n'
+            "    async def hello() -> dict[str, str]:\n"
+            '        return {"hello": "bank"}\n\n'
+            "    return app\n",
+        )
+    )
+    (root / "tests/test_hello.py").write_text(
+        "from fluvius.testing import Api\n\n\n"
+        "async def test_hello(api: Api) -> None:\n"
+        "    async with api.client() as anonymous:\n"
+        '        response = await anonymous.get("/hello")\n\n'
+        '    assert response.json() == {"hello": "bank"}\n'
+    )
+
+    tests = run_pytest(root, "tests/test_hello.py")
+
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    _assert_linters_pass(root)
+
+
+def test_mypy_checks_the_tests_of_a_generated_project(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    user_tests = root / "tests/test_banking_account.py"
+    user_tests.write_text(user_tests.read_text() + '\n\nwrong: int = "one"\n')
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=root, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "tests/test_banking_account.py:" in result.stdout, result.stdout

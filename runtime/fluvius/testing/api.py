@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from fluvius.service import Service
 
 BASE_URL = "http://service.test"
+
+AppFactory = Callable[[Settings], "FastAPI"]
+"""How a test builds the app it calls, from its test settings: a project's `create_app`."""
 
 
 class Api:
@@ -64,8 +67,11 @@ def test_settings(service: Service, database_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def serving(service: Service, settings: Settings) -> AsyncIterator[Api]:
-    """The app of `service`, started (lifespan entered) for the duration of the block."""
-    app = build_app(service, settings)
+async def serving(
+    service: Service, settings: Settings, create_app: AppFactory | None = None
+) -> AsyncIterator[Api]:
+    """The app of `service` (as `create_app` builds it; by default the runtime's), started
+    (lifespan entered) for the duration of the block."""
+    app = build_app(service, settings) if create_app is None else create_app(settings)
     async with app.router.lifespan_context(app):
         yield Api(app, settings, tenancy=service.tenancy)

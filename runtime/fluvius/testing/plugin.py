@@ -2,7 +2,9 @@
 
 The service's own `tests/conftest.py` provides the `service` fixture; these build on it:
 `database` (a fresh database with the service's tables), `processor`, `scenario`, and `api`
-(the service's HTTP app in-process, see fluvius.testing.api).
+(the service's HTTP app in-process, see fluvius.testing.api). `api` serves the app that the
+`create_app` fixture builds: the runtime's app of the service, unless the project's conftest
+provides its own `create_app`, so that the routes and middleware it adds are tested too.
 
 Tests run on a SQLite file by default, its tables made from the service's code. Set
 FLUVIUS_TEST_DATABASE_URL to a PostgreSQL server to run them there: the project's migrations
@@ -21,12 +23,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from fluvius.data.driver import Database
 from fluvius.domain.processor import CommandProcessor
+from fluvius.fastapi.app import build_app
 from fluvius.service import Service
-from fluvius.testing.api import Api, serving, test_settings
+from fluvius.settings import Settings
+from fluvius.testing.api import Api, AppFactory, serving, test_settings
 from fluvius.testing.databases import create_database, drop_database, throwaway_database
 from fluvius.testing.scenario import Scenario
 
@@ -84,10 +89,20 @@ def scenario(database: Database) -> Scenario:
 
 
 @pytest.fixture
-async def api(service: Service, database: Database) -> AsyncIterator[Api]:
+def create_app(service: Service) -> AppFactory:
+    """How `api` builds the app from its test settings: by default, the runtime's app."""
+
+    def runtime_app(settings: Settings) -> FastAPI:
+        return build_app(service, settings)
+
+    return runtime_app
+
+
+@pytest.fixture
+async def api(service: Service, database: Database, create_app: AppFactory) -> AsyncIterator[Api]:
     """The service's HTTP app on the test database, and clients of it."""
     url = database.url.render_as_string(hide_password=False)
-    async with serving(service, test_settings(service, url)) as running:
+    async with serving(service, test_settings(service, url), create_app) as running:
         yield running
 
 
