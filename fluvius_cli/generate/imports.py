@@ -15,6 +15,38 @@ class Import:
     alias: str | None = None
 
 
+@dataclass(frozen=True)
+class Code:
+    """A fragment of generated code, with the imports it needs."""
+
+    text: str
+    imports: frozenset[Import] = frozenset()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __add__(self, other: Code | str) -> Code:
+        """The two fragments written one after the other."""
+        if isinstance(other, str):
+            return Code(self.text + other, self.imports)
+        return Code(self.text + other.text, self.imports | other.imports)
+
+    def __radd__(self, other: str) -> Code:
+        return Code(other + self.text, self.imports)
+
+
+def code(text: str, *imports: Import) -> Code:
+    """`text`, needing `imports`."""
+    return Code(text, frozenset(imports))
+
+
+def joined(separator: str, fragments: Iterable[Code]) -> Code:
+    """The fragments with `separator` between them, needing what each needs."""
+    parts = list(fragments)
+    imports = frozenset().union(*(part.imports for part in parts))
+    return Code(separator.join(part.text for part in parts), imports)
+
+
 class Imports:
     """A set of imports, rendered as import lines (ruff sorts them into sections)."""
 

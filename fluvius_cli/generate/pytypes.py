@@ -1,4 +1,7 @@
-"""How spec types become Python annotations, literals, conversions and SQLAlchemy columns."""
+"""How spec types become Python annotations, literals, conversions and SQLAlchemy columns.
+
+Each is a code fragment carrying the imports it needs.
+"""
 
 from __future__ import annotations
 
@@ -9,64 +12,72 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fluvius.domain.types import DEFAULT_STRING_LENGTH
+from fluvius_cli.generate.imports import Code, Import, code
 from fluvius_cli.spec.model import FieldSpec
 
 Role = Literal["state", "command", "event"]
 
+_TYPES = "fluvius.domain.types"
+_DECIMAL = Import("decimal", "Decimal")
+_UUID = Import("uuid")
+_DATETIME = Import("datetime", alias="dt")
+_SQL = "sqlalchemy"
+_DATA = "fluvius.data"
+
 # Annotations of payload fields (commands and events): strict JSON types, bounded so every
 # accepted value stores (fluvius.domain.types).
 _PAYLOAD = {
-    "string": "Text",
-    "text": "Text",
-    "integer": "Int64",
-    "decimal": "Amount",
-    "float": "Real",
-    "boolean": "Flag",
-    "uuid": "Uuid",
-    "ref": "Uuid",
-    "date": "Day",
-    "datetime": "Timestamp",
-    "json": "Json",
+    "string": code("Text", Import(_TYPES, "Text")),
+    "text": code("Text", Import(_TYPES, "Text")),
+    "integer": code("Int64", Import(_TYPES, "Int64")),
+    "decimal": code("Amount", Import(_TYPES, "Amount")),
+    "float": code("Real", Import(_TYPES, "Real")),
+    "boolean": code("Flag", Import(_TYPES, "Flag")),
+    "uuid": code("Uuid", Import(_TYPES, "Uuid")),
+    "ref": code("Uuid", Import(_TYPES, "Uuid")),
+    "date": code("Day", Import(_TYPES, "Day")),
+    "datetime": code("Timestamp", Import(_TYPES, "Timestamp")),
+    "json": code("Json", Import(_TYPES, "Json")),
 }
 # Annotations of state fields: what the column holds.
 _STATE = {
     **_PAYLOAD,
-    "string": "str",
-    "text": "str",
-    "json": "JsonValue",
-    "integer": "int",
-    "decimal": "ExactDecimal",
-    "float": "float",
-    "boolean": "bool",
-    "uuid": "uuid.UUID",
-    "ref": "uuid.UUID",
-    "date": "dt.date",
-    "datetime": "dt.datetime",
+    "string": code("str"),
+    "text": code("str"),
+    "json": code("JsonValue", Import("pydantic", "JsonValue")),
+    "integer": code("int"),
+    "decimal": code("ExactDecimal", Import(_TYPES, "ExactDecimal")),
+    "float": code("float"),
+    "boolean": code("bool"),
+    "uuid": code("uuid.UUID", _UUID),
+    "ref": code("uuid.UUID", _UUID),
+    "date": code("dt.date", _DATETIME),
+    "datetime": code("dt.datetime", _DATETIME),
 }
 BOUNDS = ("ge", "gt", "le", "lt")
 _COLUMNS = {
-    "text": "Text()",
-    "integer": "BigInteger()",
-    "decimal": "Money()",
-    "float": "Float()",
-    "boolean": "Boolean()",
-    "uuid": "Uuid()",
-    "ref": "Uuid()",
-    "date": "Date()",
-    "datetime": "UtcDateTime()",
-    "json": "json_type()",
+    "text": code("Text()", Import(_SQL, "Text")),
+    "integer": code("BigInteger()", Import(_SQL, "BigInteger")),
+    "decimal": code("Money()", Import(_DATA, "Money")),
+    "float": code("Float()", Import(_SQL, "Float")),
+    "boolean": code("Boolean()", Import(_SQL, "Boolean")),
+    "uuid": code("Uuid()", Import(_SQL, "Uuid")),
+    "ref": code("Uuid()", Import(_SQL, "Uuid")),
+    "date": code("Date()", Import(_SQL, "Date")),
+    "datetime": code("UtcDateTime()", Import(_DATA, "UtcDateTime")),
+    "json": code("json_type()", Import(_DATA, "json_type")),
 }
 
 
-def annotation(spec: FieldSpec, role: Role) -> str:
+def annotation(spec: FieldSpec, role: Role) -> Code:
     """The Python type of a field, without `| None`."""
     if spec.type == "enum":
         values = ", ".join(_string(value) for value in spec.values or [])
-        return f"Literal[{values}]"
+        return code(f"Literal[{values}]", Import("typing", "Literal"))
     return (_STATE if role == "state" else _PAYLOAD)[spec.type]
 
 
-def bounded(spec: FieldSpec, base: str) -> str:
+def bounded(spec: FieldSpec, base: Code) -> Code:
     """The annotation `base` of a payload field narrowed to the spec's numeric bounds.
 
     The bounds go inside the type, after its own (a decimal's pattern, 64 bits), so they win.
@@ -76,9 +87,16 @@ def bounded(spec: FieldSpec, base: str) -> str:
     ]
     if not bounds:
         return base
+    annotated = Import("typing", "Annotated")
     if spec.type == "decimal":
-        return f"Annotated[Decimal, DecimalText({', '.join(bounds)})]"
-    return f"Annotated[{base}, Field({', '.join(bounds)})]"
+        return code(
+            f"Annotated[Decimal, DecimalText({', '.join(bounds)})]",
+            annotated,
+            _DECIMAL,
+            Import(_TYPES, "DecimalText"),
+        )
+    narrowed = code(f"Annotated[{base.text}, Field({', '.join(bounds)})]", annotated)
+    return Code(narrowed.text, narrowed.imports | base.imports | {Import("pydantic", "Field")})
 
 
 def string_length(spec: FieldSpec) -> int | None:
@@ -92,67 +110,69 @@ def string_length(spec: FieldSpec) -> int | None:
     return None
 
 
-def column_type(spec: FieldSpec, field_name: str) -> str:
+def column_type(spec: FieldSpec, field_name: str) -> Code:
     """The SQLAlchemy type expression of a state column."""
     if spec.type == "string":
-        return f"String({string_length(spec)})"
+        return code(f"String({string_length(spec)})", Import(_SQL, "String"))
     if spec.type == "enum":
         values = ", ".join(_string(value) for value in spec.values or [])
-        return (
+        return code(
             f"Enum({values}, name={_string(field_name)}, native_enum=False, "
-            f"create_constraint=True, length={string_length(spec)})"
+            f"create_constraint=True, length={string_length(spec)})",
+            Import(_SQL, "Enum"),
         )
     return _COLUMNS[spec.type]
 
 
-def literal(spec: FieldSpec, value: Any) -> str:
+def literal(spec: FieldSpec, value: Any) -> Code:
     """`value` written as a Python literal of the field's type."""
     if value is None:
-        return "None"
+        return code("None")
     kind = spec.type
     if kind in ("string", "text", "enum"):
-        return _string(str(value))
+        return code(_string(str(value)))
     if kind == "integer":
-        return str(int(value))
+        return code(str(int(value)))
     if kind == "decimal":
-        return f"Decimal({_string(str(value))})"
+        return code(f"Decimal({_string(str(value))})", _DECIMAL)
     if kind == "float":
-        return repr(float(value))
+        return code(repr(float(value)))
     if kind == "boolean":
-        return "True" if value else "False"
+        return code("True" if value else "False")
     if kind in ("uuid", "ref"):
-        return f"uuid.UUID({_string(str(uuid.UUID(str(value))))})"
+        return code(f"uuid.UUID({_string(str(uuid.UUID(str(value))))})", _UUID)
     if kind == "date":
         day = dt.date.fromisoformat(str(value))
-        return f"dt.date({day.year}, {day.month}, {day.day})"
+        return code(f"dt.date({day.year}, {day.month}, {day.day})", _DATETIME)
     if kind == "datetime":
-        return _datetime_literal(dt.datetime.fromisoformat(str(value)))
-    return _json_literal(value)
+        return code(_datetime_literal(dt.datetime.fromisoformat(str(value))), _DATETIME)
+    return code(_json_literal(value))
 
 
-def server_default(spec: FieldSpec) -> str | None:
+def server_default(spec: FieldSpec) -> Code | None:
     """The column's SQL default, so that a migration can add the column to a table with rows."""
     if not spec.has_default or spec.default is None:
         return None
     if spec.type == "boolean":
-        return "true()" if spec.default else "false()"
+        function = "true" if spec.default else "false"
+        return code(f"{function}()", Import(_SQL, function))
     if spec.type == "json":
-        return _string(json.dumps(spec.default))
+        return code(_string(json.dumps(spec.default)))
     if spec.type == "decimal":
-        return _string(str(Decimal(str(spec.default))))
-    return _string(str(spec.default))
+        return code(_string(str(Decimal(str(spec.default)))))
+    return code(_string(str(spec.default)))
 
 
-def convert(expression: str, source: FieldSpec, target: FieldSpec) -> str:
+def convert(expression: str, source: FieldSpec, target: FieldSpec) -> Code:
     """`expression`, a value of field `source`, as a value for field `target`."""
     pair = (source.type, target.type)
     if pair == ("integer", "decimal"):
-        return f"Decimal({expression})"
+        return code(f"Decimal({expression})", _DECIMAL)
     if pair in (("integer", "float"), ("decimal", "float")):
-        return f"float({expression})"
+        return code(f"float({expression})")
     if pair == ("float", "decimal"):
-        return f"Decimal(str({expression}))"
-    return expression
+        return code(f"Decimal(str({expression}))", _DECIMAL)
+    return code(expression)
 
 
 def _datetime_literal(moment: dt.datetime) -> str:

@@ -236,7 +236,7 @@ def _table_imports(domain: DomainView) -> Imports:
         imports.update([Import("fluvius.data", "state_table")])
     for aggregate in domain.aggregates:
         for field in aggregate.fields:
-            imports.update(field.column_imports())
+            imports.update(field.column.imports)
     return imports
 
 

@@ -17,13 +17,12 @@ from typing import Any
 
 from fluvius.domain.rules import EventFieldRef, Operation, Requirement
 from fluvius_cli.generate import pytypes
-from fluvius_cli.generate.imports import Import, Imports
+from fluvius_cli.generate.imports import Code, Import, Imports
 from fluvius_cli.generate.view import (
     AggregateView,
     CommandView,
     EventView,
     FieldView,
-    literal_imports,
 )
 from fluvius_cli.spec.model import NUMERIC_TYPES, FieldSpec
 
@@ -54,8 +53,11 @@ class Expected:
     """A state field's expected value after the command."""
 
     field: str
-    code: str
-    imports: frozenset[Import]
+    value: Code
+
+    @property
+    def code(self) -> str:
+        return self.value.text
 
     @property
     def comparison(self) -> str:
@@ -95,20 +97,19 @@ class Seed:
     """An aggregate the command refers to, recorded beforehand under the id the command names."""
 
     subject: Subject
-    id_code: str
-    id_imports: frozenset[Import]
+    aggregate_id: Code
     history: tuple[Call, ...]
 
     @property
     def code(self) -> str:
         """The statement that records it: `await scenario.given(Patient, ...).record(id)`."""
         calls = "".join(f", {call.code}" for call in self.history)
-        return f"await scenario.given({self.subject.class_name}{calls}).record({self.id_code})"
+        return f"await scenario.given({self.subject.class_name}{calls}).record({self.aggregate_id})"
 
     def imports(self) -> set[Import]:
         generated = self.subject.generated_module
         needed = {self.subject.source}
-        needed |= self.id_imports
+        needed |= self.aggregate_id.imports
         for call in self.history:
             needed.add(Import(generated, call.class_name))
             needed |= call.imports
@@ -166,7 +167,7 @@ class ContractTests:
                 imports.add(Import(generated, call.class_name))
                 imports.update(call.imports)
             for expected in case.then_state:
-                imports.update(expected.imports)
+                imports.update(expected.value.imports)
             for seed in case.seeds:
                 imports.update(seed.imports())
             if case.refused:
@@ -226,9 +227,9 @@ class ContractTests:
         imports: set[Import] = set()
         for field in fields:
             if field.name in values:
-                scalar = _scalar(values[field.name])
-                arguments.append((field.name, pytypes.literal(field.spec, scalar)))
-                imports |= literal_imports(field.spec, scalar)
+                value = pytypes.literal(field.spec, _scalar(values[field.name]))
+                arguments.append((field.name, value.text))
+                imports |= value.imports
         return Call(class_name, tuple(arguments), frozenset(imports))
 
     def _seeds(self, command: CommandView, values: dict[str, Any]) -> tuple[Seed, ...]:
@@ -237,13 +238,10 @@ class ContractTests:
         for name, target in command.ref_targets:
             if values.get(name) is None:
                 continue
-            scalar = _scalar(values[name])
-            spec = command.spec.fields[name]
             seeds.append(
                 Seed(
                     Subject(target, self.subject.base),
-                    pytypes.literal(spec, scalar),
-                    frozenset(literal_imports(spec, scalar)),
+                    pytypes.literal(command.spec.fields[name], _scalar(values[name])),
                     tuple(ContractTests(target).history_calls()),
                 )
             )
@@ -432,11 +430,7 @@ class ContractTests:
         return self._call(event.class_name, event.fields, data)
 
     def _expected(self, name: str, value: Any) -> Expected:
-        spec = self.state_fields[name].spec
-        scalar = _scalar(value)
-        return Expected(
-            name, pytypes.literal(spec, scalar), frozenset(literal_imports(spec, scalar))
-        )
+        return Expected(name, pytypes.literal(self.state_fields[name].spec, _scalar(value)))
 
     # Rule example ---------------------------------------------------------------------------
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from dataclasses import dataclass
-from typing import Any
 
 from fluvius.casbin.permission import READ
-from fluvius.domain.rules import Change, EventFieldRef, FieldRef, Literal, Operation
+from fluvius.domain.rules import Change, EventFieldRef, FieldRef, Operation
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.event_versions import EventVersions
-from fluvius_cli.generate.imports import Import, Imports
+from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
 from fluvius_cli.spec.model import (
     AggregateSpec,
     CommandSpec,
@@ -28,48 +26,6 @@ from fluvius_cli.spec.model import (
 )
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.streams import resolve
-
-_TYPE_IMPORTS = {
-    "Int64": Import("fluvius.domain.types", "Int64"),
-    "Amount": Import("fluvius.domain.types", "Amount"),
-    "Real": Import("fluvius.domain.types", "Real"),
-    "Timestamp": Import("fluvius.domain.types", "Timestamp"),
-    "Text": Import("fluvius.domain.types", "Text"),
-    "Json": Import("fluvius.domain.types", "Json"),
-    "Flag": Import("fluvius.domain.types", "Flag"),
-    "Uuid": Import("fluvius.domain.types", "Uuid"),
-    "Day": Import("fluvius.domain.types", "Day"),
-    "DecimalText": Import("fluvius.domain.types", "DecimalText"),
-    "ExactDecimal": Import("fluvius.domain.types", "ExactDecimal"),
-    "Annotated": Import("typing", "Annotated"),
-    "Field": Import("pydantic", "Field"),
-    "JsonValue": Import("pydantic", "JsonValue"),
-    "Decimal": Import("decimal", "Decimal"),
-    "uuid.UUID": Import("uuid"),
-    "dt.date": Import("datetime", alias="dt"),
-    "dt.datetime": Import("datetime", alias="dt"),
-}
-_LITERAL_IMPORTS = {
-    "decimal": Import("decimal", "Decimal"),
-    "uuid": Import("uuid"),
-    "ref": Import("uuid"),
-    "date": Import("datetime", alias="dt"),
-    "datetime": Import("datetime", alias="dt"),
-}
-_COLUMN_IMPORTS = {
-    "string": Import("sqlalchemy", "String"),
-    "text": Import("sqlalchemy", "Text"),
-    "integer": Import("sqlalchemy", "BigInteger"),
-    "decimal": Import("fluvius.data", "Money"),
-    "float": Import("sqlalchemy", "Float"),
-    "boolean": Import("sqlalchemy", "Boolean"),
-    "uuid": Import("sqlalchemy", "Uuid"),
-    "ref": Import("sqlalchemy", "Uuid"),
-    "date": Import("sqlalchemy", "Date"),
-    "datetime": Import("fluvius.data", "UtcDateTime"),
-    "enum": Import("sqlalchemy", "Enum"),
-    "json": Import("fluvius.data", "json_type"),
-}
 
 
 @dataclass(frozen=True)
@@ -102,12 +58,12 @@ class FieldView:
         return self.role == "state"
 
     @property
-    def annotation(self) -> str:
+    def annotation(self) -> Code:
         """The field's type; a payload field's numeric bounds are part of it (pytypes.bounded)."""
         base = pytypes.annotation(self.spec, self.role)
         if self.role != "state":
             base = pytypes.bounded(self.spec, base)
-        return f"{base} | None" if self.optional else base
+        return base + " | None" if self.optional else base
 
     @property
     def constraints(self) -> list[str]:
@@ -117,59 +73,34 @@ class FieldView:
         return [f"max_length={self.max_length}"]
 
     @property
-    def default(self) -> str | None:
+    def default(self) -> Code | None:
         if self.spec.has_default:
             return pytypes.literal(self.spec, self.spec.default)
-        return "None" if self.optional else None
+        return code("None") if self.optional else None
 
     @property
-    def declaration(self) -> str:
+    def declaration(self) -> Code:
         """`name: annotation = default` as a model attribute."""
+        declared = f"{self.name}: " + self.annotation
         if self.constraints:
             arguments = [self.default] if self.default is not None else []
-            return (
-                f"{self.name}: {self.annotation} = Field({', '.join(arguments + self.constraints)})"
-            )
+            field = joined(", ", [*arguments, *(code(c) for c in self.constraints)])
+            return declared + " = " + code("Field(", Import("pydantic", "Field")) + field + ")"
         if self.default is not None:
-            return f"{self.name}: {self.annotation} = {self.default}"
-        return f"{self.name}: {self.annotation}"
+            return declared + " = " + self.default
+        return declared
 
     @property
-    def column(self) -> str:
+    def column(self) -> Code:
         """The `Column(...)` of a state field."""
-        arguments = [f'"{self.name}"', pytypes.column_type(self.spec, self.name)]
+        arguments = [code(f'"{self.name}"'), pytypes.column_type(self.spec, self.name)]
         if not self.optional:
-            arguments.append("nullable=False")
+            arguments.append(code("nullable=False"))
         if self.spec.index:
-            arguments.append("index=True")
+            arguments.append(code("index=True"))
         if (default := pytypes.server_default(self.spec)) is not None:
-            arguments.append(f"server_default={default}")
-        return f"Column({', '.join(arguments)})"
-
-    def model_imports(self) -> set[Import]:
-        """What the field's model declaration needs imported."""
-        names = set(re.findall(r"[A-Za-z_][\w.]*", self.annotation))
-        needed = {_TYPE_IMPORTS[key] for key in _TYPE_IMPORTS if key in names}
-        if self.spec.type == "enum":
-            needed.add(Import("typing", "Literal"))
-        if self.constraints:
-            needed.add(Import("pydantic", "Field"))
-        if self.spec.has_default:
-            needed |= literal_imports(self.spec, self.spec.default)
-        return needed
-
-    def column_imports(self) -> set[Import]:
-        needed = {Import("sqlalchemy", "Column"), _COLUMN_IMPORTS[self.spec.type]}
-        if self.spec.type == "boolean" and self.spec.has_default and self.spec.default is not None:
-            needed.add(Import("sqlalchemy", "true" if self.spec.default else "false"))
-        return needed
-
-
-def literal_imports(spec: FieldSpec, value: Any) -> set[Import]:
-    """What `pytypes.literal(spec, value)` needs imported."""
-    if value is None or spec.type not in _LITERAL_IMPORTS:
-        return set()
-    return {_LITERAL_IMPORTS[spec.type]}
+            arguments.append("server_default=" + default)
+        return code("Column(", Import("sqlalchemy", "Column")) + joined(", ", arguments) + ")"
 
 
 @dataclass(frozen=True)
@@ -224,7 +155,7 @@ class EventView:
         return min(limits, default=None)
 
     @functools.cached_property
-    def changes(self) -> list[tuple[str, str]]:
+    def changes(self) -> list[tuple[str, Code]]:
         """(state field, Python expression) for each change the event makes to the state."""
         found = []
         for change in self.spec.apply.projection.changes:
@@ -232,41 +163,29 @@ class EventView:
             target = self.aggregate.spec.fields[name]
             expression = self._value(change, target)
             if change.operation is not Operation.SET:
-                current = f"self.state.{name}"
+                current = code(f"self.state.{name}")
                 if FieldView(name, target, "state").optional:
-                    current = f"({current} or {pytypes.literal(target, 0)})"
-                sign = "+" if change.operation is Operation.ADD else "-"
-                expression = f"{current} {sign} {expression}"
+                    current = "(" + current + " or " + pytypes.literal(target, 0) + ")"
+                sign = " + " if change.operation is Operation.ADD else " - "
+                expression = current + sign + expression
             found.append((name, expression))
         return found
 
-    def _value(self, change: Change, target: FieldSpec) -> str:
+    def _value(self, change: Change, target: FieldSpec) -> Code:
         value = change.value
         if isinstance(value, EventFieldRef):
             source = self.spec.fields[value.name]
             return pytypes.convert(f"event.{value.name}", source, target)
         if isinstance(value, FieldRef):
-            return f"self.state.{value.name}"
+            return code(f"self.state.{value.name}")
         return pytypes.literal(target, value.value)
 
     def imports(self) -> set[Import]:
         needed = {Import("fluvius.domain", "Event")}
         for field in self.fields:
-            needed |= field.model_imports()
-        return needed
-
-    def projection_imports(self) -> set[Import]:
-        needed: set[Import] = set()
-        for change in self.spec.apply.projection.changes:
-            target = self.aggregate.spec.fields[change.target]
-            value = change.value
-            if isinstance(value, Literal):
-                needed |= literal_imports(target, value.value)
-            elif isinstance(value, EventFieldRef) and target.type == "decimal":
-                needed.add(Import("decimal", "Decimal"))
-            optional = FieldView(change.target, target, "state").optional
-            if change.operation is not Operation.SET and optional:
-                needed |= literal_imports(target, 0)
+            needed |= field.declaration.imports
+        for _, expression in self.changes:
+            needed |= expression.imports
         return needed
 
 
@@ -307,7 +226,7 @@ class CommandView:
         return [self.aggregate.event(name) for name in self.spec.emits]
 
     @property
-    def requires(self) -> str | None:
+    def requires(self) -> Code | None:
         """The `requires=` argument of the handler's decorator."""
         if not self.spec.requires:
             return None
@@ -316,9 +235,9 @@ class CommandView:
         for located in self.spec.guards:
             name = located.rule.field
             accepted = located.rule.accepted({}, {})
-            values = ", ".join(pytypes.literal(state[name], value) for value in accepted)
-            entries.append(f'"{name}": [{values}]')
-        return "{" + ", ".join(entries) + "}"
+            values = joined(", ", (pytypes.literal(state[name], value) for value in accepted))
+            entries.append(f'"{name}": [' + values + "]")
+        return "{" + joined(", ", entries) + "}"
 
     @property
     def ref_targets(self) -> list[tuple[str, AggregateView]]:
@@ -331,65 +250,68 @@ class CommandView:
         ]
 
     @property
-    def refs(self) -> str | None:
+    def refs(self) -> Code | None:
         """The `refs=` argument of the handler's decorator: what each ref field refers to."""
         entries = [
-            f'"{name}": Ref("{target.qualified_name}", '
-            f"{self._tables_of(target)}.{target.table_variable})"
+            code(
+                f'"{name}": Ref("{target.qualified_name}", '
+                f"{self._tables_of(target)}.{target.table_variable})",
+                Import("fluvius.domain", "Ref"),
+                *self._tables_import(target),
+            )
             for name, target in self.ref_targets
         ]
-        return "{" + ", ".join(entries) + "}" if entries else None
+        return "{" + joined(", ", entries) + "}" if entries else None
 
     def _tables_of(self, target: AggregateView) -> str:
         """The name under which this module imports the table module of `target`."""
         domain = target.domain
         return "tables" if domain.name == self.aggregate.domain.name else domain.tables_alias
 
-    @property
-    def decorator(self) -> str:
-        arguments = [self.class_name]
-        if self.spec.create:
-            arguments.append("create=True")
-        if self.requires:
-            arguments.append(f"requires={self.requires}")
-        if self.refs:
-            arguments.append(f"refs={self.refs}")
-        return f"@handles({', '.join(arguments)})"
+    def _tables_import(self, target: AggregateView) -> list[Import]:
+        """The import of another domain's table module (this domain's the module imports)."""
+        domain = target.domain
+        if domain.name == self.aggregate.domain.name:
+            return []
+        tables = f"{domain.project.package}.{domain.name}._generated.tables"
+        return [Import(tables, alias=domain.tables_alias)]
 
     @property
-    def default_events(self) -> list[str]:
+    def decorator(self) -> Code:
+        arguments = [code(self.class_name)]
+        if self.spec.create:
+            arguments.append(code("create=True"))
+        if self.requires:
+            arguments.append("requires=" + self.requires)
+        if self.refs:
+            arguments.append("refs=" + self.refs)
+        return (
+            code("@handles(", Import("fluvius.domain", "handles")) + joined(", ", arguments) + ")"
+        )
+
+    @property
+    def default_events(self) -> list[Code]:
         """The constructor call of each emitted event, filled from the command's fields."""
         calls = []
         for event in self.emits:
             arguments = [
-                f"{field.name}={self._source(field)}"
+                f"{field.name}=" + self._source(field)
                 for field in event.fields
                 if field.name in self.spec.fields
             ]
-            calls.append(f"{event.class_name}({', '.join(arguments)})")
+            calls.append(f"{event.class_name}(" + joined(", ", arguments) + ")")
         return calls
 
-    def _source(self, field: FieldView) -> str:
+    def _source(self, field: FieldView) -> Code:
         return pytypes.convert(f"command.{field.name}", self.spec.fields[field.name], field.spec)
 
     def imports(self) -> set[Import]:
         needed = {Import("fluvius.domain", "Command")}
         for field in self.fields:
-            needed |= field.model_imports()
-        state = self.aggregate.spec.fields
-        for located in self.spec.guards:
-            for value in located.rule.accepted({}, {}):
-                needed |= literal_imports(state[located.rule.field], value)
-        for _, target in self.ref_targets:
-            needed.add(Import("fluvius.domain", "Ref"))
-            if target.domain.name != self.aggregate.domain.name:
-                tables = f"{target.domain.project.package}.{target.domain.name}._generated.tables"
-                needed.add(Import(tables, alias=target.domain.tables_alias))
-        for event in self.emits:
-            for field in event.fields:
-                source = self.spec.fields.get(field.name)
-                if source is not None and (source.type, field.spec.type) == ("integer", "decimal"):
-                    needed.add(Import("decimal", "Decimal"))
+            needed |= field.declaration.imports
+        needed |= self.decorator.imports
+        for call in self.default_events:
+            needed |= call.imports
         return needed
 
 
@@ -476,12 +398,11 @@ class AggregateView:
             for name in ("Aggregate", "Event", "State", "applies", "handles")
         )
         for field in self.fields:
-            imports.update(field.model_imports())
+            imports.update(field.declaration.imports)
         for command in self.commands:
             imports.update(command.imports())
         for event in self.events:
             imports.update(event.imports())
-            imports.update(event.projection_imports())
         return imports
 
 
