@@ -114,9 +114,7 @@ class HttpTests:
         """What the HTTP test module imports."""
         imports = Imports([Import("pytest"), Import("fluvius.testing", "Api")])
         imports.update(self.contract.imports([]))
-        module = f"{self.aggregate.domain.project.package}.{self.aggregate.domain.name}"
         for call in self.contract.history_calls():
-            imports.add(Import(f"{module}._generated.{self.aggregate.module}", call.class_name))
             imports.update(call.imports)
         return imports
 

@@ -2,7 +2,8 @@
 
 For every command: a history of events that lets the command run (its `requires` met), the
 command with sample values, and the events and state the spec says must follow. The expected
-state is folded here, from the spec's `apply` rules, independently of the runtime it tests.
+state is folded here, by the rule model from the spec's `apply`, independently of the generated
+code it tests.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ State = dict[str, Any]
 
 @dataclass(frozen=True)
 class Call:
-    """A message constructed with sample values: `Deposit(amount=Decimal("1"))`."""
+    """A message constructed with sample values: `Deposit(amount=Decimal("1"))`, with the
+    imports it needs."""
 
     class_name: str
     arguments: tuple[tuple[str, str], ...]
@@ -107,11 +109,8 @@ class Seed:
         return f"await scenario.given({self.subject.class_name}{calls}).record({self.aggregate_id})"
 
     def imports(self) -> set[Import]:
-        generated = self.subject.generated_module
-        needed = {self.subject.source}
-        needed |= self.aggregate_id.imports
+        needed = {self.subject.source, *self.aggregate_id.imports}
         for call in self.history:
-            needed.add(Import(generated, call.class_name))
             needed |= call.imports
         return needed
 
@@ -161,10 +160,8 @@ class ContractTests:
         imports = Imports()
         imports.add(Import("fluvius.testing", "Scenario"))
         imports.add(self.subject.source)
-        generated = self.subject.generated_module
         for case in self.cases if cases is None else cases:
             for call in (*case.given, case.when, *case.then_events):
-                imports.add(Import(generated, call.class_name))
                 imports.update(call.imports)
             for expected in case.then_state:
                 imports.update(expected.value.imports)
@@ -224,7 +221,7 @@ class ContractTests:
 
     def _call(self, class_name: str, fields: list[FieldView], values: dict[str, Any]) -> Call:
         arguments = []
-        imports: set[Import] = set()
+        imports = {Import(self.subject.generated_module, class_name)}
         for field in fields:
             if field.name in values:
                 value = pytypes.literal(field.spec, _scalar(values[field.name]))
