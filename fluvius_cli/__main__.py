@@ -1,3 +1,3 @@
-from fluvius_cli.app import main
+from fluvius.cli import main
 
 main()

@@ -14,8 +14,8 @@ import json
 import shlex
 from pathlib import Path
 
-from fluvius_cli.app import app
-from fluvius_cli.ports import PortTaken, ensure_free
+from fluvius.cli import application
+from fluvius.cli.ports import PortTaken, ensure_free
 
 ROLE = "teller"
 TOKEN_TTL = "12h"
@@ -59,9 +59,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _instructions(root: Path, base: str) -> str:
+    from fluvius.cli.token import parse_duration
     from fluvius.fastapi.auth import mint_token
-    from fluvius_cli.commands.token import parse_duration
-    from fluvius_cli.project import Project
+    from fluvius.project import Project
 
     settings = Project.find(root).settings()
     token = mint_token(settings, "demo-teller", (ROLE,), ttl=parse_duration(TOKEN_TTL))
@@ -116,7 +116,7 @@ def _stream_instructions(root: Path) -> str:
 def _fluvius(*arguments: str) -> None:
     """Run a fluvius verb; stop the demo when it fails."""
     try:
-        app(list(arguments), standalone_mode=False)
+        application()(list(arguments), standalone_mode=False)
     except SystemExit as exit_:
         if exit_.code:
             raise

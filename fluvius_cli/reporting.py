@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
-from fluvius_cli.console import err, out
+from fluvius.cli.console import err, out, show_table
 from fluvius_cli.spec.report import as_text
 
 if TYPE_CHECKING:
@@ -25,28 +25,6 @@ _STYLES = {
     "kept": "dim",
     "unchanged": "dim",
 }
-
-
-def show_table(columns: Sequence[str], rows: Sequence[Sequence[str | Text]]) -> None:
-    """Rows under their columns' headers on stdout: a table on a terminal; in a pipe, plain
-    lines with each column padded to its widest cell, never cut or wrapped (paths stay whole)."""
-    if out.is_terminal:
-        table = Table(header_style="bold", box=None, pad_edge=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        out.print(table)
-        return
-    lines = [list(columns), *([_plain(cell) for cell in row] for row in rows)]
-    widths = [max(map(len, column)) for column in zip(*lines, strict=True)]
-    for line in lines:
-        padded = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        out.print(Text(padded.rstrip()), soft_wrap=True)
-
-
-def _plain(cell: str | Text) -> str:
-    return cell.plain if isinstance(cell, Text) else cell
 
 
 def show_changes(changes: list[Change], *, every_file: bool) -> None:

@@ -41,7 +41,7 @@ def aggregate(
     project: ProjectOption = Path(),
 ) -> None:
     """Add an aggregate with a creating command and its event, ready to fill in."""
-    from fluvius_cli.console import out
+    from fluvius.cli.console import out
     from fluvius_cli.editing import creating_command
 
     _edit(project, lambda spec: spec.add_aggregate(name, _fields(field)))
@@ -147,7 +147,7 @@ def worker(
 
 
 def _edit(project: Path, change: Callable[[SpecEditor], None]) -> None:
-    from fluvius_cli.console import err, out
+    from fluvius.cli.console import err, out
     from fluvius_cli.editing import EditError, SpecEditor
     from fluvius_cli.generate.project import generate
     from fluvius_cli.project import SPEC_FILE

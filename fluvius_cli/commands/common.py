@@ -1,21 +1,20 @@
-"""What the verbs that work on a project share: the --project option and opening the project."""
+"""What the authoring verbs share: opening the project with its spec checked."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
+
+from fluvius.cli.common import ProjectOption
 
 if TYPE_CHECKING:
     from fluvius_cli.project import Project
 
-ProjectOption = Annotated[
-    Path,
-    typer.Option("--project", "-p", help="The project folder, or any folder inside it."),
-]
+__all__ = ["ProjectOption", "open_project", "project_root"]
 
 
 def open_project(start: Path) -> Project:
@@ -42,7 +41,7 @@ def project_root(start: Path) -> Path:
 
 @contextmanager
 def _found() -> Iterator[None]:
-    from fluvius_cli.console import err
+    from fluvius.cli.console import err
     from fluvius_cli.project import NotAProject
 
     try:

@@ -24,7 +24,7 @@ def generate(
     project: ProjectOption = Path(),
 ) -> None:
     """Re-render the code from fluvius.yaml. Files edited by hand are never overwritten."""
-    from fluvius_cli.console import err
+    from fluvius.cli.console import err
     from fluvius_cli.generate.project import generate as run_generate
     from fluvius_cli.reporting import show_changes, show_spec_errors
 
@@ -43,7 +43,7 @@ def generate(
 
 def _explain_difference(generation: Generation) -> None:
     """Say what makes the tree differ, and what brings it back in line."""
-    from fluvius_cli.console import err
+    from fluvius.cli.console import err
     from fluvius_cli.generate.sync import Action
 
     edited = [c.path for c in generation.changes if c.action is Action.SKIPPED_EDITED]

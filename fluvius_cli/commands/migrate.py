@@ -1,4 +1,8 @@
-"""`fluvius migrate`: database revisions that follow the spec, on SQLite and PostgreSQL."""
+"""`fluvius migrate`: database revisions that follow the spec, on SQLite and PostgreSQL.
+
+The runtime's `migrate` group (up, status, down) with revision writing added: the group's own
+`fluvius migrate`, and `merge`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from typing import Annotated
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli import migrate as runtime
+from fluvius.cli.common import ProjectOption
+from fluvius_cli.commands.common import open_project
 
-app = typer.Typer(help="Migrate the database to the spec: `fluvius migrate`, then subcommands.")
+app = runtime.group("Migrate the database to the spec: `fluvius migrate`, then subcommands.")
 
 
 @app.callback(invoke_without_command=True)
@@ -28,33 +34,6 @@ def migrate(
         from fluvius_cli.migrations import verbs
 
         verbs.migrate(open_project(project), check=check, sql=sql)
-
-
-@app.command()
-def up(project: ProjectOption = Path()) -> None:
-    """Apply the revisions the database lacks, without writing any (for deployments)."""
-    from fluvius_cli.migrations import verbs
-
-    verbs.upgrade(open_project(project), sql=False)
-
-
-@app.command()
-def status(project: ProjectOption = Path()) -> None:
-    """Show the database's revision, the head, and the revisions still to apply."""
-    from fluvius_cli.migrations import verbs
-
-    verbs.status(open_project(project))
-
-
-@app.command()
-def down(
-    revision: Annotated[str, typer.Argument(help="The revision to go back to.")] = "-1",
-    project: ProjectOption = Path(),
-) -> None:
-    """Undo revisions, back to REVISION (by default, the last one)."""
-    from fluvius_cli.migrations import verbs
-
-    verbs.down(open_project(project), revision)
 
 
 @app.command()

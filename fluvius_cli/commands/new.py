@@ -31,7 +31,7 @@ def project(
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder.")] = False,
 ) -> None:
     """Create a project: skeleton, fluvius.yaml, generated code and its tests."""
-    from fluvius_cli.console import err, out
+    from fluvius.cli.console import err, out
     from fluvius_cli.generate.creation import ProjectError, new_project
     from fluvius_cli.generate.skeleton import SkeletonError
     from fluvius_cli.reporting import show_spec_errors

@@ -16,7 +16,7 @@ def upgrade(
 
     The project must be a clean git work tree: review the changes with `git diff`.
     """
-    from fluvius_cli.console import err, out
+    from fluvius.cli.console import err, out
     from fluvius_cli.generate.project import generate
     from fluvius_cli.generate.skeleton import SkeletonError, update_skeleton
     from fluvius_cli.reporting import show_changes

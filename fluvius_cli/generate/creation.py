@@ -60,7 +60,7 @@ def _fill(scratch: Path, skeleton: SkeletonCopier, spec_text: str, spec: Spec) -
     from fluvius_cli.migrations.revise import plan_revision
 
     skeleton.wait()
-    plan_revision(Project(scratch, generation.spec), write=True)
+    plan_revision(Project(scratch, generation.spec.project.name, generation.spec), write=True)
     return generation
 
 

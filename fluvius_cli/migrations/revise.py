@@ -18,11 +18,11 @@ from alembic.config import Config
 from alembic.operations.ops import MigrationScript
 from ruff.__main__ import find_ruff_bin
 
+from fluvius.migrations.config import on_database
 from fluvius.migrations.environment import REWRITE
+from fluvius.migrations.state import single_head
 from fluvius_cli.generate.formatting import format_python
-from fluvius_cli.migrations.config import on_database
 from fluvius_cli.migrations.rules import SchemaRules
-from fluvius_cli.migrations.state import single_head
 from fluvius_cli.project import SPEC_FILE, Project
 from fluvius_cli.spec.document import read_document
 

@@ -1,1 +1,3 @@
 """The fluvius runtime: event store, command processing, projections, HTTP and workers."""
+
+__version__ = "0.1.0"

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from fluvius.cli import application
 from fluvius.data import Database
 from fluvius.service import Service
 from fluvius.testing.api import Api, serving, test_settings
-from fluvius_cli.app import app
 
 runner = CliRunner()
+app = application()
 
 
 def fluvius(*arguments: str, cwd: Path | None = None) -> str:

@@ -14,9 +14,8 @@ from tests.e2e.projects import fluvius, fluvius_exits, fluvius_fails
 
 pytestmark = pytest.mark.slow
 
-PROJECT_VERBS = (
-    ("generate",),
-    ("migrate",),
+AUTHORING_VERBS = (("generate",), ("migrate",), ("add", "domain", "lending"))
+RUNTIME_VERBS = (
     ("migrate", "status"),
     ("run",),
     ("token", "--sub", "ann", "--role", "teller"),
@@ -24,12 +23,11 @@ PROJECT_VERBS = (
     ("workers",),
     ("replay",),
     ("verify",),
-    ("add", "domain", "lending"),
 )
 
 
-@pytest.mark.parametrize("verb", PROJECT_VERBS, ids=" ".join)
-def test_a_verb_outside_any_project_says_so_in_one_line(
+@pytest.mark.parametrize("verb", AUTHORING_VERBS, ids=" ".join)
+def test_an_authoring_verb_outside_any_project_says_so_in_one_line(
     verb: tuple[str, ...], tmp_path: Path
 ) -> None:
     output = fluvius_fails(*verb, cwd=tmp_path)
@@ -37,8 +35,18 @@ def test_a_verb_outside_any_project_says_so_in_one_line(
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("verb", [v for v in PROJECT_VERBS if v[0] != "add"], ids=" ".join)
-def test_a_verb_on_an_invalid_spec_shows_the_located_errors(
+@pytest.mark.parametrize("verb", RUNTIME_VERBS, ids=" ".join)
+def test_a_runtime_verb_outside_any_project_says_so_in_one_line(
+    verb: tuple[str, ...], tmp_path: Path
+) -> None:
+    output = fluvius_fails(*verb, cwd=tmp_path)
+    assert f"no fluvius project in {tmp_path.resolve()} or above it" in " ".join(output.split())
+    assert "[tool.fluvius]" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("verb", [v for v in AUTHORING_VERBS if v[0] != "add"], ids=" ".join)
+def test_an_authoring_verb_on_an_invalid_spec_shows_the_located_errors(
     verb: tuple[str, ...], projects: ProjectFactory, tmp_path: Path
 ) -> None:
     root = projects.copy("bank", tmp_path)
@@ -48,6 +56,18 @@ def test_a_verb_on_an_invalid_spec_shows_the_located_errors(
     assert "fluvius.yaml:18:" in output
     assert "FV105" in output
     assert "Traceback" not in output
+
+
+def test_the_runtime_verbs_work_from_the_generated_code_without_the_spec(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    (root / "fluvius.yaml").unlink()
+    assert "applied 1 revision(s)" in fluvius("migrate", "up", cwd=root)
+    assert "pending:  none" in fluvius("migrate", "status", cwd=root)
+    assert "allow" in fluvius(*RUNTIME_VERBS[3], cwd=root)
+    assert fluvius(*RUNTIME_VERBS[2], cwd=root).count(".") == 2
+    assert "0 checked" in fluvius("verify", cwd=root)
 
 
 def test_verbs_find_the_project_from_a_folder_inside_it(

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from fluvius_cli.app import app
+from fluvius.cli import application
 from fluvius_cli.spec import Code, check_file
 
+app = application()
 ROOT = Path(__file__).parents[2]
 BANK = ROOT / "examples" / "bank.yaml"
 MISSPELT = Path(__file__).parent / "bad" / "fv101-misspelt-domains.yaml"

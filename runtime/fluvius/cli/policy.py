@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 if TYPE_CHECKING:
-    from fluvius_cli.generate.view import ProjectView
+    from fluvius.service import Service
 
 app = typer.Typer(help="Inspect the service's authorization policies.", no_args_is_help=True)
 
@@ -27,18 +27,12 @@ def explain(
     project: ProjectOption = Path(),
 ) -> None:
     """Print the decision for a caller and action, and the policy rule that made it."""
-    from fluvius.casbin import Enforcer, Permission
-    from fluvius_cli.console import out
-    from fluvius_cli.generate.view import ProjectView
+    from fluvius.casbin import Enforcer
+    from fluvius.cli.console import out
 
-    view = ProjectView(open_project(project).spec)
-    permissions = [
-        Permission(p.role, p.resource, p.action, p.scope)
-        for domain in view.domains
-        for aggregate in domain.aggregates
-        for p in aggregate.permissions
-    ]
-    resource, verb = _target(view, action)
+    service = open_project(project).service()
+    permissions = [permission for domain in service.domains for permission in domain.permissions]
+    resource, verb = _target(service, action)
     decision = Enforcer(permissions).decide(tuple(role), tenant, resource, verb)
     who = f"{sub} ({', '.join(role)})" + (f" in tenant {tenant}" if tenant else "")
     if not decision.allowed:
@@ -53,26 +47,32 @@ def explain(
         out.print(f"  only on {resource} rows whose {fields} is {sub}")
 
 
-def _target(view: ProjectView, action: str) -> tuple[str, str]:
+def _target(service: Service, action: str) -> tuple[str, str]:
     """(domain.aggregate, action) from `domain:command` or `domain.aggregate:action`."""
+    from fluvius.casbin import READ
+
     place, _, verb = action.partition(":")
     if not verb:
         raise typer.BadParameter(
             "write domain:command or domain.aggregate:read", param_hint="--action"
         )
-    aggregates = [a for d in view.domains for a in d.aggregates]
+    actions = {
+        aggregate.qualified_name(): [*aggregate.commands, READ]
+        for aggregate in service.aggregates()
+    }
     if "." in place:
-        chosen = next((a for a in aggregates if a.qualified_name == place), None)
-        if chosen is None:
+        if place not in actions:
             raise typer.BadParameter(f"no aggregate {place}", param_hint="--action")
-        if verb not in chosen.actions:
+        if verb not in actions[place]:
             raise typer.BadParameter(
-                f"{place} has no action {verb}; its actions: {', '.join(chosen.actions)}",
+                f"{place} has no action {verb}; its actions: {', '.join(actions[place])}",
                 param_hint="--action",
             )
         return place, verb
     owners = [
-        a for a in aggregates if a.domain.name == place and verb in a.actions and verb != "read"
+        name
+        for name, allowed in actions.items()
+        if name.partition(".")[0] == place and verb in allowed and verb != READ
     ]
     if len(owners) != 1:
         problem = "no aggregate of" if not owners else "several aggregates of"
@@ -80,4 +80,4 @@ def _target(view: ProjectView, action: str) -> tuple[str, str]:
             f"{problem} domain {place} take {verb}: write domain.aggregate:{verb}",
             param_hint="--action",
         )
-    return owners[0].qualified_name, verb
+    return owners[0], verb

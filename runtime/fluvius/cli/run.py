@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 app = typer.Typer(help="Serve the project: the API (default) or a worker process.")
 
@@ -47,11 +47,11 @@ def serve(
     import uvicorn
     from rich.markup import escape
 
+    from fluvius.cli.console import err
+    from fluvius.cli.ports import PortTaken, ensure_free
+    from fluvius.migrations.failures import MigrationFailed
+    from fluvius.migrations.state import pending_revisions
     from fluvius.settings import ROOT_VARIABLE, SettingsError
-    from fluvius_cli.console import err
-    from fluvius_cli.migrations.failures import MigrationFailed
-    from fluvius_cli.migrations.state import pending_revisions
-    from fluvius_cli.ports import PortTaken, ensure_free
 
     found = open_project(project)
     try:
@@ -97,9 +97,9 @@ def worker(
     """An arq worker process (with its relay), on FLUVIUS_REDIS_URL; run as many as needed."""
     from arq.worker import run_worker
 
+    from fluvius.cli.console import err
     from fluvius.settings import ROOT_VARIABLE
     from fluvius.worker.arq_app import worker_settings
-    from fluvius_cli.console import err
 
     found = open_project(project)
     settings = found.settings()

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 if TYPE_CHECKING:
     from fluvius.domain.aggregate import Aggregate
-    from fluvius_cli.project import Project
+    from fluvius.project import Project
 
 AggregateOption = Annotated[
     list[str] | None,
@@ -22,9 +22,9 @@ AggregateOption = Annotated[
 
 def replay(aggregate: AggregateOption = None, project: ProjectOption = Path()) -> None:
     """Rebuild the state tables from the event log (all at once per table; readers unaffected)."""
+    from fluvius.cli.console import out
     from fluvius.data import Database
     from fluvius.data import replay as rebuild
-    from fluvius_cli.console import out
 
     found = open_project(project)
     projections = found.service().tables.projections
@@ -46,9 +46,9 @@ def replay(aggregate: AggregateOption = None, project: ProjectOption = Path()) -
 
 def verify(aggregate: AggregateOption = None, project: ProjectOption = Path()) -> None:
     """Prove that the state tables equal the fold of the events; exit 1 on any difference."""
+    from fluvius.cli.console import out
     from fluvius.data import Database
     from fluvius.data import verify as compare
-    from fluvius_cli.console import out
 
     found = open_project(project)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -25,12 +25,12 @@ def token(
     project: ProjectOption = Path(),
 ) -> None:
     """Print a development token (HS256, signed with FLUVIUS_JWT_SECRET of the project)."""
+    from fluvius.cli.console import err
     from fluvius.fastapi.auth import mint_token
-    from fluvius_cli.console import err
 
     lifetime = parse_duration(ttl)
     found = open_project(project)
-    if found.spec.project.tenancy and tenant is None:
+    if found.service().tenancy and tenant is None:
         raise typer.BadParameter("this service has tenancy: give --tenant", param_hint="--tenant")
     try:
         minted = mint_token(found.settings(), sub, tuple(role), tenant=tenant, ttl=lifetime)

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from fluvius.project import Project
     from fluvius.streams import Stream
     from fluvius.worker.jobs import Counts
-    from fluvius_cli.project import Project
 
 app = typer.Typer(help="Inspect and retry the service's workers.")
 
@@ -26,8 +26,7 @@ def show(context: typer.Context, project: ProjectOption = Path()) -> None:
     """Each worker's and stream's checkpoint, lag, and jobs by status; then the dead letters."""
     if context.invoked_subcommand is not None:
         return
-    from fluvius_cli.console import out
-    from fluvius_cli.reporting import show_table
+    from fluvius.cli.console import out, show_table
 
     found = open_project(project)
     rows, letters = asyncio.run(_status(found))
@@ -46,8 +45,8 @@ def retry(
     project: ProjectOption = Path(),
 ) -> None:
     """Queue a dead job again, with its retries afresh."""
+    from fluvius.cli.console import err, out
     from fluvius.worker.jobs import NotRequeueable
-    from fluvius_cli.console import err, out
 
     try:
         letter_id = uuid.UUID(letter)

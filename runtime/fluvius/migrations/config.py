@@ -11,8 +11,8 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, make_url
 
 from fluvius.migrations.environment import CONNECTION, migration_connection
-from fluvius_cli.migrations.failures import located
-from fluvius_cli.project import Project
+from fluvius.migrations.failures import located
+from fluvius.project import Project
 
 T = TypeVar("T")
 

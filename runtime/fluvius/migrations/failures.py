@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic.util import CommandError
 from sqlalchemy.exc import DBAPIError
 
-from fluvius_cli.project import Project
+from fluvius.project import Project
 
 STATEMENT_LENGTH = 160
 

@@ -6,9 +6,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from fluvius.migrations.config import alembic_config, on_database
 from fluvius.migrations.environment import CONNECTION
-from fluvius_cli.migrations.config import alembic_config, on_database
-from fluvius_cli.project import Project
+from fluvius.project import Project
 
 
 class SeveralHeads(RuntimeError):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from fluvius_cli.commands.common import ProjectOption, open_project
+from fluvius.cli.common import ProjectOption, open_project
 
 
 def asyncapi(project: ProjectOption = Path()) -> None:
