@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from fluvius_cli.commands import add, migrate, new
+from fluvius_cli.commands.build import build
 from fluvius_cli.commands.check import check
 from fluvius_cli.commands.generate import generate
 from fluvius_cli.commands.graph import graph
@@ -25,3 +26,4 @@ app.command()(generate)
 app.command()(graph)
 app.add_typer(migrate.app, name="migrate")
 app.command()(upgrade)
+app.command()(build)
