@@ -1,3 +1,3 @@
-"""The fluvius command line: spec checking, project generation and the service verbs."""
+"""fluvius-cli: the spec checker, the generator and the authoring verbs of the fluvius command."""
 
 __version__ = "0.1.0"
