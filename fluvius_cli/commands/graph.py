@@ -28,7 +28,7 @@ def graph(
 ) -> None:
     """Draw the spec's event model: per domain, each aggregate's commands, the events they
     emit and the workers each event triggers."""
-    from fluvius_cli.console import err
+    from fluvius.cli.console import err
     from fluvius_cli.generate.view import ProjectView
     from fluvius_cli.graph import GraphvizMissing, event_model, render
     from fluvius_cli.reporting import show_spec_errors

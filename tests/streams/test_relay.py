@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fluvius.cli.workers import _requeue, _status
 from fluvius.data import Database
 from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
@@ -22,7 +23,6 @@ from fluvius.streams.publishers.nats import jetstream_name
 from fluvius.streams.relay import StreamRelay
 from fluvius.worker.inprocess import InProcessWorkers
 from fluvius.worker.jobs import JobStore
-from fluvius_cli.commands.workers import _requeue, _status
 from tests.runtime.bank import Account, Deposit, OpenAccount
 from tests.streams.consumers import NatsConsumer, RedisConsumer
 from tests.streams.proxy import Proxy
