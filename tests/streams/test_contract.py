@@ -113,14 +113,14 @@ async def test_the_service_serves_its_asyncapi_document(service: Service, tmp_pa
 def test_fluvius_asyncapi_prints_the_document(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fluvius_cli.app import app
-    from fluvius_cli.commands import asyncapi as verb
+    from fluvius.cli import asyncapi as verb
+    from fluvius.cli import runtime_app
 
     class Found:
         def service(self) -> Service:
             return service
 
     monkeypatch.setattr(verb, "open_project", lambda _: Found())
-    result = CliRunner().invoke(app, ["asyncapi"])
+    result = CliRunner().invoke(runtime_app(), ["asyncapi"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == asyncapi(service)
