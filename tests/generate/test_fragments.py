@@ -21,13 +21,21 @@ def test_fragments_written_together_need_what_each_needs() -> None:
 
 
 def test_a_field_declaration_imports_its_type_default_and_constraints() -> None:
-    field = FieldView("amount", FieldSpec(type="decimal", gt=0, default="0"), "command")
+    amount = FieldView("amount", FieldSpec(type="decimal", gt=0, default="0"), "command")
+    name = FieldView("name", FieldSpec(type="string", max_length=20), "command")
 
-    assert field.declaration.text == 'amount: Amount = Field(Decimal("0"), gt=0)'
-    assert field.declaration.imports == {
-        Import("fluvius.domain.types", "Amount"),
-        Import("pydantic", "Field"),
+    assert amount.declaration.text == (
+        'amount: Annotated[Decimal, DecimalText(gt=0)] = Decimal("0")'
+    )
+    assert amount.declaration.imports == {
+        Import("typing", "Annotated"),
+        Import("fluvius.domain.types", "DecimalText"),
         DECIMAL,
+    }
+    assert name.declaration.text == "name: Text = Field(max_length=20)"
+    assert name.declaration.imports == {
+        Import("fluvius.domain.types", "Text"),
+        Import("pydantic", "Field"),
     }
 
 
