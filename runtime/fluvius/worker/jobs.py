@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fluvius.ids import uuid7
@@ -122,6 +122,9 @@ class JobStore:
             )
             .order_by(table.c.available_at)
             .limit(limit)
+            # On PostgreSQL, processes claiming at once take different jobs and never wait on
+            # each other's rows (no deadlock); SQLite runs one writer at a time anyway.
+            .with_for_update(skip_locked=True)
         )
         claimed = []
         for row in (await connection.execute(due)).mappings().all():
@@ -200,9 +203,14 @@ class JobStore:
         """Running jobs whose lease was not renewed for `lease` (their process died, or lost
         the database) go back to the queue."""
         table = self.jobs
+        stale = (
+            select(table.c.worker, table.c.job_key)
+            .where(table.c.status == Status.RUNNING, table.c.updated_at < _now() - lease)
+            .with_for_update(skip_locked=True)  # rows being renewed or claimed are not stale
+        )
         result = await connection.execute(
             update(table)
-            .where(table.c.status == Status.RUNNING, table.c.updated_at < _now() - lease)
+            .where(tuple_(table.c.worker, table.c.job_key).in_(stale))
             .values(status=Status.RETRYING, available_at=_now(), updated_at=_now())
         )
         return int(result.rowcount)
