@@ -40,10 +40,10 @@ from sqlalchemy.engine import make_url
 from bench.postgres import asyncpg_dsn, scratch_database
 from bench.projects import example_project, import_service
 from bench.report import percentile, show
+from fluvius.application.processor import CommandContext, CommandProcessor
 from fluvius.data import Database, EventStore
 from fluvius.domain import Command, Event
 from fluvius.domain.messages import EventMetadata
-from fluvius.domain.processor import CommandContext, CommandProcessor
 from fluvius.ids import uuid7
 
 AMOUNT = Decimal("5.00")

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database, verify
-from fluvius.domain.processor import CommandProcessor
 from fluvius_cli.generate import skeleton
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_fails, import_service, tree

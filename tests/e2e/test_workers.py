@@ -30,9 +30,9 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database, EventStore
 from fluvius.domain import EventMetadata
-from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.testing.api import serving

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database
-from fluvius.domain.processor import CommandProcessor
 from tests.runtime.bank import metadata
 
 

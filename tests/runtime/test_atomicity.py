@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database
-from fluvius.domain.processor import CommandProcessor
 from tests.runtime.bank import Account, Deposit, OpenAccount, log
 from tests.runtime.helpers import count, stored_state, versions
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database, verify
 from fluvius.domain import VersionConflict
-from fluvius.domain.processor import CommandProcessor
 from tests.runtime.bank import Account, Deposit, OpenAccount, log
 from tests.runtime.helpers import count, folded_state, stored_state, versions
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from fluvius.application.processor import CommandContext, CommandProcessor, Scope
 from fluvius.data import Database
 from fluvius.domain import AlreadyExists, DomainError, GuardFailed, NotFound, Rejected, ScopeDenied
-from fluvius.domain.processor import CommandContext, CommandProcessor, Scope
 from tests.runtime.bank import (
     Account,
     CloseAccount,

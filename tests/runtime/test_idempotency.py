@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from fluvius.application.processor import CommandContext, CommandProcessor
 from fluvius.data import Database
 from fluvius.domain import IdempotencyConflict
-from fluvius.domain.processor import CommandContext, CommandProcessor
 from tests.runtime.bank import Account, Deposit, OpenAccount, log
 from tests.runtime.helpers import count, versions
 

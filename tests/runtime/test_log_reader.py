@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Checkpoint, Checkpoints, Database, EventStore, LogReader
 from fluvius.domain import Event, EventMetadata, RecordedEvent
-from fluvius.domain.processor import CommandProcessor
 from tests.runtime.bank import Account, Deposit, MoneyDeposited, OpenAccount, checkpoints, log
 
 POLLS = 100

@@ -7,9 +7,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database
 from fluvius.domain import Command, DomainError
-from fluvius.domain.processor import CommandProcessor
 from tests.runtime.bank import Account, CloseAccount, Deposit, OpenAccount, Withdraw
 from tests.runtime.helpers import folded_state, stored_state, versions
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from fluvius.application.processor import CommandContext, CommandProcessor
 from fluvius.data import Database, replay, verify
 from fluvius.domain import DomainError, Event, applies, upcasts
-from fluvius.domain.processor import CommandContext, CommandProcessor
 from tests.runtime.bank import (
     Account,
     AccountState,

@@ -1,7 +1,7 @@
 """The domain model: aggregates, their messages and errors. It knows nothing of storage.
 
 The command processor, which runs commands against stored aggregates, composes this layer with
-`fluvius.data` and lives in `fluvius.domain.processor`.
+`fluvius.data` in the application layer, `fluvius.application`.
 
     class Account(AccountBase):
         @handles(Withdraw)

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import ColumnElement, Table, Uuid, false, or_
 
+from fluvius.application.processor import Scope
 from fluvius.casbin.enforcer import Decision, Enforcer
-from fluvius.domain.processor import Scope
 from fluvius.fastapi.auth import Principal, TokenVerifier
 from fluvius.fastapi.problems import ProblemError
 

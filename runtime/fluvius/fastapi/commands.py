@@ -21,10 +21,10 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
+from fluvius.application.processor import CommandContext
 from fluvius.domain.aggregate import Aggregate, CommandHandler
 from fluvius.domain.errors import InvalidCommand
 from fluvius.domain.messages import Command
-from fluvius.domain.processor import CommandContext
 from fluvius.fastapi.access import Access, bearer_token
 from fluvius.fastapi.context import current_request_id
 from fluvius.fastapi.problems import FieldProblem, ProblemError, problem_responses

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.casbin.enforcer import Enforcer
 from fluvius.data.driver import Database
-from fluvius.domain.processor import CommandProcessor
 from fluvius.fastapi.access import Gate
 from fluvius.fastapi.auth import TokenVerifier
 from fluvius.worker.inprocess import InProcessWorkers

@@ -26,8 +26,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data.driver import Database
-from fluvius.domain.processor import CommandProcessor
 from fluvius.fastapi.app import build_app
 from fluvius.service import Service
 from fluvius.settings import Settings

@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from fluvius.application.processor import CommandContext, CommandProcessor, CommandResult, Scope
 from fluvius.data.store import EventStore, has_tenancy
 from fluvius.domain.messages import Command, Event, EventMetadata, State
-from fluvius.domain.processor import CommandContext, CommandProcessor, CommandResult, Scope
 from fluvius.ids import uuid7
 
 if TYPE_CHECKING:

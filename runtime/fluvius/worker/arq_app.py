@@ -15,8 +15,8 @@ from typing import Any
 from arq import Retry, func
 from arq.connections import RedisSettings
 
+from fluvius.application.processor import CommandProcessor
 from fluvius.data.driver import Database
-from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.streams.relay import StreamRelays

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fluvius.domain.processor import CommandContext, CommandProcessor, CommandResult
+from fluvius.application.processor import CommandContext, CommandProcessor, CommandResult
 
 if TYPE_CHECKING:
     import uuid

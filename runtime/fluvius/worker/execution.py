@@ -24,11 +24,11 @@ from fluvius.worker.loops import cancelled
 if TYPE_CHECKING:
     import uuid
 
+    from fluvius.application.processor import CommandProcessor
     from fluvius.data.driver import Database
     from fluvius.data.tables import DomainLog
     from fluvius.domain.aggregate import Aggregate
     from fluvius.domain.messages import Event, RecordedEvent
-    from fluvius.domain.processor import CommandProcessor
     from fluvius.service import Service
 
 logger = logging.getLogger("fluvius.worker")

@@ -23,8 +23,8 @@ from fluvius.worker.scheduler import Scheduler
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from fluvius.application.processor import CommandProcessor
     from fluvius.data.driver import Database
-    from fluvius.domain.processor import CommandProcessor
     from fluvius.service import Service
     from fluvius.settings import Settings
     from fluvius.worker.loops import Heartbeat
