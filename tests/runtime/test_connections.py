@@ -4,6 +4,7 @@ server drops is known as lost, then replaced."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from fluvius.application import CommandProcessor
 from fluvius.data import Database
 from fluvius.data.driver import connection_lost, database_busy, direct_statement
-from tests.runtime.bank import accounts
+from tests.runtime.bank import Account, Deposit, OpenAccount, accounts
 from tests.services import POSTGRES_URL, throwaway_postgres
 
 pytestmark = pytest.mark.postgres
@@ -45,6 +47,7 @@ async def test_a_connection_dropped_in_a_direct_transaction_is_lost_then_replace
     server = make_url(POSTGRES_URL).set(drivername="postgresql")
     admin = await asyncpg.connect(server.render_as_string(hide_password=False))
     statement = direct_statement(select(accounts.c.id), (), database.write.dialect)
+    log = database.write.sync_engine.logger
 
     async def dropped_mid_transaction() -> None:
         async with database.transaction() as transaction:
@@ -55,7 +58,7 @@ async def test_a_connection_dropped_in_a_direct_transaction_is_lost_then_replace
                 if transaction.driver.is_closed():
                     break
                 await asyncio.sleep(0.01)
-            await statement.fetch(transaction.driver, {})
+            await statement.fetch(transaction.driver, {}, log)
 
     try:
         async with database.write.begin() as connection:
@@ -66,7 +69,36 @@ async def test_a_connection_dropped_in_a_direct_transaction_is_lost_then_replace
         assert not database_busy(raised.value)
         async with database.transaction() as transaction:
             assert transaction.driver is not None
-            assert await statement.fetch(transaction.driver, {}) == []
+            assert await statement.fetch(transaction.driver, {}, log) == []
     finally:
         await admin.close()
+        await database.dispose()
+
+
+async def test_the_sql_log_sees_direct_statements_and_does_not_change_their_path(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database(url, pool_size=2)
+    try:
+        async with database.write.begin() as connection:
+            await connection.run_sync(accounts.metadata.create_all)
+        processor = CommandProcessor(database)
+        opened = await processor.execute(Account, OpenAccount(owner="ann", initial_deposit=10))
+        caplog.set_level(logging.INFO, logger="sqlalchemy.engine.Engine")
+        async with database.transaction() as transaction:
+            assert transaction.driver is not None  # still the direct path
+        caplog.clear()
+        await processor.execute(Account, Deposit(amount=5), opened.aggregate_id)
+        logged = [(record.name, record.getMessage()) for record in caplog.records]
+        assert all(name == "sqlalchemy.engine.Engine" for name, _ in logged)
+        messages = [message for _, message in logged]
+        assert messages[0] == "BEGIN (direct)"
+        assert messages[-1] == "COMMIT"
+        insert = next(
+            i for i, m in enumerate(messages) if m.startswith("INSERT INTO banking_event")
+        )
+        assert messages[insert + 1].startswith("[direct] (")
+        assert str(opened.aggregate_id) in messages[insert + 1]
+        assert not any("[generated in" in m or "[cached since" in m for m in messages)
+    finally:
         await database.dispose()

@@ -13,7 +13,10 @@ The command processor's statements are few and always the same. On PostgreSQL it
 (`Database.transaction`) runs them as `DirectStatement`s: the SQL SQLAlchemy compiled, once, sent
 straight to asyncpg with SQLAlchemy's own conversions of parameters and results, which skips
 SQLAlchemy's execution machinery (a context, a cursor and a greenlet per statement) and costs a
-third as much.
+third as much. The SQL log (`sqlalchemy.engine.Engine` at INFO, or the engine's `echo`) sees
+them as it sees SQLAlchemy's: each statement's SQL, then its parameters, marked `[direct]`.
+Statement event listeners (`before_cursor_execute` and the like) need SQLAlchemy's execution
+context, so an engine that has any runs every statement through SQLAlchemy instead.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import asyncpg
 from sqlalchemy import Dialect, event
@@ -116,22 +119,26 @@ class Database:
         """A write transaction, committed when the block ends without an error.
 
         On PostgreSQL it is asyncpg's transaction on a pooled connection, for `DirectStatement`s;
-        unless the engine has statement listeners or logs its SQL, which then see every
-        statement through SQLAlchemy.
+        unless the engine has statement listeners, which then see every statement through
+        SQLAlchemy.
         """
-        if self.dialect != "postgresql" or _observed(self.write):
+        if self.dialect != "postgresql" or _listened(self.write):
             async with self.write.begin() as connection:
                 yield WriteTransaction(connection)
             return
+        log: SqlLog = self.write.sync_engine.logger
         # Commands beyond the pool's connections wait here, in turn, rather than in the pool,
         # whose waits cost far more and are not first come, first served.
         async with self._writers, self.write.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             try:
+                _log_sql(log, "BEGIN (direct)")
                 async with driver.transaction():
                     yield WriteTransaction(connection, driver)
+                _log_sql(log, "COMMIT")
             except BaseException as error:
+                _log_sql(log, "ROLLBACK")
                 if driver.is_closed() or driver.is_in_transaction():
                     await connection.invalidate()  # not fit to go back to the pool
                 if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError)):
@@ -260,8 +267,8 @@ def _take_over_sqlite_transactions(engine: AsyncEngine, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
-def _observed(engine: AsyncEngine) -> bool:
-    """True when listeners or the SQL log expect to see each statement of `engine`."""
+def _listened(engine: AsyncEngine) -> bool:
+    """True when statement listeners expect to see each statement of `engine`."""
     dispatch = engine.sync_engine.dispatch
     listened = (
         dispatch.before_execute,
@@ -269,11 +276,23 @@ def _observed(engine: AsyncEngine) -> bool:
         dispatch.before_cursor_execute,
         dispatch.after_cursor_execute,
     )
-    return any(listened) or bool(engine.echo) or _SQL_LOG.isEnabledFor(logging.INFO)
+    return any(listened)
 
 
-_SQL_LOG = logging.getLogger("sqlalchemy.engine.Engine")
 Processor = Callable[[Any], Any]
+
+
+class SqlLog(Protocol):
+    """An engine's SQL log: `sqlalchemy.engine.Engine`, or the engine's own when it echoes."""
+
+    def isEnabledFor(self, level: int) -> bool: ...  # noqa: N802 - logging's name
+
+    def info(self, msg: str, *args: Any) -> None: ...
+
+
+def _log_sql(log: SqlLog, message: str, *args: Any) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(message, *args)
 
 
 @dataclass(frozen=True)
@@ -304,10 +323,11 @@ class DirectStatement:
         self._results: list[Processor | None] | None = None
 
     async def fetch(
-        self, driver: asyncpg.Connection, parameters: Mapping[str, Any]
+        self, driver: asyncpg.Connection, parameters: Mapping[str, Any], log: SqlLog
     ) -> list[dict[str, Any]]:
         """The rows the statement returns, as SQLAlchemy would convert them."""
-        records = await self._run(driver, driver.fetch(self.sql, *self._arguments(parameters)))
+        arguments = self._arguments(parameters, log)
+        records = await self._run(driver, driver.fetch(self.sql, *arguments))
         if not records:
             return []
         results = self._results or await self._learn_results(driver)
@@ -319,14 +339,20 @@ class DirectStatement:
             for record in records
         ]
 
-    async def execute(self, driver: asyncpg.Connection, parameters: Mapping[str, Any]) -> int:
+    async def execute(
+        self, driver: asyncpg.Connection, parameters: Mapping[str, Any], log: SqlLog
+    ) -> int:
         """Run the statement; the number of rows it affected."""
-        status: str = await self._run(
-            driver, driver.execute(self.sql, *self._arguments(parameters))
-        )
+        arguments = self._arguments(parameters, log)
+        status: str = await self._run(driver, driver.execute(self.sql, *arguments))
         return int(status.rsplit(" ", 1)[-1])
 
-    def _arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
+    def _arguments(self, parameters: Mapping[str, Any], log: SqlLog) -> list[Any]:
+        """The values of the statement's parameters, in order; logged with its SQL, as
+        SQLAlchemy logs its own statements, when `log` is on."""
+        if log.isEnabledFor(logging.INFO):
+            log.info(self.sql)
+            log.info("[direct] %r", tuple(parameters[name] for name, _ in self.parameters))
         return [
             parameters[name] if process is None else process(parameters[name])
             for name, process in self.parameters

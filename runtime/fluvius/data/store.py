@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from fluvius.data.driver import DirectStatement, direct_statement
+from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 
@@ -197,6 +197,7 @@ class EventStore:
         self.connection = connection
         self.log = log
         self.driver = driver
+        self._sql_log: SqlLog = connection.sync_engine.logger
 
     async def _rows(
         self, statement: Executable, parameters: Mapping[str, Any]
@@ -204,13 +205,17 @@ class EventStore:
         """The rows `statement` returns."""
         if self.driver is None:
             return (await self.connection.execute(statement, parameters)).mappings().all()
-        return await self._direct(statement, parameters).fetch(self.driver, parameters)
+        return await self._direct(statement, parameters).fetch(
+            self.driver, parameters, self._sql_log
+        )
 
     async def _count(self, statement: Executable, parameters: Mapping[str, Any]) -> int:
         """Run `statement`; the number of rows it changed."""
         if self.driver is None:
             return (await self.connection.execute(statement, parameters)).rowcount
-        return await self._direct(statement, parameters).execute(self.driver, parameters)
+        return await self._direct(statement, parameters).execute(
+            self.driver, parameters, self._sql_log
+        )
 
     def _direct(self, statement: Executable, parameters: Mapping[str, Any]) -> DirectStatement:
         return direct_statement(statement, tuple(sorted(parameters)), self.connection.dialect)
