@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
 
+    from fluvius.application.workers import CronWorker, EventWorker
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
     from fluvius.domain.aggregate import Aggregate
     from fluvius.streams.declarations import Stream
-    from fluvius.worker.declarations import CronWorker, EventWorker
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""The application layer: runs commands against stored aggregates.
+"""The application layer: runs commands against stored aggregates, and declares what runs
+after events and on schedules (the workers' declarations).
 
-It composes the domain model (`fluvius.domain`) with storage (`fluvius.data`); the adapters (the
-HTTP app, the workers, the test harness) call it and nothing below it calls them.
+The processor composes the domain model (`fluvius.domain`) with storage (`fluvius.data`); the
+adapters (the HTTP app, the workers, the test harness) call it, and nothing below calls them.
 """
 
 from fluvius.application.processor import (
@@ -10,5 +11,13 @@ from fluvius.application.processor import (
     CommandResult,
     Scope,
 )
+from fluvius.application.workers import CronWorker, EventWorker
 
-__all__ = ["CommandContext", "CommandProcessor", "CommandResult", "Scope"]
+__all__ = [
+    "CommandContext",
+    "CommandProcessor",
+    "CommandResult",
+    "CronWorker",
+    "EventWorker",
+    "Scope",
+]

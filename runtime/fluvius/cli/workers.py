@@ -63,8 +63,8 @@ def retry(
 async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
     from sqlalchemy import BigInteger, func, literal, select, tuple_
 
+    from fluvius.application.workers import EventWorker
     from fluvius.data import Checkpoints, Database
-    from fluvius.worker.declarations import EventWorker
     from fluvius.worker.jobs import Counts, JobStore
     from fluvius.worker.relay import relay_name
 

@@ -11,7 +11,7 @@ from fluvius.casbin.enforcer import Enforcer
 from fluvius.data.driver import Database
 from fluvius.fastapi.access import Gate
 from fluvius.fastapi.auth import TokenVerifier
-from fluvius.worker.inprocess import InProcessWorkers
+from fluvius.worker import InProcessWorkers
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

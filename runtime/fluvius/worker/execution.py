@@ -15,9 +15,9 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fluvius.application.workers import CronWorker, EventWorker
 from fluvius.data.store import EventStore
 from fluvius.worker.context import WorkerContext
-from fluvius.worker.declarations import CronWorker, EventWorker
 from fluvius.worker.jobs import Job, JobStore
 from fluvius.worker.loops import cancelled
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fluvius.application.workers import EventWorker
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
-from fluvius.worker.declarations import EventWorker
 from fluvius.worker.jobs import Job
 from fluvius.worker.loops import Heartbeat, keep_running
 

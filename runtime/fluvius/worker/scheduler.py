@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from fluvius.worker.declarations import CronWorker
+from fluvius.application.workers import CronWorker
 from fluvius.worker.jobs import Job
 from fluvius.worker.loops import Heartbeat, keep_running
 
