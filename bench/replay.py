@@ -31,7 +31,7 @@ from sqlalchemy import Table, create_engine, insert, select
 from bench.postgres import asyncpg_dsn, scratch_database
 from bench.projects import example_project, fluvius, import_service
 from bench.report import show
-from fluvius.data import Database, ReplayReport, VerifyReport, replay, verify
+from fluvius.data import Database, ReplayReport, VerifyReport, replay, storage_of, verify
 from fluvius.domain import Aggregate, Event, EventMetadata
 from fluvius.ids import uuid7
 
@@ -183,15 +183,15 @@ async def _load_sqlite(url: str, ledger: Ledger) -> None:
         with engine.begin() as connection:
             log = ledger.log()
             while batch := list(islice(log, SQLITE_BATCH)):
-                connection.execute(insert(ledger.aggregate.log.events), batch)
-            connection.execute(insert(ledger.aggregate.table), ledger.stale)
+                connection.execute(insert(storage_of(ledger.aggregate).log.events), batch)
+            connection.execute(insert(storage_of(ledger.aggregate).table), ledger.stale)
     finally:
         engine.dispose()
 
 
 async def _load_postgres(url: str, ledger: Ledger) -> None:
     """COPY the log and the stale state rows, then VACUUM ANALYZE, as a settled log would be."""
-    events, state = ledger.aggregate.log.events, ledger.aggregate.table
+    events, state = storage_of(ledger.aggregate).log.events, storage_of(ledger.aggregate).table
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await _copy(connection, events, ledger.log(), skip=("position",))
@@ -258,7 +258,7 @@ async def _check(url: str, ledger: Ledger, report: ReplayReport | VerifyReport) 
         return
     if (report.aggregates, report.events) != (ledger.accounts, ledger.events):
         raise RuntimeError(f"replay on {url}: {report}")
-    found = await _state_rows(url, ledger.aggregate.table)
+    found = await _state_rows(url, storage_of(ledger.aggregate).table)
     wrong = [
         (key, found.get(key), row) for key, row in ledger.expected.items() if found.get(key) != row
     ]

@@ -41,7 +41,7 @@ from bench.postgres import asyncpg_dsn, scratch_database
 from bench.projects import example_project, import_service
 from bench.report import percentile, show
 from fluvius.application.processor import CommandContext, CommandProcessor
-from fluvius.data import Database, EventStore
+from fluvius.data import Database, EventStore, storage_of
 from fluvius.domain import Command, Event
 from fluvius.domain.messages import EventMetadata
 from fluvius.ids import uuid7
@@ -257,7 +257,7 @@ class FluviusBank:
         ids = [uuid7() for _ in range(count)]
         for start in range(0, count, SEED_BATCH):
             async with self.database.write.begin() as connection:
-                store = EventStore(connection, self.account.log)
+                store = EventStore(connection, storage_of(self.account).log)
                 for account_id in ids[start : start + SEED_BATCH]:
                     await self._seed_account(store, account_id, history)
         return ids
@@ -273,7 +273,9 @@ class FluviusBank:
         metadata = EventMetadata(user=USER, command_id=str(uuid7()))
         await store.append(self.account.name, account_id, 0, events, metadata, now)
         state = aggregate.state.evolve(created_at=now, updated_at=now)
-        await store.save_state(self.account.table, state, previous_version=0, tenant=None)
+        await store.save_state(
+            storage_of(self.account).table, state, previous_version=0, tenant=None
+        )
 
     def _history(self, account_id: uuid.UUID, history: int) -> list[Command]:
         opened = {

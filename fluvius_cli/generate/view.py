@@ -253,28 +253,10 @@ class CommandView:
     def refs(self) -> Code | None:
         """The `refs=` argument of the handler's decorator: what each ref field refers to."""
         entries = [
-            code(
-                f'"{name}": Ref("{target.qualified_name}", '
-                f"{self._tables_of(target)}.{target.table_variable})",
-                Import("fluvius.domain", "Ref"),
-                *self._tables_import(target),
-            )
+            code(f'"{name}": Ref("{target.qualified_name}")', Import("fluvius.domain", "Ref"))
             for name, target in self.ref_targets
         ]
         return "{" + joined(", ", entries) + "}" if entries else None
-
-    def _tables_of(self, target: AggregateView) -> str:
-        """The name under which this module imports the table module of `target`."""
-        domain = target.domain
-        return "tables" if domain.name == self.aggregate.domain.name else domain.tables_alias
-
-    def _tables_import(self, target: AggregateView) -> list[Import]:
-        """The import of another domain's table module (this domain's the module imports)."""
-        domain = target.domain
-        if domain.name == self.aggregate.domain.name:
-            return []
-        tables = f"{domain.project.package}.{domain.name}._generated.tables"
-        return [Import(tables, alias=domain.tables_alias)]
 
     @property
     def decorator(self) -> Code:

@@ -5,11 +5,14 @@ Generated code builds one `Service`; the HTTP app, the workers and the CLI verbs
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fluvius.data.mapping import Storage, map_aggregate
+
 if TYPE_CHECKING:
-    from sqlalchemy import MetaData
+    from sqlalchemy import MetaData, Table
 
     from fluvius.application.workers import CronWorker, EventWorker
     from fluvius.casbin.permission import Permission
@@ -20,11 +23,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Domain:
-    """A bounded context: aggregates sharing one event log, their policies and workers."""
+    """A bounded context: aggregates sharing one event log, their state tables, policies and
+    workers."""
 
     name: str
     log: DomainLog
     aggregates: tuple[type[Aggregate[Any]], ...]
+    tables: Mapping[type[Aggregate[Any]], Table] = field(hash=False)
     permissions: tuple[Permission, ...] = ()
     workers: tuple[EventWorker | CronWorker, ...] = ()
     description: str = ""
@@ -39,7 +44,8 @@ class Domain:
 
 @dataclass(frozen=True)
 class Service:
-    """Everything a generated service declares."""
+    """Everything a generated service declares; building it maps each aggregate to its state
+    table, its domain's log and the tables its refs name (`fluvius.data.mapping`)."""
 
     name: str
     metadata: MetaData
@@ -52,6 +58,19 @@ class Service:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {domain.name: domain for domain in self.domains})
+        tables = {
+            aggregate.qualified_name(): domain.tables[aggregate]
+            for domain in self.domains
+            for aggregate in domain.aggregates
+        }
+        for domain in self.domains:
+            for aggregate in domain.aggregates:
+                refs = {
+                    ref.to: tables[ref.to]
+                    for handler in aggregate.commands.values()
+                    for ref in handler.refs.values()
+                }
+                map_aggregate(aggregate, Storage(domain.tables[aggregate], domain.log, refs))
 
     def domain(self, name: str) -> Domain:
         """The domain called `name`."""

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from fluvius.data import Database
+from fluvius.data import Database, storage_of
 from fluvius.ids import uuid7
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, import_service, run_pytest
@@ -176,7 +176,7 @@ def _expected(prefix: str) -> dict[str, Any]:
 
 def _insert_bare_row(root: Path, url: str, aggregate: str) -> uuid.UUID:
     """A row given only the columns every state table has: the others take their defaults."""
-    table = import_service(root, "matrix").domain("kinds").aggregate(aggregate).table
+    table = storage_of(import_service(root, "matrix").domain("kinds").aggregate(aggregate)).table
     now = dt.datetime.now(dt.UTC)
     row_id = uuid7()
 
@@ -191,7 +191,7 @@ def _insert_bare_row(root: Path, url: str, aggregate: str) -> uuid.UUID:
 
 
 def _set(root: Path, url: str, row_id: uuid.UUID, column: str, value: Any) -> None:
-    table = import_service(root, "matrix").domain("kinds").aggregate("first").table
+    table = storage_of(import_service(root, "matrix").domain("kinds").aggregate("first")).table
 
     async def work(database: Database) -> None:
         async with database.write.begin() as connection:
@@ -204,7 +204,7 @@ def _set(root: Path, url: str, row_id: uuid.UUID, column: str, value: Any) -> No
 
 def _read(root: Path, url: str, aggregate: str, row_id: uuid.UUID) -> dict[str, Any]:
     """The row, by column name."""
-    table = import_service(root, "matrix").domain("kinds").aggregate(aggregate).table
+    table = storage_of(import_service(root, "matrix").domain("kinds").aggregate(aggregate)).table
 
     async def work(database: Database) -> dict[str, Any]:
         async with database.read.connect() as connection:

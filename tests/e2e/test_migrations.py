@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from fluvius.application.processor import CommandProcessor
-from fluvius.data import Database, verify
+from fluvius.data import Database, storage_of, verify
 from fluvius_cli.generate import skeleton
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_fails, import_service, tree
@@ -74,7 +74,7 @@ class Bank:
 
     def rows(self) -> list[dict[str, Any]]:
         async def work(service: Any, database: Database) -> Any:
-            table = service.domain("banking").aggregate("account").table
+            table = storage_of(service.domain("banking").aggregate("account")).table
             async with database.read.connect() as connection:
                 result = await connection.execute(select(table).order_by(table.c.owner))
                 return [dict(row) for row in result.mappings()]
@@ -177,7 +177,7 @@ def test_a_sequence_of_spec_edits_keeps_the_data(bank: Bank) -> None:
 
 def _set_status(bank: Bank, status: str) -> None:
     async def work(service: Any, database: Database) -> None:
-        table = service.domain("banking").aggregate("account").table
+        table = storage_of(service.domain("banking").aggregate("account")).table
         async with database.write.begin() as connection:
             await connection.execute(
                 update(table).where(table.c.owner == "owner-0").values(status=status)
@@ -198,7 +198,7 @@ def _indexes(bank: Bank) -> list[dict[str, Any]]:
 def _history_reads_old_and_new_events(bank: Bank) -> None:
     async def work(service: Any, database: Database) -> Any:
         account = service.domain("banking").aggregate("account")
-        events = account.log.events
+        events = storage_of(account).log.events
         async with database.read.connect() as connection:
             rows = (
                 await connection.execute(

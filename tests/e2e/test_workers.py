@@ -31,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from fluvius.application.processor import CommandProcessor
-from fluvius.data import Database, EventStore
+from fluvius.data import Database, EventStore, storage_of
 from fluvius.domain import EventMetadata
 from fluvius.service import Service
 from fluvius.settings import Settings
@@ -104,7 +104,7 @@ class Ledger:
         """(entries, total) of the tally."""
         tally = self.aggregate("tally")
         async with self.database.read.connect() as connection:
-            state = await EventStore(connection, tally.log).load_state(
+            state = await EventStore(connection, storage_of(tally).log).load_state(
                 tally, self.tally, tenant=None
             )
         assert state is not None
@@ -243,7 +243,7 @@ async def test_the_relay_resumes_after_its_checkpoint_and_waits_for_late_commits
     entry = ledger.aggregate("entry")
     connection = await ledger.database.write.connect()
     late = await connection.begin()
-    await EventStore(connection, entry.log).append(
+    await EventStore(connection, storage_of(entry).log).append(
         entry.name,
         uuid.uuid4(),
         0,

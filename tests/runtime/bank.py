@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import Field
 from sqlalchemy import Column, Enum, String, Table
 
-from fluvius.data import Money, checkpoint_table, domain_log, new_metadata, state_table
+from fluvius.data import (
+    Money,
+    Storage,
+    checkpoint_table,
+    domain_log,
+    map_aggregate,
+    new_metadata,
+    state_table,
+)
 from fluvius.domain import Aggregate, Command, Event, Rejected, State, applies, handles
 
 metadata = new_metadata()
@@ -83,8 +91,6 @@ class Account(Aggregate[AccountState]):
     domain = "banking"
     name = "account"
     state_type = AccountState
-    table = accounts
-    log = log
 
     @handles(OpenAccount, create=True)
     def open_account(self, command: OpenAccount) -> list[Event]:
@@ -125,4 +131,7 @@ class TenantAccount(Account):
     """The same account, in a service whose rows belong to tenants."""
 
     name = "tenant_account"
-    table = tenant_accounts
+
+
+map_aggregate(Account, Storage(accounts, log))
+map_aggregate(TenantAccount, Storage(tenant_accounts, log))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table, func, select
 
 from fluvius.data import Database
-from tests.runtime.bank import Account, AccountState, log
+from tests.runtime.bank import Account, AccountState, accounts, log
 
 
 async def count(database: Database, table: Table) -> int:
@@ -30,7 +30,7 @@ async def versions(database: Database, aggregate_id: uuid.UUID) -> list[int]:
 
 
 async def stored_state(database: Database, aggregate_id: uuid.UUID) -> AccountState | None:
-    query = select(Account.table).where(Account.table.c.id == aggregate_id)
+    query = select(accounts).where(accounts.c.id == aggregate_id)
     async with database.read.connect() as connection:
         row = (await connection.execute(query)).mappings().first()
     return AccountState.model_validate(row) if row is not None else None

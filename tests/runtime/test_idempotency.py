@@ -11,7 +11,7 @@ import pytest
 from fluvius.application.processor import CommandContext, CommandProcessor
 from fluvius.data import Database
 from fluvius.domain import IdempotencyConflict
-from tests.runtime.bank import Account, Deposit, OpenAccount, log
+from tests.runtime.bank import Account, Deposit, OpenAccount, accounts, log
 from tests.runtime.helpers import count, versions
 
 
@@ -75,7 +75,7 @@ async def test_ten_concurrent_creations_with_one_key_create_one_aggregate(
         *(processor.execute(Account, OpenAccount(owner="bo"), context=keyed) for _ in range(10))
     )
     assert len({result.aggregate_id for result in results}) == 1
-    assert await count(database, Account.table) == 1
+    assert await count(database, accounts) == 1
     assert await count(database, log.events) == 1
 
 

@@ -23,14 +23,16 @@ from tests.runtime.bank import (
     OpenAccount,
     TenantAccount,
     Withdraw,
+    accounts,
     log,
+    tenant_accounts,
 )
 from tests.runtime.helpers import count, table_digest
 
 
 async def _busy_bank(processor: CommandProcessor, seed: int) -> list[uuid.UUID]:
     chooser = random.Random(seed)
-    accounts = [
+    ids = [
         (
             await processor.execute(
                 Account, OpenAccount(owner=f"owner-{n}", initial_deposit=Decimal(n))
@@ -45,38 +47,36 @@ async def _busy_bank(processor: CommandProcessor, seed: int) -> list[uuid.UUID]:
         )
         # guards and the overdraft rule refuse some commands; that is part of the run
         with contextlib.suppress(DomainError):
-            await processor.execute(Account, command, chooser.choice(accounts))
-    return accounts
+            await processor.execute(Account, command, chooser.choice(ids))
+    return ids
 
 
 async def test_replay_gives_the_same_state_as_incremental_processing(
     database: Database, processor: CommandProcessor
 ) -> None:
     await _busy_bank(processor, seed=7)
-    before = await table_digest(database, Account.table)
+    before = await table_digest(database, accounts)
     report = await replay(database, Account)
     assert report.aggregates == 12
     assert report.events >= 12
-    assert await table_digest(database, Account.table) == before
+    assert await table_digest(database, accounts) == before
     assert (await verify(database, Account)).ok
 
 
 async def test_verify_finds_a_tampered_row_and_replay_repairs_it(
     database: Database, processor: CommandProcessor
 ) -> None:
-    accounts = await _busy_bank(processor, seed=11)
-    before = await table_digest(database, Account.table)
+    ids = await _busy_bank(processor, seed=11)
+    before = await table_digest(database, accounts)
     async with database.write.begin() as connection:
         await connection.execute(
-            update(Account.table)
-            .where(Account.table.c.id == accounts[3])
-            .values(balance=Decimal("999999"))
+            update(accounts).where(accounts.c.id == ids[3]).values(balance=Decimal("999999"))
         )
     report = await verify(database, Account)
-    assert [difference.aggregate_id for difference in report.differences] == [accounts[3]]
+    assert [difference.aggregate_id for difference in report.differences] == [ids[3]]
     assert "balance" in report.differences[0].problem
     await replay(database, Account)
-    assert await table_digest(database, Account.table) == before
+    assert await table_digest(database, accounts) == before
     assert (await verify(database, Account)).ok
 
 
@@ -85,10 +85,10 @@ async def test_replay_folds_aggregates_split_across_chunks(
 ) -> None:
     monkeypatch.setattr(importlib.import_module("fluvius.data.replay"), "CHUNK", 5)
     await _busy_bank(processor, seed=3)
-    before = await table_digest(database, Account.table)
+    before = await table_digest(database, accounts)
     report = await replay(database, Account)
     assert (report.aggregates, report.events) == (12, await count(database, log.events))
-    assert await table_digest(database, Account.table) == before
+    assert await table_digest(database, accounts) == before
     assert (await verify(database, Account)).ok
 
 
@@ -101,9 +101,9 @@ async def test_replay_gives_each_row_its_tenant(
         await processor.execute(
             TenantAccount, Deposit(amount=Decimal(2)), created.aggregate_id, context=context
         )
-    before = await table_digest(database, TenantAccount.table)
+    before = await table_digest(database, tenant_accounts)
     await replay(database, TenantAccount)
-    assert await table_digest(database, TenantAccount.table) == before
+    assert await table_digest(database, tenant_accounts) == before
     assert (await verify(database, TenantAccount)).ok
 
 
@@ -133,7 +133,7 @@ async def test_replay_upcasts_events_stored_at_an_older_version(
     opened = await processor.execute(NotingAccount, OpenAccount(owner="ann"))
     for amount in ("2.50", "4"):
         await processor.execute(NotingAccount, Deposit(amount=Decimal(amount)), opened.aggregate_id)
-    before = await table_digest(database, NotingAccount.table)
+    before = await table_digest(database, accounts)
     report = await replay(database, NotingAccount)
     assert (report.aggregates, report.events) == (1, 3)
-    assert await table_digest(database, NotingAccount.table) == before
+    assert await table_digest(database, accounts) == before

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.data.mapping import Storage, storage_of
 from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
 from fluvius.domain.errors import (
     AlreadyExists,
@@ -84,6 +85,7 @@ class CommandResult:
 @dataclass(frozen=True)
 class _Request:
     aggregate_type: type[Aggregate[Any]]
+    storage: Storage
     handler: CommandHandler
     command: Command
     aggregate_id: uuid.UUID
@@ -129,6 +131,7 @@ class CommandProcessor:
         command_id = context.command_id or str(uuid7())
         request = _Request(
             aggregate_type=aggregate_type,
+            storage=storage_of(aggregate_type),
             handler=handler,
             command=command,
             aggregate_id=aggregate_id or uuid7(),
@@ -144,9 +147,10 @@ class CommandProcessor:
                 return await self._attempt(request)
             except IntegrityError as error:
                 conflict = violated_table(error)
-                if conflict == aggregate_type.log.commands.name and context.command_id:
+                storage = request.storage
+                if conflict == storage.log.commands.name and context.command_id:
                     continue  # a twin request recorded this key first; its reply is stored now
-                if conflict not in (aggregate_type.log.events.name, aggregate_type.table.name):
+                if conflict not in (storage.log.events.name, storage.table.name):
                     raise
                 self._conflict(request)
             except StaleState:
@@ -169,7 +173,7 @@ class CommandProcessor:
     async def _attempt(self, request: _Request) -> CommandResult:
         async with self.database.transaction() as transaction:
             store = EventStore(
-                transaction.connection, request.aggregate_type.log, driver=transaction.driver
+                transaction.connection, request.storage.log, driver=transaction.driver
             )
             if request.context.command_id is not None:
                 stored = await store.find_command(request.tenant_key, request.log_key)
@@ -181,7 +185,7 @@ class CommandProcessor:
         aggregate_type, handler = request.aggregate_type, request.handler
         tenant = request.context.tenant
         if handler.create:
-            if await store.exists(aggregate_type.table, request.aggregate_id):
+            if await store.exists(request.storage.table, request.aggregate_id):
                 raise AlreadyExists(
                     f"{aggregate_type.qualified_name()} {request.aggregate_id} already exists"
                 )
@@ -221,7 +225,7 @@ class CommandProcessor:
             )
             new_state = aggregate.state.evolve(created_at=state.created_at or now, updated_at=now)
             await store.save_state(
-                aggregate_type.table, new_state, previous_version=state.version, tenant=tenant
+                request.storage.table, new_state, previous_version=state.version, tenant=tenant
             )
         response = {
             "id": str(request.aggregate_id),
@@ -262,7 +266,7 @@ async def _check_refs(store: EventStore, request: _Request) -> None:
     for name, ref in request.handler.refs.items():
         target = getattr(request.command, name)
         if target is not None and not await store.exists_in_tenant(
-            ref.table, target, tenant=request.context.tenant
+            request.storage.refs[ref.to], target, tenant=request.context.tenant
         ):
             message = f"{name} refers to {ref.to} {target}, which does not exist"
             errors.append({"field": name, "message": message, "code": UnknownReference.code})

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from fluvius.data.mapping import storage_of
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -67,7 +69,7 @@ async def stale(
     for aggregate_type in aggregates:
         name = aggregate_type.qualified_name()
         if name not in recorded:
-            rows = select(func.count()).select_from(aggregate_type.table)
+            rows = select(func.count()).select_from(storage_of(aggregate_type).table)
             if (await connection.execute(rows)).scalar_one() == 0:
                 await record(connection, table, aggregate_type)
                 continue

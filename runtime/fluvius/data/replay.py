@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
+from fluvius.data.mapping import storage_of
 from fluvius.data.projections import record as record_projection
 from fluvius.data.store import has_tenancy
 
@@ -86,7 +87,7 @@ async def folded_states(
     connection: AsyncConnection, aggregate_type: type[Aggregate[Any]]
 ) -> AsyncIterator[FoldedState]:
     """Every aggregate of `aggregate_type` folded from its events, in id order."""
-    events = aggregate_type.log.events
+    events = storage_of(aggregate_type).log.events
     to_id = _converter(events.c.aggregate_id, connection.dialect)
     to_time = _converter(events.c.recorded_at, connection.dialect)
     fold: _Fold | None = None
@@ -108,7 +109,7 @@ def _log(aggregate_type: type[Aggregate[Any]]) -> Select[Any]:
     Ids and times come raw, converted once per aggregate rather than per event; the data comes
     as JSON text, which the event's validator parses itself.
     """
-    events = aggregate_type.log.events
+    events = storage_of(aggregate_type).log.events
     return (
         select(
             type_coerce(events.c.aggregate_id, NullType()),
@@ -192,7 +193,7 @@ async def replay(
     transaction. Readers see the old rows until the commit; writers wait for it. With
     `projections`, the table is recorded as built by the current projection.
     """
-    table = aggregate_type.table
+    table = storage_of(aggregate_type).table
     tenancy = has_tenancy(table)
     aggregates = events = 0
     async with database.write.begin() as connection:
@@ -229,7 +230,7 @@ def _scratch_copy(table: Table) -> Table:
 async def verify(database: Database, aggregate_type: type[Aggregate[Any]]) -> VerifyReport:
     """Compare every state row with the fold of its events, in one consistent snapshot."""
     report = VerifyReport(aggregate_type.qualified_name())
-    tenancy = has_tenancy(aggregate_type.table)
+    tenancy = has_tenancy(storage_of(aggregate_type).table)
     async with database.read.connect() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execution_options(isolation_level="REPEATABLE READ")
@@ -255,7 +256,7 @@ async def verify(database: Database, aggregate_type: type[Aggregate[Any]]) -> Ve
 async def _stored_rows(
     connection: AsyncConnection, aggregate_type: type[Aggregate[Any]]
 ) -> AsyncIterator[dict[str, Any]]:
-    table = aggregate_type.table
+    table = storage_of(aggregate_type).table
     async for rows in _chunks(connection, select(table).order_by(table.c.id)):
         for row in rows:
             values = row._mapping

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
+from fluvius.data.mapping import storage_of
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 
@@ -235,7 +236,7 @@ class EventStore:
         lock: bool = False,
     ) -> State | None:
         """The aggregate's state row; with `lock`, held until the transaction ends."""
-        table = aggregate_type.table
+        table = storage_of(aggregate_type).table
         parameters: dict[str, Any] = {"id": aggregate_id}
         if has_tenancy(table):
             parameters["tenant_id"] = _required_tenant(table, tenant)

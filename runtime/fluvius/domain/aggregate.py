@@ -17,10 +17,6 @@ from fluvius.domain.messages import Command, Event, State
 if TYPE_CHECKING:
     import uuid
 
-    from sqlalchemy import Table
-
-    from fluvius.data.tables import DomainLog
-
 S = TypeVar("S", bound=State)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,10 +27,9 @@ _UPCASTS = "__fluvius_upcasts__"
 
 @dataclass(frozen=True)
 class Ref:
-    """The aggregate a command field refers to: its name (`domain.aggregate`) and state table."""
+    """The aggregate a command field refers to, by name (`domain.aggregate`)."""
 
     to: str
-    table: Table
 
 
 @dataclass(frozen=True)
@@ -105,13 +100,14 @@ class MissingUpcaster(LookupError):
 
 
 class Aggregate(Generic[S]):
-    """Base of aggregates. Generated bases set the class attributes; users subclass those."""
+    """Base of aggregates. Generated bases set the class attributes; users subclass those.
+
+    Where an aggregate is stored is no part of it: its service maps it to its tables.
+    """
 
     domain: ClassVar[str]
     name: ClassVar[str]
     state_type: ClassVar[type[State]]
-    table: ClassVar[Table]
-    log: ClassVar[DomainLog]
     commands: ClassVar[Mapping[str, CommandHandler]] = {}
     events: ClassVar[Mapping[str, Projector]] = {}
     upcasters: ClassVar[Mapping[tuple[str, int], str]] = {}

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from fluvius.casbin.permission import READ
+from fluvius.data.mapping import storage_of
 from fluvius.data.store import EventStore
 from fluvius.domain.aggregate import Aggregate
 from fluvius.domain.errors import NotFound
@@ -76,7 +77,7 @@ def only_parameters(*names: str) -> Any:
 def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """The list, item and history routes of `aggregate`."""
     admitted = runtime.gate.require(aggregate.qualified_name(), READ)
-    table = aggregate.table
+    table = storage_of(aggregate).table
     state_type = aggregate.state_type
     base = f"/{aggregate.domain}.{aggregate.name}"
     operation = f"{aggregate.domain}_{aggregate.name}"
@@ -175,6 +176,6 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     ) -> JSONResponse:
         await visible_row(access, id)
         async with runtime.database.read.connect() as connection:
-            store = EventStore(connection, aggregate.log)
+            store = EventStore(connection, storage_of(aggregate).log)
             events = await store.history(aggregate, id, after_version=after, limit=limit)
         return JSONResponse({"status": "OK", "data": [event.summary() for event in events]})

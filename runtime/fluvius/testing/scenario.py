@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from fluvius.application.processor import CommandContext, CommandProcessor, CommandResult, Scope
+from fluvius.data.mapping import storage_of
 from fluvius.data.store import EventStore, has_tenancy
 from fluvius.domain.messages import Command, Event, EventMetadata, State
 from fluvius.ids import uuid7
@@ -37,7 +38,7 @@ class Scenario:
 
     def given(self, aggregate: type[Aggregate[S]], *events: Event) -> Given[S]:
         """An aggregate whose history is `events` (none: it does not exist yet)."""
-        tenant = TEST_TENANT if has_tenancy(aggregate.table) else None
+        tenant = TEST_TENANT if has_tenancy(storage_of(aggregate).table) else None
         return Given(self, aggregate, events, tenant)
 
 
@@ -81,7 +82,7 @@ class Given(Generic[S]):
             scope=scope,
         )
         async with self.scenario.database.read.connect() as connection:
-            store = EventStore(connection, self.aggregate.log)
+            store = EventStore(connection, storage_of(self.aggregate).log)
             recorded = await store.history(
                 self.aggregate, aggregate_id, after_version=len(self.events)
             )
@@ -93,11 +94,11 @@ class Given(Generic[S]):
         now = dt.datetime.now(dt.UTC)
         state = self.aggregate.fold(aggregate_id, self.events)
         async with self.scenario.database.write.begin() as connection:
-            store = EventStore(connection, self.aggregate.log)
+            store = EventStore(connection, storage_of(self.aggregate).log)
             metadata = EventMetadata(user=GIVEN_USER, tenant=self.tenant)
             await store.append(self.aggregate.name, aggregate_id, 0, self.events, metadata, now)
             await store.save_state(
-                self.aggregate.table,
+                storage_of(self.aggregate).table,
                 state.evolve(created_at=now, updated_at=now),
                 previous_version=0,
                 tenant=self.tenant,
