@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from fluvius.casbin.permission import PUBLIC
+from fluvius.fastapi import commands
+from fluvius.fastapi.access import bearer
 from fluvius.fastapi.auth import mint_token
 from fluvius_cli.generate.http_samples import HttpTests
 from fluvius_cli.generate.samples import ContractTests
@@ -244,3 +246,34 @@ async def test_tenants_never_see_each_other(examples: dict[str, Path], database_
             refused = await client.get(patients, headers={"Authorization": f"Bearer {token}"})
         assert refused.status_code == 403
         assert refused.json()["code"] == "tenant-required"
+
+
+async def test_a_dependency_override_holds_for_every_command(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    """The fast path stands aside in an app with dependency overrides, which only FastAPI's
+    path applies: here every caller is made anonymous."""
+    service = import_service(examples["bank"], "bank")
+    async with served(service, database_url) as api, api.client("teller") as teller:
+        api.app.dependency_overrides[bearer] = lambda: None
+        refused = await teller.post(OPEN, json=_opening("ann", "10"))
+        assert refused.status_code == 401, refused.text
+        api.app.dependency_overrides.clear()
+        await _ok(await teller.post(OPEN, json=_opening("ann", "10")), 201)
+
+
+async def test_the_harness_fails_a_request_the_two_paths_answer_differently(
+    examples: dict[str, Path], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under test every plain command is answered on both paths and compared byte for byte:
+    a fast path that forgot a check (here the Idempotency-Key's length) fails the request."""
+    service = import_service(examples["bank"], "bank")
+    async with served(service, database_url) as api, api.client("teller") as teller:
+        await _ok(await teller.post(OPEN, json=_opening("ann", "10")), 201)
+        monkeypatch.setattr(commands, "_within", lambda _header, _bounds: True)
+        long_key = {"Idempotency-Key": "k" * 201}
+        differed = await teller.post(OPEN, json=_opening("bo", "10"), headers=long_key)
+        assert differed.status_code == 500
+        monkeypatch.undo()
+        refused = await teller.post(OPEN, json=_opening("bo", "10"), headers=long_key)
+        assert refused.status_code == 422

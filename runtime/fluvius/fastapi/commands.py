@@ -4,7 +4,13 @@ FastAPI declares and documents each route from its endpoint's signature, and ans
 request that is not plain. A plain request (a JSON body that validates, headers within bounds,
 an id that is a UUID, an admitted caller) takes the route's fast path instead, which checks it
 as FastAPI would, without FastAPI's generic dependency solving: that costs more than the rest of
-the request's handling in Python together.
+the request's handling in Python together. The fast path stands aside where FastAPI's path could
+answer otherwise: on a route with dependencies of its own, in an app with dependency overrides.
+
+`compare_paths(app)` (the test harness, `fluvius.testing.api`, turns it on) sends every request
+the fast path answers through FastAPI's path too, and fails it unless both answers are the same,
+byte for byte. The command runs once: FastAPI's path gets the fast path's outcome when it asks
+for the same command with the same caller, payload, id and headers.
 
 This module does not postpone annotations: FastAPI reads the endpoints' dependencies from the
 closures that build them, and each endpoint's payload type from its signature.
@@ -15,6 +21,8 @@ import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -56,7 +64,9 @@ IfMatch = Annotated[
     ),
 ]
 FAST_PATH = "__fluvius_fast_path__"
+COMPARE_PATHS = "compare_command_paths"
 FastPath = Callable[[Request], Awaitable[Response | None]]
+ErrorHandler = Callable[[Request, Exception], Response | Awaitable[Response]]
 _UUID = TypeAdapter(uuid.UUID)
 # JSONResponse's encoding, without building an encoder per reply
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -74,8 +84,39 @@ _RESPONSES = problem_responses(
 
 def add_command_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """Routes for every command of `aggregate`."""
+    setattr(app.state, COMPARE_PATHS, False)
     for handler in aggregate.commands.values():
         _add_routes(app, runtime, aggregate, handler)
+
+
+def compare_paths(app: FastAPI) -> None:
+    """Answer every plain command request of `app` on both paths, and fail it (500) unless
+    the answers are the same, byte for byte."""
+    setattr(app.state, COMPARE_PATHS, True)
+
+
+class PathsDiffer(AssertionError):
+    """The fast path and FastAPI's answered one request differently."""
+
+
+@dataclass
+class _Outcome:
+    """What a path answered: a response, or an error raised."""
+
+    response: Response | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class _Execution:
+    """The command the fast path ran for a request under comparison, and its outcome."""
+
+    arguments: tuple[Any, ...]
+    outcome: _Outcome
+
+
+# Set while a request under comparison runs: FastAPI's path replays the fast path's execution.
+_COMPARED: ContextVar[list[_Execution] | None] = ContextVar("compared", default=None)
 
 
 class CommandRequest(Request):
@@ -93,13 +134,76 @@ class CommandRoute(ServiceRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         fast: FastPath | None = getattr(self.endpoint, FAST_PATH, None)
+        if fast is None or self.dependencies:  # dependencies only FastAPI's path runs
+            return handler
 
         async def handle(request: Request) -> Response:
             request = CommandRequest(request.scope, request.receive)
-            response = await fast(request) if fast is not None else None
+            app = request.app
+            if app.dependency_overrides:  # which only FastAPI's path applies
+                return await handler(request)
+            if getattr(app.state, COMPARE_PATHS):
+                return await _compared(request, fast, handler)
+            response = await fast(request)
             return response if response is not None else await handler(request)
 
         return handle
+
+
+async def _compared(
+    request: Request, fast: FastPath, handler: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """The fast path's answer to `request`, once FastAPI's path has given the same."""
+    token = _COMPARED.set([])
+    try:
+        answer = await _outcome(fast(request))
+        declined = answer.response is None and answer.error is None
+        twin = None if declined else await _outcome(handler(request))
+    finally:
+        _COMPARED.reset(token)
+    if twin is None:
+        return await handler(request)  # declined: FastAPI's path answers alone
+    fast_bytes, fastapi_bytes = await _rendered(request, answer), await _rendered(request, twin)
+    if fast_bytes != fastapi_bytes:
+        raise PathsDiffer(
+            f"{request.method} {request.url.path}: the fast path answered {fast_bytes!r}, "
+            f"FastAPI's path {fastapi_bytes!r}"
+        )
+    if answer.error is not None:
+        raise answer.error
+    assert answer.response is not None
+    return answer.response
+
+
+async def _outcome(answer: Awaitable[Response | None]) -> _Outcome:
+    try:
+        return _Outcome(response=await answer)
+    except Exception as error:
+        return _Outcome(error=error)
+
+
+async def _rendered(request: Request, outcome: _Outcome) -> bytes:
+    """An answer as the client gets it: status line, headers and body; an error as the app's
+    handler of it answers, or as its type and message when it has none (a 500)."""
+    response = outcome.response
+    if outcome.error is not None:
+        handler = _error_handler(request, outcome.error)
+        if handler is None:
+            return f"{type(outcome.error).__name__}: {outcome.error}".encode()
+        handled = handler(request, outcome.error)
+        response = await handled if inspect.isawaitable(handled) else handled
+    assert response is not None
+    headers = b"".join(name + b": " + value + b"\r\n" for name, value in response.raw_headers)
+    return b"%d\r\n%s\r\n%s" % (response.status_code, headers, response.body)
+
+
+def _error_handler(request: Request, error: Exception) -> ErrorHandler | None:
+    """The app's handler of `error`, as Starlette finds it."""
+    handlers: dict[Any, ErrorHandler] = request.app.exception_handlers
+    for kind in type(error).__mro__:
+        if kind in handlers:
+            return handlers[kind]
+    return None
 
 
 def _add_routes(
@@ -113,6 +217,30 @@ def _add_routes(
     operation = f"{aggregate.domain}_{aggregate.name}_{handler.payload.__name__}"
 
     async def execute(
+        access: Access,
+        payload: Command | None,
+        aggregate_id: uuid.UUID | None,
+        if_match: str | None,
+        idempotency_key: str | None,
+    ) -> Response:
+        arguments = (access, payload, aggregate_id, if_match, idempotency_key)
+        executions = _COMPARED.get()
+        if executions is None:
+            return await run(*arguments)
+        if not executions:  # the fast path, first: run the command, keep its outcome
+            outcome = await _outcome(run(*arguments))
+            executions.append(_Execution(arguments, outcome))
+        elif executions[0].arguments != arguments:  # FastAPI's path asks for another command
+            raise PathsDiffer(
+                f"the fast path ran {executions[0].arguments!r}, FastAPI's path {arguments!r}"
+            )
+        outcome = executions[0].outcome
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.response is not None
+        return outcome.response
+
+    async def run(
         access: Access,
         payload: Command | None,
         aggregate_id: uuid.UUID | None,

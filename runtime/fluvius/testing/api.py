@@ -12,6 +12,7 @@ import httpx
 
 from fluvius.fastapi.app import build_app
 from fluvius.fastapi.auth import mint_token
+from fluvius.fastapi.commands import compare_paths
 from fluvius.settings import Settings
 from fluvius.testing.scenario import TEST_TENANT
 
@@ -71,7 +72,9 @@ async def serving(
     service: Service, settings: Settings, create_app: AppFactory | None = None
 ) -> AsyncIterator[Api]:
     """The app of `service` (as `create_app` builds it; by default the runtime's), started
-    (lifespan entered) for the duration of the block."""
+    (lifespan entered) for the duration of the block; every plain command request is answered
+    on both of its paths, and fails unless they agree."""
     app = build_app(service, settings) if create_app is None else create_app(settings)
+    compare_paths(app)
     async with app.router.lifespan_context(app):
         yield Api(app, settings, tenancy=service.tenancy)
