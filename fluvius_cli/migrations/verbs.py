@@ -8,10 +8,10 @@ import typer
 from alembic import command
 
 from fluvius.cli.console import err, out
+from fluvius.cli.migrations import fail, failures_in_one_line, upgrade
 from fluvius.migrations.config import alembic_config
 from fluvius.migrations.failures import MigrationFailed
 from fluvius.migrations.state import SeveralHeads, heads
-from fluvius.migrations.verbs import fail, failures_in_one_line, upgrade
 from fluvius_cli.generate.project import generate
 from fluvius_cli.migrations.revise import PlannedRevision, plan_revision, tidy
 from fluvius_cli.project import Project

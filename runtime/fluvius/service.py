@@ -14,11 +14,11 @@ from fluvius.data.mapping import Storage, map_aggregate
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
 
+    from fluvius.application.streams import Stream
     from fluvius.application.workers import CronWorker, EventWorker
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
     from fluvius.domain.aggregate import Aggregate
-    from fluvius.streams.declarations import Stream
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from fluvius.application import CommandProcessor
 from fluvius.data import Database
-from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from tests.streams.service import bank_service, create_tables
 

@@ -10,7 +10,7 @@ from fluvius.data import Database, new_metadata
 from fluvius.data.tables import RuntimeTables, dead_letter_table, job_table, projection_table
 from fluvius.service import Domain, Service
 from fluvius.streams import Stream
-from tests.runtime.bank import Account, checkpoints, log, metadata
+from tests.runtime.bank import Account, accounts, checkpoints, log, metadata
 
 MONEY = Stream("money", ("banking.account.money-deposited", "banking.account.money-withdrawn"))
 _runtime = new_metadata()
@@ -25,7 +25,7 @@ def bank_service(name: str | None = None) -> Service:
         name=name or f"bank{uuid.uuid4().hex[:8]}",
         metadata=metadata,
         tables=TABLES,
-        domains=(Domain("banking", log, (Account,)),),
+        domains=(Domain("banking", log, (Account,), tables={Account: accounts}),),
         streams=(MONEY,),
     )
 

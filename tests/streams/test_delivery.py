@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from fluvius.application import CommandProcessor
 from fluvius.data import Database, recorded_event
 from fluvius.domain import Event, RecordedEvent
-from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.streams.envelope import Message
 from fluvius.streams.publishers import Failure, Publisher, Target, publisher_for

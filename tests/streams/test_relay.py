@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from fluvius.application import CommandProcessor
 from fluvius.cli.workers import _requeue, _status
 from fluvius.data import Database
-from fluvius.domain.processor import CommandProcessor
 from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.streams.envelope import Message

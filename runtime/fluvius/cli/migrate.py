@@ -12,14 +12,14 @@ from fluvius.cli.common import ProjectOption, open_project
 
 def up(project: ProjectOption = Path()) -> None:
     """Apply the revisions the database lacks, without writing any (for deployments)."""
-    from fluvius.migrations import verbs
+    from fluvius.cli import migrations as verbs
 
     verbs.upgrade(open_project(project), sql=False)
 
 
 def status(project: ProjectOption = Path()) -> None:
     """Show the database's revision, the head, and the revisions still to apply."""
-    from fluvius.migrations import verbs
+    from fluvius.cli import migrations as verbs
 
     verbs.status(open_project(project))
 
@@ -29,7 +29,7 @@ def down(
     project: ProjectOption = Path(),
 ) -> None:
     """Undo revisions, back to REVISION (by default, the last one)."""
-    from fluvius.migrations import verbs
+    from fluvius.cli import migrations as verbs
 
     verbs.down(open_project(project), revision)
 

@@ -156,8 +156,9 @@ async def _stream_row(
 
 
 async def _requeue(found: Project, letter_id: uuid.UUID) -> str:
+    from fluvius.application.streams import STREAM_WORKER_PREFIX
     from fluvius.data import Database
-    from fluvius.worker.jobs import STREAM_WORKER_PREFIX, JobStore
+    from fluvius.worker.jobs import JobStore
     from fluvius.worker.queues import ArqQueue
 
     service = found.service()

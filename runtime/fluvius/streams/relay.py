@@ -43,10 +43,10 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from fluvius.application.streams import Stream
     from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.service import Domain, Service
     from fluvius.settings import Settings
-    from fluvius.streams.declarations import Stream
 
 logger = logging.getLogger("fluvius.streams")
 BATCH = 5000
@@ -120,8 +120,10 @@ class StreamRelay:
             events = await reader.read(after, self.batch)
             if not events:
                 return 0
-            carried = [e for e in events if self.stream.carries(domain, e)]
-            carried += [e for e in await reader.earlier(carried) if self.stream.carries(domain, e)]
+            carried = [e for e in events if self.stream.carries(domain.name, e)]
+            carried += [
+                e for e in await reader.earlier(carried) if self.stream.carries(domain.name, e)
+            ]
             carried.sort(key=lambda event: event.position)  # each aggregate's versions in order
             messages = [self._message(domain, event) for event in carried]
             failures = await self.publisher.publish(messages) if messages else []

@@ -19,7 +19,7 @@ from fluvius.application.processor import CommandProcessor
 from fluvius.data.driver import Database
 from fluvius.service import Service
 from fluvius.settings import Settings
-from fluvius.streams.relay import StreamRelays
+from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
 from fluvius.worker.execution import Executor, Outcome
 from fluvius.worker.jobs import Job
 from fluvius.worker.queues import EVENT_JOB, ArqQueue
@@ -45,7 +45,7 @@ class WorkerProcess:
         queue = ArqQueue(self.database, service.tables, redis)
         self.relay = Relay(service, self.database, queue)
         self.scheduler = Scheduler(service, queue)
-        self.streams = StreamRelays(service, settings)
+        self.streams = stream_relays.StreamRelays(service, settings)
         self.poll_s = settings.worker_poll_s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from fluvius.streams.relay import StreamRelays
+from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.queues import DatabaseQueue
@@ -49,7 +49,7 @@ class InProcessWorkers:
         queue = DatabaseQueue(database, service.tables)
         self.relay = Relay(service, database, queue)
         self.scheduler = Scheduler(service, queue)
-        self.streams = StreamRelays(service, settings)
+        self.streams = stream_relays.StreamRelays(service, settings)
         self.executor = Executor(
             service,
             database,

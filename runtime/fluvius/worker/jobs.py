@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from fluvius.application.streams import STREAM_WORKER_PREFIX
 from fluvius.ids import uuid7
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ class Status(StrEnum):
 
 
 DUE = (Status.QUEUED, Status.RETRYING)
-STREAM_WORKER_PREFIX = "stream:"  # a stream's dead letters, which its relay delivers again
 
 
 @dataclass(frozen=True)

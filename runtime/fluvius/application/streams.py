@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fluvius.worker.jobs import STREAM_WORKER_PREFIX
-
 if TYPE_CHECKING:
     from fluvius.domain.messages import Event, RecordedEvent
-    from fluvius.service import Domain
+
+STREAM_WORKER_PREFIX = "stream:"  # a stream's dead letters, which its relay delivers again
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,6 @@ class Stream:
         """The domains whose logs the stream reads, in declaration order."""
         return list(dict.fromkeys(event.partition(".")[0] for event in self.events))
 
-    def carries(self, domain: Domain, event: RecordedEvent[Event]) -> bool:
-        """True when `event` of `domain`'s log is one the stream publishes."""
-        return f"{domain.name}.{event.aggregate}.{event.name}" in self.events
+    def carries(self, domain: str, event: RecordedEvent[Event]) -> bool:
+        """True when `event` of the log of the domain named `domain` is one the stream publishes."""
+        return f"{domain}.{event.aggregate}.{event.name}" in self.events
