@@ -40,13 +40,15 @@ def map_aggregate(aggregate: type[Aggregate[Any]], storage: Storage) -> None:
 
 
 def storage_of(aggregate: type[Aggregate[Any]]) -> Storage:
-    """Where `aggregate` (or the nearest of its bases that is mapped) is stored."""
-    storage = _MAPPED.get(aggregate)
-    if storage is not None:
-        return storage
-    for base in aggregate.__mro__[1:]:
-        if (storage := _MAPPED.get(base)) is not None:
+    """Where `aggregate` is stored: as it is mapped, else as the nearest of its bases is, else as
+    its mapped subclasses are (a generated base class, which contract tests run, is stored as
+    the user's class over it)."""
+    for cls in aggregate.__mro__:
+        if (storage := _MAPPED.get(cls)) is not None:
             return storage
+    below = [storage for cls, storage in _MAPPED.items() if issubclass(cls, aggregate)]
+    if below and all(storage == below[0] for storage in below):
+        return below[0]
     raise LookupError(
         f"{aggregate.qualified_name()} is mapped to no table: its service maps it when built"
     )
