@@ -146,8 +146,8 @@ class ContractTests:
         for command in self.aggregate.commands:
             accepted = self._accepted_case(command)
             cases.append(accepted)
-            if not accepted.refused and (refusal := self._refusal_case(command)) is not None:
-                cases.append(refusal)
+            if not accepted.refused:
+                cases.extend(self._refusal_cases(command))
         return cases
 
     @property
@@ -309,19 +309,19 @@ class ContractTests:
 
     def _accepted_case(self, command: CommandView) -> Case:
         history, state = self._history(command)
+        values = self.values(command, large=command.spec.create)
         for _ in range(GUARD_ROUNDS):
-            unmet = self._unmet(command, state)
+            unmet = self._unmet(command, state, values)
             if not unmet:
                 break
-            for field_name, accepted in unmet:
-                if (step := self._event_setting(field_name, accepted, inside=True)) is not None:
+            for rule in unmet:
+                if (step := self._event_meeting(rule, state, values, inside=True)) is not None:
                     history.append(step)
                     state = self._apply(state, *step)
-        values = self.values(command, large=command.spec.create)
         when = self._call(command.class_name, command.fields, values)
         given = tuple(self._event_call(event, data) for event, data in history)
         seeds = self._seeds(command, values)
-        if self._unmet(command, state):
+        if self._unmet(command, state, values):
             name = f"test_{command.method}_is_refused"
             return Case(name, command, given, when, refused=True, seeds=seeds)
         emitted = self._emitted(command, values)
@@ -341,82 +341,76 @@ class ContractTests:
             seeds=seeds,
         )
 
-    def _refusal_case(self, command: CommandView) -> Case | None:
-        """The command refused by its first guard that the creation (or one more event) breaks."""
-        for field_name, accepted in self._guards(command):
-            history, state = self._history(command)
-            if state[field_name] in accepted:
-                step = self._event_setting(field_name, accepted, inside=False)
-                if step is None:
-                    continue
-                history.append(step)
-                state = self._apply(state, *step)
-            if [name for name, _ in self._unmet(command, state)] != [field_name]:
-                continue
-            readable = str(_scalar(state[field_name])).replace("-", "_").lower()
-            name = f"test_{command.method}_is_refused_when_{field_name}_is_{readable}"
-            values = self.values(command, large=False)
-            return Case(
-                name if name.isidentifier() else f"test_{command.method}_is_refused",
-                command,
-                tuple(self._event_call(event, data) for event, data in history),
-                self._call(command.class_name, command.fields, values),
-                refused=True,
-                seeds=self._seeds(command, values),
-            )
-        return None
+    def _refusal_cases(self, command: CommandView) -> list[Case]:
+        """The command refused by each guard that the creation (or one more event) breaks."""
+        cases: dict[str, Case] = {}
+        for rule in self._requirements(command):
+            case = self._refusal_case(command, rule)
+            if case is not None:
+                cases.setdefault(case.name, case)
+        return list(cases.values())
 
-    def _guards(self, command: CommandView) -> list[tuple[str, list[Any]]]:
-        return [(rule.field, self._accepted(rule)) for rule in self._requirements(command)]
+    def _refusal_case(self, command: CommandView, rule: Requirement) -> Case | None:
+        """The command refused by `rule` alone, after the creation and maybe one more event."""
+        values = self.values(command, large=False)
+        history, state = self._history(command)
+        if rule.evaluate(state, values, self._cast):
+            step = self._event_meeting(rule, state, values, inside=False)
+            if step is None:
+                return None
+            history.append(step)
+            state = self._apply(state, *step)
+        if self._unmet(command, state, values) != [rule]:
+            return None
+        readable = str(_scalar(state[rule.field])).replace("-", "_").lower()
+        name = f"test_{command.method}_is_refused_when_{rule.field}_is_{readable}"
+        return Case(
+            name if name.isidentifier() else f"test_{command.method}_is_refused",
+            command,
+            tuple(self._event_call(event, data) for event, data in history),
+            self._call(command.class_name, command.fields, values),
+            refused=True,
+            seeds=self._seeds(command, values),
+        )
 
-    def _unmet(self, command: CommandView, state: State) -> list[tuple[str, list[Any]]]:
+    def _unmet(self, command: CommandView, state: State, values: State) -> list[Requirement]:
+        """The guards of `command` with `values` that `state` does not meet."""
         return [
-            (rule.field, self._accepted(rule))
+            rule
             for rule in self._requirements(command)
-            if not rule.evaluate(state, {}, self._cast)
+            if not rule.evaluate(state, values, self._cast)
         ]
 
     @staticmethod
     def _requirements(command: CommandView) -> list[Requirement]:
         return [located.rule for located in command.spec.guards]
 
-    def _accepted(self, rule: Requirement) -> list[Any]:
-        return rule.accepted({}, {}, self._cast)
-
-    def _event_setting(
-        self, field_name: str, accepted: list[Any], *, inside: bool
+    def _event_meeting(
+        self, rule: Requirement, state: State, values: State, *, inside: bool
     ) -> tuple[EventView, State] | None:
-        """An event, with values, that sets `field_name` inside (or outside) `accepted`."""
-        target = self.state_fields[field_name].spec
-
-        def wanted(value: Any) -> bool:
-            return (value in accepted) == inside
-
+        """An event, with values, after which `rule` holds (or, `inside` false, fails)."""
         for event in self.aggregate.events:
-            change = next(
-                (
-                    change
-                    for change in event.spec.apply.projection.changes
-                    if change.operation is Operation.SET and change.target == field_name
-                ),
-                None,
-            )
-            if change is None:
+            changes = event.spec.apply.projection.changes
+            if not any(change.target == rule.field for change in changes):
                 continue
-            data = {field.name: self._event_sample(field) for field in event.fields}
-            if isinstance(change.value, EventFieldRef):
-                source = event.field(change.value.name)
-                choice = next(
-                    (v for v in _choices(source.spec) if wanted(_convert(v, source.spec, target))),
-                    None,
-                )
-                if choice is None:
-                    continue
-                data[source.name] = choice
-            elif not wanted(change.evaluate({}, data, self._cast)):
-                continue
-            return event, data
+            for data in self._event_samples(event, rule.field):
+                after = self._apply(state, event, data)
+                if rule.evaluate(after, values, self._cast) == inside:
+                    return event, data
         return None
+
+    def _event_samples(self, event: EventView, field_name: str) -> list[State]:
+        """Values of `event` to try for changing `field_name`: every choice of the field that
+        sets it, else small and large samples."""
+        small = {field.name: self._event_sample(field) for field in event.fields}
+        large = {field.name: self._sample(field, large=True) for field in event.fields}
+        for change in event.spec.apply.projection.changes:
+            if change.target == field_name and isinstance(change.value, EventFieldRef):
+                source = event.field(change.value.name)
+                choices = _choices(source.spec)
+                if choices:
+                    return [{**small, source.name: choice} for choice in choices]
+        return [small, large]
 
     def _event_sample(self, field: FieldView) -> Any:
         if field.spec.has_default:

@@ -11,7 +11,16 @@ import functools
 from dataclasses import dataclass
 
 from fluvius.casbin.permission import READ
-from fluvius.domain.rules import Change, EventFieldRef, FieldRef, Operation
+from fluvius.domain.rules import (
+    Change,
+    Comparison,
+    EventFieldRef,
+    FieldRef,
+    Literal,
+    Operand,
+    Operation,
+    Requirement,
+)
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.event_versions import EventVersions
 from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
@@ -26,6 +35,8 @@ from fluvius_cli.spec.model import (
 )
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.streams import resolve
+
+_RULES = Import("fluvius.domain", "rules")
 
 
 @dataclass(frozen=True)
@@ -227,17 +238,24 @@ class CommandView:
 
     @property
     def requires(self) -> Code | None:
-        """The `requires=` argument of the handler's decorator."""
-        if not self.spec.requires:
-            return None
-        state = self.aggregate.spec.fields
-        entries = []
-        for located in self.spec.guards:
-            name = located.rule.field
-            accepted = located.rule.accepted({}, {})
-            values = joined(", ", (pytypes.literal(state[name], value) for value in accepted))
-            entries.append(f'"{name}": [' + values + "]")
-        return "{" + joined(", ", entries) + "}"
+        """The `requires=` argument of the handler's decorator: the guards as rule objects."""
+        guards = [self._requirement(located.rule) for located in self.spec.guards]
+        return "[" + joined(", ", guards) + "]" if guards else None
+
+    def _requirement(self, rule: Requirement) -> Code:
+        """`rules.Requirement(...)` for one guard, its literals of the field's type."""
+        spec = self.aggregate.spec.fields[rule.field]
+        operands = [self._operand(spec, operand) for operand in rule.operands]
+        arguments = [code(f'"{rule.field}"'), "(" + joined(", ", operands) + ",)"]
+        if rule.comparison is not Comparison.EQ:
+            arguments.append(code(f"rules.Comparison.{rule.comparison.name}"))
+        return code("rules.Requirement(", _RULES) + joined(", ", arguments) + ")"
+
+    @staticmethod
+    def _operand(spec: FieldSpec, operand: Operand) -> Code:
+        if isinstance(operand, Literal):
+            return "rules.Literal(" + pytypes.literal(spec, operand.value) + ")"
+        return code(f'rules.{type(operand).__name__}("{operand.name}")')
 
     @property
     def ref_targets(self) -> list[tuple[str, AggregateView]]:

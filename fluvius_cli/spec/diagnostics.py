@@ -83,6 +83,21 @@ class Code(enum.Enum):
     GUARD_ON_CREATE = ("FV313", "guard-on-create", "A creating command with `requires` guards.")
     NOT_NUMERIC = ("FV314", "not-numeric", "`add` or `subtract` on a field that is not a number.")
     BAD_SCOPE = ("FV315", "bad-scope", "A policy scope on a field that cannot hold a user id.")
+    BAD_COMPARISON = (
+        "FV316",
+        "bad-comparison",
+        "A guard comparison its field's type does not support, or with the wrong operands.",
+    )
+    INCOMPARABLE = (
+        "FV317",
+        "incomparable",
+        "A guard comparing a field with a field of a type it cannot be compared with.",
+    )
+    UNKNOWN_COMMAND_FIELD = (
+        "FV318",
+        "unknown-command-field",
+        "A `$field` in `requires` that the command does not carry.",
+    )
     # Changes that the database cannot take safely.
     UNSAFE_MIGRATION = (
         "FV401",

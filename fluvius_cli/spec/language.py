@@ -1,22 +1,33 @@
 """The spec's `apply` and `requires` read into the runtime's rule model, each rule with its place.
 
-`$name` reads a field of the event; `$$text` is the literal text `$text`; anything else is a
+`$name` reads a field of the event (in `requires`, of the command); `$$text` is the literal text
+`$text`; in `requires`, `{field: name}` reads another field of the state; anything else is a
 literal. This module is the one reader of that convention: the checker, the generator and the
 contract-test samples all see the spec's rules through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from fluvius.domain.rules import Change, EventFieldRef, Literal, Operation, Requirement
+from fluvius.domain.rules import (
+    Change,
+    Comparison,
+    EventFieldRef,
+    FieldRef,
+    Literal,
+    Operand,
+    Operation,
+    Requirement,
+)
 from fluvius_cli.spec.document import Path
 
 T = TypeVar("T")
 
 REF_PREFIX = "$"
+STATE_REF_KEY = "field"
 
 
 @dataclass(frozen=True)
@@ -52,9 +63,28 @@ def changes(apply: Mapping[str, Mapping[str, Any]]) -> tuple[Located[Change], ..
     )
 
 
-def requirements(requires: Mapping[str, Sequence[Any]]) -> tuple[Located[Requirement], ...]:
-    """A command's `requires`: each state field equal to one of its listed literals."""
-    return tuple(
-        Located(("requires", field), Requirement(field, tuple(Literal(v) for v in accepted)))
-        for field, accepted in requires.items()
-    )
+def requirements(requires: Mapping[str, Any]) -> tuple[Located[Requirement], ...]:
+    """A command's `requires`: a field equal to a value or one of a list, or compared by name.
+
+    `{status: open}` and `{status: [open, frozen]}` read as equality; `{balance: {ge: $amount}}`
+    as comparisons, one requirement each, placed at the comparison's key.
+    """
+    located: list[Located[Requirement]] = []
+    for field, guard in requires.items():
+        if not isinstance(guard, Mapping):
+            operands = tuple(Literal(value) for value in guard)
+            located.append(Located(("requires", field), Requirement(field, operands)))
+            continue
+        for name, raw in guard.items():
+            comparison = Comparison(name)
+            values = raw if isinstance(raw, list) else [raw]
+            rule = Requirement(field, tuple(guard_operand(value) for value in values), comparison)
+            located.append(Located(("requires", field, name), rule))
+    return tuple(located)
+
+
+def guard_operand(raw: Any) -> Operand:
+    """An operand of a comparison in `requires`: `{field: name}` reads the state."""
+    if isinstance(raw, Mapping):
+        return FieldRef(raw[STATE_REF_KEY])
+    return operand(raw)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from fluvius.domain.rules import Change, Projection, Requirement
@@ -70,6 +78,46 @@ Scalar = Annotated[
 ]
 """A plain YAML value: text, a number, true/false or null."""
 
+
+def _shape(value: Any) -> str:
+    """Which form a guard or operand takes: a mapping, a list, or a single value."""
+    return "mapping" if isinstance(value, dict) else "list" if isinstance(value, list) else "value"
+
+
+Values = Annotated[list[Scalar], Field(min_length=1)]
+StateOperand = Annotated[
+    dict[Literal["field"], str],
+    Field(min_length=1, description="`{field: name}`: another field of the state."),
+]
+GuardOperand = Annotated[
+    Annotated[Scalar, Tag("value")]
+    | Annotated[Values, Tag("list")]
+    | Annotated[StateOperand, Tag("mapping")],
+    Discriminator(_shape),
+]
+"""What a field is compared with: a literal, `$name` (the command's field), `{field: name}`
+(another state field), or for `in` a list of literals."""
+
+Comparisons = Annotated[
+    dict[Literal["eq", "ne", "lt", "le", "gt", "ge", "in"], GuardOperand],
+    Field(min_length=1),
+]
+Guard = Annotated[
+    Annotated[Values, BeforeValidator(_one_or_many), Tag("list")]
+    | Annotated[Comparisons, Tag("mapping")],
+    Discriminator(lambda value: "mapping" if isinstance(value, dict) else "list"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": ["string", "number", "integer", "boolean", "null"]},
+                {"type": "array", "minItems": 1},
+                {"type": "object", "minProperties": 1},
+            ]
+        }
+    ),
+]
+"""A guard on one state field: a value, a list of values (equal to one of them), or comparisons."""
+
 Description = Annotated[str | None, Field(description="Free text shown in docs and OpenAPI.")]
 
 Bound = Annotated[int | float | None, Field(allow_inf_nan=False)]
@@ -121,19 +169,11 @@ class CommandSpec(SpecModel):
     description: Description = None
     create: bool = Field(False, description="The command creates a new aggregate.")
     fields: Fields = {}
-    requires: dict[
-        str,
-        Annotated[
-            list[Scalar],
-            Field(min_length=1),
-            BeforeValidator(
-                _one_or_many,
-                json_schema_input_type=Scalar | Annotated[list[Scalar], Field(min_length=1)],
-            ),
-        ],
-    ] = Field(
+    requires: dict[str, Guard] = Field(
         {},
-        description="Guards: state field -> required value (or list of accepted values).",
+        description="Guards: state field -> required value, list of accepted values, or "
+        "comparisons {eq, ne, lt, le, gt, ge, in} with a value, `$command_field` or "
+        "`{field: state_field}`.",
     )
     emits: Annotated[
         list[str],

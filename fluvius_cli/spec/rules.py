@@ -7,7 +7,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fluvius.cron import CronError, parse_cron
-from fluvius.domain.rules import Change, EventFieldRef, Literal, Operation, Requirement
+from fluvius.domain.rules import (
+    Change,
+    Comparison,
+    EventFieldRef,
+    FieldRef,
+    Literal,
+    Operation,
+    Requirement,
+)
 from fluvius_cli.spec import names
 from fluvius_cli.spec.diagnostics import Code, Diagnostic
 from fluvius_cli.spec.document import Document, Path
@@ -27,7 +35,14 @@ from fluvius_cli.spec.model import (
 from fluvius_cli.spec.streams import StreamEvent, UnresolvedEvent, resolve
 from fluvius_cli.spec.structure import describe
 from fluvius_cli.spec.suggest import closest
-from fluvius_cli.spec.values import amount_problem, flow_problem, shown, value_problem
+from fluvius_cli.spec.values import (
+    ORDERED_TYPES,
+    amount_problem,
+    compare_problem,
+    flow_problem,
+    shown,
+    value_problem,
+)
 
 SCOPE_TYPES = frozenset({"string", "text", "uuid", "ref"})
 
@@ -462,7 +477,7 @@ class _AggregateChecker:
                 key=True,
             )
         for located in command.guards:
-            self.guard((*path, *located.place), located.rule)
+            self.guard((*path, *located.place), name, command, located.rule)
 
     def emitted(self, path: Path, command_name: str, command: CommandSpec, event_name: str) -> None:
         event = self.aggregate.events.get(event_name)
@@ -496,18 +511,50 @@ class _AggregateChecker:
                     f"command field '{field_name}' cannot fill the event's field: {problem}",
                 )
 
-    def guard(self, path: Path, requirement: Requirement) -> None:
-        field_name = requirement.field
+    def guard(self, path: Path, name: str, command: CommandSpec, requirement: Requirement) -> None:
+        field_name, comparison = requirement.field, requirement.comparison
         spec = self.state_field(path, field_name)
         if spec is None:
             return
-        for index, value in enumerate(requirement.accepted({}, {})):
-            if problem := value_problem(spec, value):
+        guard = command.requires[field_name]
+        written_as = dict(guard).get(comparison.value) if isinstance(guard, dict) else None
+        if problem := _comparison_problem(spec, requirement, written_as):
+            self.report(path, Code.BAD_COMPARISON, f"requires {field_name} {problem}")
+            return
+        for index, operand in enumerate(requirement.operands):
+            where = (*path, index) if len(requirement.operands) > 1 else path
+            if isinstance(operand, Literal):
+                if problem := value_problem(spec, operand.value):
+                    shown_value = shown(written(operand))
+                    self.report(
+                        where,
+                        Code.TYPE_MISMATCH,
+                        f"requires {field_name} {comparison} {shown_value}, which {problem}",
+                    )
+                continue
+            other = self.operand_field(where, name, command, operand)
+            if other is not None and (problem := compare_problem(spec, other)):
                 self.report(
-                    (*path, index),
-                    Code.TYPE_MISMATCH,
-                    f"requires {field_name} = {shown(value)}, which {problem}",
+                    where,
+                    Code.INCOMPARABLE,
+                    f"requires {field_name} {comparison} {_named(operand)}, but {problem}",
                 )
+
+    def operand_field(
+        self, path: Path, name: str, command: CommandSpec, operand: EventFieldRef | FieldRef
+    ) -> FieldSpec | None:
+        """The field a guard's operand reads: the command's (`$name`) or the state's."""
+        if isinstance(operand, FieldRef):
+            return self.state_field(path, operand.name, key=False)
+        spec = command.fields.get(operand.name)
+        if spec is None:
+            self.report(
+                path,
+                Code.UNKNOWN_COMMAND_FIELD,
+                f"'${operand.name}' is not a field of command '{name}'",
+                closest(operand.name, command.fields),
+            )
+        return spec
 
     def state_field(self, path: Path, field_name: str, *, key: bool = True) -> FieldSpec | None:
         """The state field `field_name`; reported as unknown at `path` when not declared."""
@@ -621,3 +668,27 @@ class _AggregateChecker:
                 f"scope '{field_name}' is {spec.type}; a scope field holds the caller's id "
                 f"({', '.join(sorted(SCOPE_TYPES))})",
             )
+
+
+def _comparison_problem(spec: FieldSpec, requirement: Requirement, written_as: Any) -> str | None:
+    """Why a comparison does not suit its field or its operands, or None.
+
+    `written_as` is the comparison's operand as the spec writes it; None for a plain guard.
+    """
+    listed = isinstance(written_as, list)
+    comparison = requirement.comparison
+    if comparison.ordering and spec.type not in ORDERED_TYPES:
+        return f"{comparison}: {spec.type} values have no order; compare numbers or dates"
+    if comparison is Comparison.IN:
+        literals = all(isinstance(operand, Literal) for operand in requirement.operands)
+        return None if listed and literals else "in: takes a list of values"
+    if listed:
+        return f"{comparison}: takes one value; `in` takes a list"
+    return None
+
+
+def _named(operand: EventFieldRef | FieldRef) -> str:
+    """An operand as the spec writes it."""
+    return (
+        f"${operand.name}" if isinstance(operand, EventFieldRef) else f"{{field: {operand.name}}}"
+    )

@@ -115,6 +115,26 @@ def flow_problem(source: FieldSpec, target: FieldSpec) -> str | None:
     return None
 
 
+ORDERED_TYPES = frozenset({"integer", "decimal", "float", "date", "datetime"})
+_KIND = {
+    "integer": "number",
+    "decimal": "number",
+    "float": "number",
+    "string": "text",
+    "enum": "text",
+    "ref": "uuid",
+}
+
+
+def compare_problem(left: FieldSpec, right: FieldSpec) -> str | None:
+    """Why fields `left` and `right` cannot be compared, or None: numbers go with numbers,
+    text with text, dates with dates, and so on."""
+    kinds = [_KIND.get(spec.type, spec.type) for spec in (left, right)]
+    if kinds[0] != kinds[1]:
+        return f"{left.type} cannot be compared with {right.type}"
+    return None
+
+
 def amount_problem(target: FieldSpec, value: Any) -> str | None:
     """Why `value` cannot be added to or subtracted from a number field, or None."""
     if target.type == "integer":

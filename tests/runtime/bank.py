@@ -18,12 +18,15 @@ from fluvius.data import (
     state_table,
 )
 from fluvius.domain import Aggregate, Command, Event, Rejected, State, applies, handles
+from fluvius.domain.rules import Literal as Is
+from fluvius.domain.rules import Requirement
 
 metadata = new_metadata()
 log = domain_log(metadata, "banking")
 checkpoints = checkpoint_table(metadata)
 
 Status = Literal["open", "frozen", "closed"]
+OPEN = Requirement("status", (Is("open"),))
 
 
 def _account_table(name: str, *, tenancy: bool) -> Table:
@@ -96,17 +99,17 @@ class Account(Aggregate[AccountState]):
     def open_account(self, command: OpenAccount) -> list[Event]:
         return [AccountOpened(owner=command.owner, initial_deposit=command.initial_deposit)]
 
-    @handles(Deposit, requires={"status": ["open"]})
+    @handles(Deposit, requires=[OPEN])
     def deposit(self, command: Deposit) -> list[Event]:
         return [MoneyDeposited(amount=command.amount)]
 
-    @handles(Withdraw, requires={"status": ["open"]})
+    @handles(Withdraw, requires=[OPEN])
     def withdraw(self, command: Withdraw) -> list[Event]:
         if command.amount > self.state.balance:
             raise Rejected("insufficient-funds", "cannot withdraw more than the balance")
         return [MoneyWithdrawn(amount=command.amount)]
 
-    @handles(CloseAccount, requires={"status": ["open", "frozen"]})
+    @handles(CloseAccount, requires=[Requirement("status", (Is("open"), Is("frozen")))])
     def close_account(self, command: CloseAccount) -> list[Event]:
         return [AccountClosed()]
 

@@ -52,7 +52,13 @@ async def test_an_unmet_guard_names_the_field(
     error = await _refused(
         database, GuardFailed, processor.execute(Account, Deposit(amount=Decimal(1)), account)
     )
-    assert error.details == {"field": "status", "expected": ["open"], "actual": "closed"}
+    assert error.details == {
+        "field": "status",
+        "comparison": "eq",
+        "expected": ["open"],
+        "actual": "closed",
+    }
+    assert error.message == "deposit: status must be 'open'; it is 'closed'"
 
 
 async def test_user_code_rejects_with_its_own_code(

@@ -121,6 +121,27 @@ def case(name: str, edits: list[tuple[str, str]], *expected: str) -> object:
             "'status' of command 'pay' of sales.cart must not be empty",
         ),
         case(
+            "unknown-comparison",
+            [("requires: {status: open}", "requires: {total: {gte: 1}}")],
+            "'gte' of command 'pay' of sales.cart must be 'eq', 'ne', 'lt', 'le', 'gt', 'ge' "
+            "or 'in'",
+        ),
+        case(
+            "unordered-comparison",
+            [("requires: {status: open}", "requires: {status: {gt: open}}")],
+            "requires status gt: enum values have no order; compare numbers or dates",
+        ),
+        case(
+            "comparison-of-kinds",
+            [("requires: {status: open}", "requires: {total: {le: {field: status}}}")],
+            "requires total le {field: status}, but decimal cannot be compared with enum",
+        ),
+        case(
+            "comparison-with-unknown-command-field",
+            [("requires: {status: open}", "requires: {total: {ge: $amount}}")],
+            "'$amount' is not a field of command 'pay'",
+        ),
+        case(
             "nan-bound",
             [("total: decimal", "total: {type: decimal, ge: .nan}")],
             f"'ge' of {TOTAL} must be a finite number",

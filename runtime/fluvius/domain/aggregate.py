@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from fluvius.domain.errors import GuardFailed
 from fluvius.domain.messages import Command, Event, State
+from fluvius.domain.rules import Requirement
 
 if TYPE_CHECKING:
     import uuid
@@ -39,7 +40,7 @@ class CommandHandler:
     payload: type[Command]
     method: str
     create: bool = False
-    requires: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    requires: tuple[Requirement, ...] = ()
     refs: Mapping[str, Ref] = field(default_factory=dict)
 
     @property
@@ -59,15 +60,15 @@ def handles(
     payload: type[Command],
     *,
     create: bool = False,
-    requires: Mapping[str, Sequence[Any]] | None = None,
+    requires: Sequence[Requirement] = (),
     refs: Mapping[str, Ref] | None = None,
 ) -> Callable[[F], F]:
-    """Mark a method as the decision on `payload`; `requires` maps state fields to values,
-    `refs` the payload's fields that name other aggregates to those aggregates."""
+    """Mark a method as the decision on `payload`; `requires` are the guards the state must meet,
+    `refs` maps the payload's fields that name other aggregates to those aggregates."""
 
     def mark(function: F) -> F:
-        accepted = {name: tuple(values) for name, values in (requires or {}).items()}
-        handler = CommandHandler(payload, function.__name__, create, accepted, dict(refs or {}))
+        guards = tuple(requires)
+        handler = CommandHandler(payload, function.__name__, create, guards, dict(refs or {}))
         setattr(function, _HANDLES, handler)
         return function
 
@@ -161,14 +162,15 @@ class Aggregate(Generic[S]):
     def decide(self, command: Command) -> list[Event]:
         """Check the command's guards against the state, then run its handler."""
         handler = self.handler_for(type(command))
-        for field_name, accepted in handler.requires.items():
-            actual = getattr(self.state, field_name)
-            if actual not in accepted:
-                expected = " or ".join(repr(value) for value in accepted)
+        state, payload = vars(self.state), vars(command)
+        for guard in handler.requires:
+            if not guard.evaluate(state, payload):
+                actual = state.get(guard.field)
                 raise GuardFailed(
-                    f"{handler.name} requires {field_name} to be {expected}; it is {actual!r}",
-                    field=field_name,
-                    expected=list(accepted),
+                    f"{handler.name}: {guard.explain(state, payload)}; it is {actual!r}",
+                    field=guard.field,
+                    comparison=guard.comparison.value,
+                    expected=guard.accepted(state, payload),
                     actual=actual,
                 )
         return list(getattr(self, handler.method)(command))

@@ -105,14 +105,58 @@ class Comparison(StrEnum):
     """How a state field is compared with a requirement's operands."""
 
     EQ = "eq"  # equal to one of them
+    NE = "ne"  # equal to none of them
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    IN = "in"  # equal to one of them, written as a list
+
+    @property
+    def ordering(self) -> bool:
+        """Whether the comparison orders values (lt, le, gt, ge) rather than matching them."""
+        return self in _ORDERINGS
+
+    @property
+    def wording(self) -> str:
+        """How a message says the comparison: "balance must be at least ..."."""
+        return _WORDING[self]
 
 
-_HOLDS: Mapping[Comparison, Callable[[Any, Any], bool]] = {Comparison.EQ: operator.eq}
+_ORDERINGS: Mapping[Comparison, Callable[[Any, Any], bool]] = {
+    Comparison.LT: operator.lt,
+    Comparison.LE: operator.le,
+    Comparison.GT: operator.gt,
+    Comparison.GE: operator.ge,
+}
+_WORDING: Mapping[Comparison, str] = {
+    Comparison.EQ: "",
+    Comparison.NE: "other than ",
+    Comparison.LT: "less than ",
+    Comparison.LE: "at most ",
+    Comparison.GT: "more than ",
+    Comparison.GE: "at least ",
+    Comparison.IN: "one of ",
+}
+
+
+def _holds(comparison: Comparison, actual: Any, values: list[Any]) -> bool:
+    """Whether `actual` compares with `values` as `comparison` says; nothing orders with null."""
+    if comparison is Comparison.NE:
+        return actual not in values
+    ordering = _ORDERINGS.get(comparison)
+    if ordering is None:
+        return actual in values
+    return actual is not None and all(v is not None and ordering(actual, v) for v in values)
 
 
 @dataclass(frozen=True)
 class Requirement:
-    """A guard: the state field `field` compares, by `comparison`, with one of `operands`."""
+    """A guard: the state field `field` compares, by `comparison`, with `operands`.
+
+    `eq` and `in` hold when the field equals one of the operands, `ne` when it equals none,
+    and an ordering when it orders so with every operand (the spec gives it one).
+    """
 
     field: str
     operands: tuple[Operand, ...]
@@ -124,6 +168,20 @@ class Requirement:
 
     def evaluate(self, state: Values, command: Values, cast: Cast = as_given) -> bool:
         """Whether the guard holds."""
-        holds = _HOLDS[self.comparison]
-        actual = state.get(self.field)
-        return any(holds(actual, value) for value in self.accepted(state, command, cast))
+        values = self.accepted(state, command, cast)
+        return _holds(self.comparison, state.get(self.field), values)
+
+    def explain(self, state: Values, command: Values, cast: Cast = as_given) -> str:
+        """The rule as a sentence a client can show: "balance must be at least amount (25.00)"."""
+        values = self.accepted(state, command, cast)
+        shown = [
+            _shown(value) if isinstance(operand, Literal) else f"{operand.name} ({_shown(value)})"
+            for operand, value in zip(self.operands, values, strict=True)
+        ]
+        joiner = ", " if self.comparison is Comparison.IN else " or "
+        return f"{self.field} must be {self.comparison.wording}{joiner.join(shown)}"
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: text quoted, numbers and the rest as they print."""
+    return repr(value) if isinstance(value, str) else "null" if value is None else str(value)
