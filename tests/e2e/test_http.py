@@ -134,6 +134,29 @@ async def test_commands_queries_and_history(examples: dict[str, Path], database_
         assert history["data"][1]["data"] == {"amount": "5"}
 
 
+async def test_an_overdraft_is_refused_by_the_declared_guard(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    """`withdraw` requires balance ge $amount: a 409 problem naming the rule, no event."""
+    service = import_service(examples["bank"], "bank")
+    async with served(service, database_url) as api, api.client("teller") as teller:
+        created = await teller.post(OPEN, json=_opening("ann", "108"))
+        account = (await _ok(created, 201))["data"]["id"]
+        withdraw = f"/banking:withdraw/account/{account}"
+
+        refused = await teller.post(withdraw, json={"amount": "100000"})
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["code"] == "requirement-failed"
+        assert problem["detail"] == (
+            "withdraw: balance must be at least amount (100000); it is 108"
+        )
+        await _ok(await teller.post(withdraw, json={"amount": "108"}))
+        item = await _ok(await teller.get(f"{ACCOUNTS}{account}"))
+        assert (item["data"]["balance"], item["data"]["version"]) == ("0", 2)
+
+
 def _aggregates(root: Path) -> list[AggregateView]:
     spec = load_spec(root / "fluvius.yaml")
     return [a for domain in ProjectView(spec).domains for a in domain.aggregates]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from fluvius.domain.rules import Change, EventFieldRef, Literal, Operation, Requirement
+from fluvius.domain.rules import (
+    Change,
+    Comparison,
+    EventFieldRef,
+    FieldRef,
+    Literal,
+    Operation,
+    Requirement,
+)
 from fluvius_cli.spec.language import Located, changes, operand, requirements, written
 from fluvius_cli.spec.model import ApplySpec, CommandSpec
 
@@ -45,5 +53,37 @@ def test_requires_become_located_requirements_of_literals() -> None:
     assert command.guards == (
         Located(
             ("requires", "status"), Requirement("status", (Literal("open"), Literal("frozen")))
+        ),
+    )
+
+
+def test_comparisons_read_the_command_the_state_and_literals() -> None:
+    command = CommandSpec.model_validate(
+        {
+            "emits": ["x"],
+            "requires": {
+                "balance": {"ge": "$amount", "lt": 1000},
+                "on_loan": {"lt": {"field": "copies"}},
+                "status": {"in": ["open", "$$x"]},
+            },
+        }
+    )
+
+    assert command.guards == (
+        Located(
+            ("requires", "balance", "ge"),
+            Requirement("balance", (EventFieldRef("amount"),), Comparison.GE),
+        ),
+        Located(
+            ("requires", "balance", "lt"),
+            Requirement("balance", (Literal(1000),), Comparison.LT),
+        ),
+        Located(
+            ("requires", "on_loan", "lt"),
+            Requirement("on_loan", (FieldRef("copies"),), Comparison.LT),
+        ),
+        Located(
+            ("requires", "status", "in"),
+            Requirement("status", (Literal("open"), Literal("$x")), Comparison.IN),
         ),
     )

@@ -167,7 +167,7 @@ class Aggregate(Generic[S]):
             if not guard.evaluate(state, payload):
                 actual = state.get(guard.field)
                 raise GuardFailed(
-                    f"{handler.name}: {guard.explain(state, payload)}; it is {actual!r}",
+                    f"{handler.name}: {guard.explain(state, payload)}",
                     field=guard.field,
                     comparison=guard.comparison.value,
                     expected=guard.accepted(state, payload),

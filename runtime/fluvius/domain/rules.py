@@ -172,14 +172,16 @@ class Requirement:
         return _holds(self.comparison, state.get(self.field), values)
 
     def explain(self, state: Values, command: Values, cast: Cast = as_given) -> str:
-        """The rule as a sentence a client can show: "balance must be at least amount (25.00)"."""
+        """The rule and the field's value, as a sentence a client can show:
+        "balance must be at least amount (25.00); it is 10.00"."""
         values = self.accepted(state, command, cast)
         shown = [
             _shown(value) if isinstance(operand, Literal) else f"{operand.name} ({_shown(value)})"
             for operand, value in zip(self.operands, values, strict=True)
         ]
         joiner = ", " if self.comparison is Comparison.IN else " or "
-        return f"{self.field} must be {self.comparison.wording}{joiner.join(shown)}"
+        actual = _shown(state.get(self.field))
+        return f"{self.field} must be {self.comparison.wording}{joiner.join(shown)}; it is {actual}"
 
 
 def _shown(value: Any) -> str:
