@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluvius.data.mapping import Storage, storage_of
 from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
+from fluvius.domain.context import Context
 from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -48,6 +49,8 @@ class CommandContext:
     command_id: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+    roles: tuple[str, ...] = ()
+    now: dt.datetime | None = None  # the command's instant; None: the clock's, when it runs
 
 
 @dataclass(frozen=True)
@@ -204,13 +207,14 @@ class CommandProcessor:
                 actual=state.version,
             )
         await _check_refs(store, request)
-        aggregate = aggregate_type(state)
-        events = aggregate.decide(request.command)
+        now = request.context.now or dt.datetime.now(dt.UTC)
+        aggregate = aggregate_type(state, _decision_context(request, now))
+        decision = aggregate.decide(request.command)
+        events = decision if isinstance(decision, list) else list(await decision)
         for event in events:
             aggregate.apply(event)
         if handler.create:
             _check_scope(request, aggregate.state)
-        now = dt.datetime.now(dt.UTC)
         metadata = EventMetadata(
             user=request.context.user,
             tenant=tenant,
@@ -243,6 +247,18 @@ class CommandProcessor:
             recorded_at=now,
         )
         return CommandResult(response)
+
+
+def _decision_context(request: _Request, now: dt.datetime) -> Context:
+    context = request.context
+    return Context(
+        now=now,
+        user=context.user,
+        roles=context.roles,
+        tenant=context.tenant,
+        command_id=request.command_id,
+        correlation_id=context.correlation_id or request.command_id,
+    )
 
 
 def _in_scope(request: _Request, state: State) -> bool:

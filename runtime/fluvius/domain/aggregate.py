@@ -7,10 +7,12 @@ of an older schema version into the current one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+from fluvius.domain.context import Context
 from fluvius.domain.errors import GuardFailed
 from fluvius.domain.messages import Command, Event, State
 from fluvius.domain.rules import Requirement
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     import uuid
 
 S = TypeVar("S", bound=State)
+Decision = list[Event] | Awaitable[Iterable[Event]]
+"""What `decide` returns: the events, or, from an `async def` handler, an awaitable of them."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 _HANDLES = "__fluvius_handles__"
@@ -129,8 +133,16 @@ class Aggregate(Generic[S]):
                     upcasters[upcast] = attribute
         cls.commands, cls.events, cls.upcasters = commands, events, upcasters
 
-    def __init__(self, state: S) -> None:
+    def __init__(self, state: S, context: Context | None = None) -> None:
         self.state = state
+        self._context = context
+
+    @property
+    def context(self) -> Context:
+        """The caller, the command's ids and its instant `now` (the clock's, outside a command)."""
+        if self._context is None:
+            self._context = Context.current()
+        return self._context
 
     @property
     def id(self) -> uuid.UUID:
@@ -159,8 +171,9 @@ class Aggregate(Generic[S]):
         except KeyError:
             raise LookupError(f"{cls.qualified_name()} has no command '{name}'") from None
 
-    def decide(self, command: Command) -> list[Event]:
-        """Check the command's guards against the state, then run its handler."""
+    def decide(self, command: Command) -> Decision:
+        """Check the command's guards against the state, then run its handler: a `def` handler's
+        events come back as a list, an `async def` handler's as the awaitable it returns."""
         handler = self.handler_for(type(command))
         state, payload = vars(self.state), vars(command)
         for guard in handler.requires:
@@ -173,7 +186,8 @@ class Aggregate(Generic[S]):
                     expected=guard.accepted(state, payload),
                     actual=actual,
                 )
-        return list(getattr(self, handler.method)(command))
+        decided = getattr(self, handler.method)(command)
+        return cast("Decision", decided) if inspect.iscoroutine(decided) else list(decided)
 
     def apply(self, event: Event) -> None:
         """Project `event` onto the state and count it in the version."""

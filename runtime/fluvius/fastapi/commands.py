@@ -249,6 +249,7 @@ def _add_routes(
     ) -> Response:
         context = CommandContext(
             user=access.principal.sub,
+            roles=access.principal.roles,
             tenant=access.principal.tenant,
             command_id=idempotency_key,
             correlation_id=current_request_id(),

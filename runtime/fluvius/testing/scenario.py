@@ -3,6 +3,11 @@
 outcome = await scenario.given(Account, AccountOpened(owner="ann", ...)).when(Deposit(amount=5))
 assert outcome.events == [MoneyDeposited(amount=5)]
 assert outcome.state.balance == 105
+
+`when` takes the caller and the instant the command runs at, for rules that read `self.context`:
+
+moment = dt.datetime(2024, 1, 15, 9, 30, tzinfo=dt.UTC)
+outcome = await given.when(Withdraw(amount=5), user="ann", roles=("customer",), now=moment)
 """
 
 from __future__ import annotations
@@ -68,9 +73,18 @@ class Given(Generic[S]):
         return aggregate_id
 
     async def when(
-        self, command: Command, *, user: str | None = None, scope: Scope | None = None
+        self,
+        command: Command,
+        *,
+        user: str | None = None,
+        roles: tuple[str, ...] = (),
+        now: dt.datetime | None = None,
+        scope: Scope | None = None,
     ) -> Outcome[S]:
-        """Record the history, run `command` on the aggregate, and read back what it did."""
+        """Record the history, run `command` on the aggregate, and read back what it did.
+
+        `user` and `roles` are the caller, `now` the command's instant (the clock's by default).
+        """
         aggregate_id = uuid7()
         if self.events:
             await self._record_history(aggregate_id)
@@ -78,7 +92,7 @@ class Given(Generic[S]):
             self.aggregate,
             command,
             aggregate_id,
-            context=CommandContext(user=user, tenant=self.tenant),
+            context=CommandContext(user=user, tenant=self.tenant, roles=roles, now=now),
             scope=scope,
         )
         async with self.scenario.database.read.connect() as connection:
