@@ -238,16 +238,16 @@ from bank.banking._generated.account import AccountBase, Deposit, Withdraw
 
 
 class Account(AccountBase):
-    """Deposits start at 10; no overdrafts."""
+    """Deposits start at 10; withdrawals wait for a weekday (the spec refuses overdrafts)."""
 
     def deposit(self, command: Deposit) -> list[Event]:
         if command.amount < 10:
             raise Rejected("deposit-too-small", "deposits start at 10")
         return super().deposit(command)
 
-    def withdraw(self, command: Withdraw) -> list[Event]:
-        if command.amount > (self.state.balance or 0):
-            raise Rejected("insufficient-balance", "cannot take more than the balance")
+    async def withdraw(self, command: Withdraw) -> list[Event]:  # type: ignore[override]
+        if self.context.now.weekday() >= 5:
+            raise Rejected("weekend", "withdrawals wait for a weekday")
         return super().withdraw(command)
 '''
 
@@ -256,8 +256,20 @@ _BANK_RULE_TESTS = """
 async def test_an_overdraft_is_refused(scenario: Scenario) -> None:
     opened = AccountOpened(owner="ann", initial_deposit=Decimal("5"), opened_on=dt.date(2024, 1, 1))
 
-    with pytest.raises(Rejected):
+    with pytest.raises(GuardFailed, match="balance must be at least amount"):
         await scenario.given(Account, opened).when(Withdraw(amount=Decimal("6")))
+
+
+async def test_withdrawals_wait_for_a_weekday(scenario: Scenario) -> None:
+    opened = AccountOpened(owner="ann", initial_deposit=Decimal("5"), opened_on=dt.date(2024, 1, 1))
+    saturday = dt.datetime(2024, 1, 13, 12, tzinfo=dt.UTC)
+    monday = saturday + dt.timedelta(days=2)
+    given = scenario.given(Account, opened)
+
+    with pytest.raises(Rejected, match="weekday"):
+        await given.when(Withdraw(amount=Decimal("1")), user="ann", now=saturday)
+    outcome = await given.when(Withdraw(amount=Decimal("1")), user="ann", now=monday)
+    assert outcome.state.balance == Decimal("4")
 
 
 async def test_a_small_deposit_is_refused(scenario: Scenario) -> None:
@@ -279,7 +291,8 @@ def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
     user_tests = root / "tests/test_banking_account.py"
     text = user_tests.read_text().replace(
         "from fluvius.testing import Scenario",
-        "import pytest\nfrom fluvius.domain import Rejected\nfrom fluvius.testing import Scenario",
+        "import pytest\nfrom fluvius.domain import GuardFailed, Rejected\n"
+        "from fluvius.testing import Scenario",
     )
     text = text.replace(
         "from bank.banking._generated.account import AccountOpened, OpenAccount",
@@ -295,6 +308,7 @@ def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
         "tests/_generated/test_banking_account_contract.py::test_deposit",
         "tests/_generated/test_banking_account_contract.py::test_withdraw",
         "tests/test_banking_account.py::test_an_overdraft_is_refused",
+        "tests/test_banking_account.py::test_withdrawals_wait_for_a_weekday",
         "tests/test_banking_account.py::test_a_small_deposit_is_refused",
     ):
         assert f"PASSED {passed}" in tests.stdout.splitlines(), tests.stdout
