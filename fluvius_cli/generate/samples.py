@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from fluvius.domain.rules import EventFieldRef, Operation, Requirement
+from fluvius.domain.rules import EventFieldRef, FieldRef, Operation, Requirement
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.imports import Code, Import, Imports
 from fluvius_cli.generate.view import (
@@ -388,15 +388,18 @@ class ContractTests:
     def _event_meeting(
         self, rule: Requirement, state: State, values: State, *, inside: bool
     ) -> tuple[EventView, State] | None:
-        """An event, with values, after which `rule` holds (or, `inside` false, fails)."""
-        for event in self.aggregate.events:
-            changes = event.spec.apply.projection.changes
-            if not any(change.target == rule.field for change in changes):
-                continue
-            for data in self._event_samples(event, rule.field):
-                after = self._apply(state, event, data)
-                if rule.evaluate(after, values, self._cast) == inside:
-                    return event, data
+        """An event, with values, after which `rule` holds (or, `inside` false, fails): one that
+        changes the guarded field, or a state field the rule compares it with."""
+        read = [rule.field, *(o.name for o in rule.operands if isinstance(o, FieldRef))]
+        for field_name in read:
+            for event in self.aggregate.events:
+                changes = event.spec.apply.projection.changes
+                if not any(change.target == field_name for change in changes):
+                    continue
+                for data in self._event_samples(event, field_name):
+                    after = self._apply(state, event, data)
+                    if rule.evaluate(after, values, self._cast) == inside:
+                        return event, data
         return None
 
     def _event_samples(self, event: EventView, field_name: str) -> list[State]:

@@ -52,6 +52,28 @@ def test_a_ref_to_another_domain_passes_its_tests_and_linters(
     _assert_linters_pass(root)
 
 
+def test_comparing_guards_pass_their_contract_tests_and_linters(tmp_path: Path) -> None:
+    """Guards against literals, the command's fields and other state fields, in generated code."""
+    spec = Path(__file__).parent / "specs" / "lending.yaml"
+    root = tmp_path / "lending"
+    fluvius("new", "project", "lending", "--spec", str(spec), "--dir", str(root))
+    book = (root / "lending" / "library" / "_generated" / "book.py").read_text()
+    assert 'rules.Requirement("on_loan", (rules.FieldRef("copies"),), rules.Comparison.LT)' in book
+    tests = run_pytest(root, "-rA")
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    contract = "PASSED tests/_generated/test_library_book_contract.py::"
+    for case in (
+        "test_lend_book",
+        "test_lend_book_is_refused_when_on_loan_is_0",
+        "test_lend_book_is_refused_when_status_is_closed",
+        "test_remove_copies",
+        "test_remove_copies_is_refused_when_copies_is_0",
+        "test_close_book_is_refused_when_status_is_closed",
+    ):
+        assert contract + case in tests.stdout.splitlines(), tests.stdout
+    _assert_linters_pass(root)
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_regeneration_is_byte_identical(
     projects: ProjectFactory, example: str, tmp_path: Path
