@@ -20,6 +20,7 @@ from fluvius.domain.aggregate import (
     handles,
     upcasts,
 )
+from fluvius.domain.context import Context
 from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
@@ -41,6 +42,7 @@ __all__ = [
     "Command",
     "CommandHandler",
     "ConcurrencyError",
+    "Context",
     "DomainError",
     "Event",
     "EventMetadata",
