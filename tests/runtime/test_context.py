@@ -10,11 +10,11 @@ from typing import ClassVar
 
 import pytest
 
+from fluvius.application.processor import CommandContext, CommandProcessor
 from fluvius.data import Database
 from fluvius.data.store import EventStore
 from fluvius.domain import Event, Rejected
 from fluvius.domain.context import Context
-from fluvius.domain.processor import CommandContext, CommandProcessor
 from fluvius.testing.scenario import Scenario
 from tests.runtime.bank import Account, AccountOpened, Deposit, OpenAccount, Withdraw, log
 
