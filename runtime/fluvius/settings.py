@@ -38,6 +38,7 @@ class Settings:
     worker_retry_base_s: float = 1.0
     worker_timeout_s: float = 300.0
     worker_concurrency: int = 8
+    metrics: bool = False
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -91,6 +92,7 @@ class Settings:
             worker_concurrency=_integer(
                 get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
             ),
+            metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
             extra={k: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 
@@ -120,6 +122,14 @@ def _integer(text: str | None, name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{PREFIX}{name} must be positive")
     return value
+
+
+def _switch(text: str | None, name: str, default: bool) -> bool:
+    if text is None:
+        return default
+    if text not in ("on", "off"):
+        raise SettingsError(f"{PREFIX}{name} must be on or off, not {text!r}")
+    return text == "on"
 
 
 def _number(text: str | None, name: str, default: float) -> float:

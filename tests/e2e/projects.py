@@ -8,7 +8,9 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -69,15 +71,15 @@ def import_service(root: Path, package: str) -> Service:
 
 
 @asynccontextmanager
-async def served(service: Service, database_url: str) -> AsyncIterator[Api]:
-    """The service's app on a database holding its tables."""
+async def served(service: Service, database_url: str, **changes: Any) -> AsyncIterator[Api]:
+    """The service's app on a database holding its tables, with `changes` to its settings."""
     database = Database(database_url)
     try:
         async with database.write.begin() as connection:
             await connection.run_sync(service.metadata.create_all)
     finally:
         await database.dispose()
-    async with serving(service, test_settings(service, database_url)) as api:
+    async with serving(service, replace(test_settings(service, database_url), **changes)) as api:
         yield api
 
 

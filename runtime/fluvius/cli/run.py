@@ -51,6 +51,7 @@ def serve(
     from fluvius.cli.ports import PortTaken, ensure_free
     from fluvius.migrations.failures import MigrationFailed
     from fluvius.migrations.state import pending_revisions
+    from fluvius.observability.processes import shared_metrics
     from fluvius.settings import ROOT_VARIABLE, SettingsError
 
     found = open_project(project)
@@ -77,17 +78,18 @@ def serve(
         err.print(f"[red]✗[/] {error}")
         raise typer.Exit(1) from None
     os.environ[ROOT_VARIABLE] = str(found.root)
-    uvicorn.run(
-        f"{found.package}.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        reload=reload,
-        reload_dirs=[str(found.root)] if reload else None,
-        workers=workers,
-        app_dir=str(found.root),
-        log_config=log_config(found.package),
-    )
+    with shared_metrics(workers if settings.metrics else 1):
+        uvicorn.run(
+            f"{found.package}.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            reload=reload,
+            reload_dirs=[str(found.root)] if reload else None,
+            workers=workers,
+            app_dir=str(found.root),
+            log_config=log_config(found.package),
+        )
 
 
 @app.command()

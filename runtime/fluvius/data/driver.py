@@ -148,6 +148,11 @@ class Database:
                     raise DBAPIError(None, None, error, connection_invalidated=lost) from error
                 raise
 
+    def observe_waits(self, observe: Callable[[int], object]) -> None:
+        """Call `observe(1)` when a writer starts waiting for its turn, `observe(-1)` when it
+        stops."""
+        self._writers.observe = observe
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.write.dispose()
@@ -190,12 +195,14 @@ class _Turns:
         self.pool = pool
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
+        self.observe: Callable[[int], object] = lambda _change: None
 
     async def __aenter__(self) -> None:
         semaphore = self._current()
         if not semaphore.locked():
             await semaphore.acquire()  # at once
             return
+        self.observe(1)
         try:
             async with asyncio.timeout(self.pool.timeout_s):
                 await semaphore.acquire()
@@ -203,6 +210,8 @@ class _Turns:
             raise PoolTimeout(
                 f"no write connection was free within {self.pool.timeout_s:g} s"
             ) from None
+        finally:
+            self.observe(-1)
 
     async def __aexit__(self, *_exc: object) -> None:
         self._current().release()

@@ -60,12 +60,23 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router(runtime))
     if service.streams:
         app.include_router(asyncapi_router(service))
+    if settings.metrics:
+        _serve_metrics(app)
     for aggregate in service.aggregates():
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)
     _declare_problem_schema(app)
     refine_openapi(app, parameters_never_null)
     return app
+
+
+def _serve_metrics(app: FastAPI) -> None:
+    """`/metrics`, and the middleware that counts requests (outermost: it sees every status)."""
+    from fluvius.observability.exposition import metrics_endpoint
+    from fluvius.observability.metrics import HttpMetrics
+
+    app.add_middleware(HttpMetrics)
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
 
 
 def _declare_problem_schema(app: FastAPI) -> None:

@@ -39,6 +39,7 @@ from fluvius.fastapi.problems import FieldProblem, ProblemError, problem_respons
 from fluvius.fastapi.replies import CommandReply
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
+from fluvius.observability.metrics import count_command
 from fluvius.query.filters import DuplicateKey, unique_keys
 
 _ETAG = re.compile(r'(W/)?"(\d{1,18})"|(\d{1,18})')
@@ -215,6 +216,7 @@ def _add_routes(
     admitted = runtime.gate.require(resource, handler.name)
     base = f"/{aggregate.domain}:{handler.name}/{aggregate.name}"
     operation = f"{aggregate.domain}_{aggregate.name}_{handler.payload.__name__}"
+    command = f"{aggregate.domain}:{handler.name}"
 
     async def execute(
         access: Access,
@@ -254,15 +256,16 @@ def _add_routes(
             command_id=idempotency_key,
             correlation_id=current_request_id(),
         )
+        run = runtime.processor.execute(
+            aggregate,
+            payload if payload is not None else payload_type(),
+            aggregate_id,
+            context=context,
+            expected_version=_expected_version(if_match),
+            scope=runtime.gate.scope(access),
+        )
         try:
-            result = await runtime.processor.execute(
-                aggregate,
-                payload if payload is not None else payload_type(),
-                aggregate_id,
-                context=context,
-                expected_version=_expected_version(if_match),
-                scope=runtime.gate.scope(access),
-            )
+            result = await (count_command(command, run) if runtime.settings.metrics else run)
         except InvalidCommand as error:
             raise _body_problem(error) from None
         headers = {"ETag": f'"{result.version}"'}

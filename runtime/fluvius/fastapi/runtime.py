@@ -31,6 +31,10 @@ class Runtime:
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
         self.workers: InProcessWorkers | None = None
+        if settings.metrics:
+            from fluvius.observability.metrics import watch_pool
+
+            watch_pool(self.database)
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

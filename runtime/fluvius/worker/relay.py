@@ -28,6 +28,15 @@ def relay_name(domain: str) -> str:
     return f"relay:{domain}"
 
 
+def relayed(service: Service) -> list[tuple[Domain, list[EventWorker]]]:
+    """The domains whose events the relay queues jobs for, each with its event workers."""
+    return [
+        (domain, workers)
+        for domain in service.domains
+        if (workers := [w for w in domain.workers if isinstance(w, EventWorker)])
+    ]
+
+
 class Relay:
     """Moves events from the logs of a service's domains to its workers' queue."""
 
@@ -35,11 +44,7 @@ class Relay:
         self.database = database
         self.queue = queue
         self.checkpoints = Checkpoints(service.tables.checkpoints)
-        self.routes: list[tuple[Domain, list[EventWorker]]] = [
-            (domain, workers)
-            for domain in service.domains
-            if (workers := [w for w in domain.workers if isinstance(w, EventWorker)])
-        ]
+        self.routes = relayed(service)
         self.heartbeat = Heartbeat()
 
     async def run_once(self) -> int:

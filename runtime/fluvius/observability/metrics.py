@@ -1,0 +1,133 @@
+"""The service's Prometheus instruments, and what records them: HTTP requests, commands, pool.
+
+They live in this module's registry, one per process. Under `fluvius run --workers N` each
+process writes them to files in `PROMETHEUS_MULTIPROC_DIR` instead, and a scrape of any process
+adds up every process's (exposition.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import event
+
+from fluvius.domain.errors import (
+    AlreadyExists,
+    ConcurrencyError,
+    DomainError,
+    IdempotencyConflict,
+    VersionConflict,
+)
+from fluvius.fastapi.middleware import CLIENT_CLOSED
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from fluvius.data.driver import Database
+    from fluvius.domain.processor import CommandResult
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+UNMATCHED = "unmatched"  # the route of a request no route matched: one label, whatever its path
+HTTP_REQUESTS = Counter(
+    "fluvius_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "fluvius_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its reply, by method and route template.",
+    ["method", "route"],
+    registry=REGISTRY,
+)
+COMMANDS = Counter(
+    "fluvius_commands",
+    "Commands sent over HTTP, by command (domain:name) and outcome: ok, retried (the stored "
+    "reply to a repeated Idempotency-Key), conflict, refused or error.",
+    ["command", "outcome"],
+    registry=REGISTRY,
+)
+CONNECTIONS_IN_USE = Gauge(
+    "fluvius_db_connections_in_use",
+    "Database connections checked out of the pool, by engine (write, read).",
+    ["engine"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+CONNECTIONS_WAITING = Gauge(
+    "fluvius_db_connections_waiting",
+    "Commands waiting for a write connection (PostgreSQL, where writers queue in turn).",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+_CONFLICTS = (VersionConflict, ConcurrencyError, AlreadyExists, IdempotencyConflict)
+
+
+def command_outcome(error: Exception) -> str:
+    """The outcome label of a command that raised `error`."""
+    if isinstance(error, _CONFLICTS):
+        return "conflict"
+    return "refused" if isinstance(error, DomainError) else "error"
+
+
+async def count_command(name: str, run: Awaitable[CommandResult]) -> CommandResult:
+    """The result of `run`, the command `name`, counted by its outcome."""
+    try:
+        result = await run
+    except Exception as error:
+        COMMANDS.labels(name, command_outcome(error)).inc()
+        raise
+    COMMANDS.labels(name, "retried" if result.replayed else "ok").inc()
+    return result
+
+
+def watch_pool(database: Database) -> None:
+    """Keep the connection gauges of `database`'s engines as connections come and go."""
+    engines = {"write": database.write, "read": database.read}
+    for name, engine in engines.items():
+        if name == "read" and engine is database.write:
+            continue
+        in_use = CONNECTIONS_IN_USE.labels(name)
+        event.listen(engine.sync_engine, "checkout", _moving(in_use, 1))
+        event.listen(engine.sync_engine, "checkin", _moving(in_use, -1))
+    database.observe_waits(CONNECTIONS_WAITING.inc)
+
+
+def _moving(gauge: Gauge, change: int) -> Callable[..., None]:
+    """A pool event listener that moves `gauge` by `change`."""
+
+    def listener(*_arguments: object) -> None:
+        gauge.inc(change)
+
+    return listener
+
+
+class HttpMetrics:
+    """ASGI middleware counting requests by route template and status, and timing them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = CLIENT_CLOSED  # unless a reply starts
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", UNMATCHED)
+            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
