@@ -146,59 +146,26 @@ def project(projects: ProjectFactory, tmp_path: Path, monkeypatch: pytest.Monkey
     return root
 
 
-def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    temporary = tmp_path / "tmp"
+async def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"  # where `fluvius run` makes its metrics directory
     temporary.mkdir()
     log = tmp_path / "run.log"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fluvius_cli",
-            "run",
-            "--project",
-            str(project),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        env={**os.environ, "TMPDIR": str(temporary)},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
+    process, base = _run_two_workers(project, temporary, log)
     token = mint_token(Settings.load("bank", project), "teller-1", ("teller",))
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, process, log)
-        sent = 40
-        for _ in range(sent):  # a connection each, so that both processes take some
-            with httpx.Client(base_url=base) as client:
-                response = client.post(
-                    OPEN, json=OPENING, headers={"Authorization": f"Bearer {token}"}
-                )
-                assert response.status_code == 201, response.text
-        (directory,) = temporary.iterdir()
-        writers = {path.stem.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")}
-        assert len(writers) == 2, writers  # both processes counted commands
-        for _ in range(6):
-            with httpx.Client(base_url=base) as client:
-                samples = _samples(client.get("/metrics").text)
-            assert (
-                _value(
-                    samples, "fluvius_commands_total", command="banking:open-account", outcome="ok"
-                )
-                == sent
-            )
-            assert (
-                _value(
-                    samples, "fluvius_http_requests_total", method="POST", route=OPEN, status="201"
-                )
-                == sent
-            )
+        await _ready(base, process, log)
+        sent = 0
+        while len(_writers(temporary)) < 2 and sent < 400:  # until both processes took some
+            await _open_accounts(base, token, 10)
+            sent += 10
+        assert len(_writers(temporary)) == 2, "one process took every request"
+        for _ in range(6):  # each scrape answered by either process, on a connection of its own
+            async with httpx.AsyncClient(base_url=base) as client:
+                samples = _samples((await client.get("/metrics")).text)
+            opened = {"command": "banking:open-account", "outcome": "ok"}
+            assert _value(samples, "fluvius_commands_total", **opened) == sent
+            created = {"method": "POST", "route": OPEN, "status": "201"}
+            assert _value(samples, "fluvius_http_requests_total", **created) == sent
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -208,14 +175,58 @@ def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> None:
     assert not any(temporary.iterdir()), "the metrics directory outlived `fluvius run`"
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def _run_two_workers(
+    project: Path, temporary: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`fluvius run --workers 2` on a free port, and its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["run", "--project", str(project), "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fluvius_cli", *command],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"`fluvius run` never became ready:\n{log.read_text()}")
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, _text(log)
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"`fluvius run` never became ready:\n{_text(log)}")
+
+
+def _text(log: Path) -> str:
+    return log.read_text()
+
+
+async def _open_accounts(base: str, token: str, count: int) -> None:
+    """`count` accounts opened at once, each over a connection of its own."""
+
+    async def open_one() -> None:
+        async with httpx.AsyncClient(base_url=base) as client:
+            response = await client.post(
+                OPEN, json=OPENING, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 201, response.text
+
+    await asyncio.gather(*(open_one() for _ in range(count)))
+
+
+def _writers(temporary: Path) -> set[str]:
+    """The processes that have counted commands: each writes a file of its own."""
+    return {
+        path.stem.rsplit("_", 1)[-1]
+        for directory in temporary.iterdir()
+        for path in directory.glob("counter_*.db")
+    }
