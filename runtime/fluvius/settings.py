@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from fluvius.observability.hooks import traces_configured
+
 PREFIX = "FLUVIUS_"
 MIN_SECRET_BYTES = 32  # HS256 keys shorter than its hash are guessable offline (RFC 7518 3.2)
 ROOT_VARIABLE = "FLUVIUS_PROJECT_ROOT"
@@ -39,6 +41,7 @@ class Settings:
     worker_timeout_s: float = 300.0
     worker_concurrency: int = 8
     metrics: bool = False
+    tracing: bool = False
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -93,6 +96,7 @@ class Settings:
                 get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
             ),
             metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
+            tracing=traces_configured(environment),
             extra={k: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 

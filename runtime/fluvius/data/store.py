@@ -37,6 +37,7 @@ from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
 from fluvius.data.mapping import storage_of
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
+from fluvius.observability.hooks import tracing
 
 if TYPE_CHECKING:
     import asyncpg
@@ -292,6 +293,8 @@ class EventStore:
     ) -> list[RecordedEvent[Event]]:
         """Append `events` at versions after_version+1.. ; a taken version raises IntegrityError."""
         table = self.log.events
+        if metadata.traceparent is None and (traceparent := tracing().traceparent()):
+            metadata = metadata.model_copy(update={"traceparent": traceparent})
         meta = metadata.model_dump(mode="json", exclude_none=True)
         rows: list[dict[str, Any]] = [
             {

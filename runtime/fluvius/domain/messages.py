@@ -76,6 +76,7 @@ class EventMetadata(BaseModel):
     command_id: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+    traceparent: str | None = None  # W3C Trace Context of the span that recorded the event
 
 
 E = TypeVar("E", bound=Event)

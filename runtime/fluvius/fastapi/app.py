@@ -62,6 +62,10 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         app.include_router(asyncapi_router(service))
     if settings.metrics:
         _serve_metrics(app)
+    if settings.tracing:
+        from fluvius.observability.tracing import trace_service
+
+        trace_service(app, runtime.database, service.name)
     for aggregate in service.aggregates():
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)

@@ -1,1 +1,1 @@
-"""What a running service tells its operators: Prometheus metrics (`FLUVIUS_METRICS=on`)."""
+"""What a running service tells its operators: Prometheus metrics and OpenTelemetry traces."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluvius.application.workers import CronWorker, EventWorker
 from fluvius.data.store import EventStore
+from fluvius.observability.hooks import tracing
 from fluvius.worker.context import WorkerContext
 from fluvius.worker.jobs import Job, JobStore
 from fluvius.worker.loops import cancelled
@@ -95,7 +96,8 @@ class Executor:
                 if isinstance(worker, EventWorker):
                     assert job.event_id is not None
                     context.event = await self._event(domain.aggregates, domain.log, job.event_id)
-                    await worker.handler(context.event, context)
+                    with tracing().job(worker.name, context.event.metadata.traceparent):
+                        await worker.handler(context.event, context)
                 else:
                     assert isinstance(worker, CronWorker)
                     await worker.handler(context)
