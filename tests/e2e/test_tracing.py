@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -45,6 +46,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
     finally:
         exporter.shutdown()
         use_tracing(Tracing())
+        SQLAlchemyInstrumentor().uninstrument()
 
 
 async def test_one_trace_runs_from_the_request_to_every_job_it_caused(

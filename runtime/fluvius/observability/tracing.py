@@ -32,20 +32,27 @@ _TRACER = "fluvius"
 
 
 def trace_service(app: FastAPI, database: Database, service: str) -> None:
-    """Trace `app`'s requests, `database`'s statements and the jobs of this process, exported
-    over OTLP as `service` (unless OTEL_SERVICE_NAME says otherwise). A tracer provider set up
-    before (by a test, or the application) is kept."""
+    """Trace `app`'s requests, besides what `trace_process` traces."""
+    trace_process(database, service)
+    FastAPIInstrumentor.instrument_app(app)
+
+
+def trace_process(database: Database, service: str) -> None:
+    """Trace `database`'s statements and the jobs of this process, exported over OTLP as
+    `service` (unless OTEL_SERVICE_NAME says otherwise). A tracer provider set up before (by a
+    test, or the application) is kept."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         name = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service}
         provider = TracerProvider(resource=Resource.create(name))
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
     use_tracing(OpenTelemetryTracing())
-    FastAPIInstrumentor.instrument_app(app)
-    engines = {database.write.sync_engine, database.read.sync_engine}
-    for engine in engines:
-        # its declared range stops short of SQLAlchemy 2.1, whose engine events it uses unchanged
-        SQLAlchemyInstrumentor().instrument(engine=engine, skip_dep_check=True)
+    engines = list({database.write.sync_engine, database.read.sync_engine})
+    instrumentor = SQLAlchemyInstrumentor()  # one per process, as OpenTelemetry has it
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()  # from the engines of a database made before in this process
+    # its declared range stops short of SQLAlchemy 2.1, whose engine events it uses unchanged
+    instrumentor.instrument(engines=engines, skip_dep_check=True)
 
 
 class OpenTelemetryTracing(Tracing):

@@ -34,6 +34,10 @@ class WorkerProcess:
 
     def __init__(self, service: Service, settings: Settings, redis: Any) -> None:
         self.database = Database.from_settings(settings, replica=False)
+        if settings.tracing:
+            from fluvius.observability.tracing import trace_process
+
+            trace_process(self.database, service.name)
         processor = CommandProcessor(self.database)
         self.executor = Executor(
             service,
