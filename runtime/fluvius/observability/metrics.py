@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from fluvius.data.driver import Database
-    from fluvius.domain.processor import CommandResult
+    from fluvius.application.processor import CommandResult
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 UNMATCHED = "unmatched"  # the route of a request no route matched: one label, whatever its path
