@@ -26,8 +26,8 @@ from fluvius.fastapi.middleware import CLIENT_CLOSED
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from fluvius.data.driver import Database
     from fluvius.application.processor import CommandResult
+    from fluvius.data.driver import Database
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 UNMATCHED = "unmatched"  # the route of a request no route matched: one label, whatever its path
