@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Header, Request, Response
 from pydantic import TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
 
 from fluvius.application.processor import CommandContext
 from fluvius.domain.aggregate import Aggregate, CommandHandler
@@ -158,6 +159,8 @@ async def _compared(
     token = _COMPARED.set([])
     try:
         answer = await _outcome(fast(request))
+        if isinstance(answer.error, ClientDisconnect):
+            raise answer.error  # the client left: no path has anyone to answer
         declined = answer.response is None and answer.error is None
         twin = None if declined else await _outcome(handler(request))
     finally:
