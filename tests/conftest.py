@@ -24,7 +24,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything that makes projects or runs benchmarks is `slow`: `./dev test --fast` skips it."""
+    """Everything that makes projects or runs benchmarks is `slow`: `./dev test --fast` skips it,
+    and the tests on PostgreSQL."""
     for item in items:
         if any(item.path.is_relative_to(folder) for folder in _SLOW_FOLDERS):
             item.add_marker(pytest.mark.slow)
