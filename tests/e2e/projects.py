@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 from typer.testing import CliRunner
 
 from fluvius.cli import application
@@ -91,3 +94,22 @@ def tree(root: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*"))
         if path.is_file() and not skipped & set(path.relative_to(root).parts)
     }
+
+
+async def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait (60 s at most) until the `fluvius run` process at `base_url` answers /readyz."""
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, _text(log)
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"`fluvius run` at {base_url} never became ready:\n{_text(log)}")
+
+
+def _text(log: Path) -> str:
+    return log.read_text()

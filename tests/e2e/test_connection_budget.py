@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from sqlalchemy.engine import make_url
 from fluvius.fastapi.auth import mint_token
 from fluvius.settings import Settings
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius
+from tests.e2e.projects import fluvius, wait_until_ready
 from tests.services import POSTGRES_URL, throwaway_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -122,17 +121,7 @@ def _cli(verb: str, project: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def _ready(instance: Instance) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=instance.base_url) as client:
-        while time.monotonic() < deadline:
-            assert instance.process.poll() is None, instance.log.read_text()
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"instance on {instance.port} never became ready")
+    await wait_until_ready(instance.base_url, instance.process, instance.log)
 
 
 async def _load(instance: Instance, token: str) -> list[int]:

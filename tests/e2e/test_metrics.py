@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,7 @@ from fluvius.settings import Settings
 from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius, import_service, served
+from tests.e2e.projects import fluvius, import_service, served, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -153,7 +152,7 @@ async def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> Non
     process, base = _run_two_workers(project, temporary, log)
     token = mint_token(Settings.load("bank", project), "teller-1", ("teller",))
     try:
-        await _ready(base, process, log)
+        await wait_until_ready(base, process, log)
         sent = 0
         while len(_writers(temporary)) < 2 and sent < 400:  # until both processes took some
             await _open_accounts(base, token, 10)
@@ -190,24 +189,6 @@ def _run_two_workers(
         stderr=log.open("wb"),
     )
     return process, f"http://127.0.0.1:{port}"
-
-
-async def _ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, _text(log)
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"`fluvius run` never became ready:\n{_text(log)}")
-
-
-def _text(log: Path) -> str:
-    return log.read_text()
 
 
 async def _open_accounts(base: str, token: str, count: int) -> None:
