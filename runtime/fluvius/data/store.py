@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     update,
 )
@@ -155,6 +156,14 @@ def _tenant_row_query(table: Table) -> Select[Any]:
     if has_tenancy(table):
         query = query.where(table.c.tenant_id == bindparam("tenant_id"))
     return query
+
+
+# The transaction takes its id before the positions of its events (the settled horizon of
+# fluvius.data.horizon relies on it), and wakes the log's live readers when it commits.
+_ANNOUNCE = select(
+    func.pg_current_xact_id().cast(Text),
+    func.pg_notify(bindparam("channel"), literal_column("''")),
+)
 
 
 @cache
@@ -310,7 +319,10 @@ class EventStore:
             }
             for index, event in enumerate(events, start=1)
         ]
-        statement = _append_statement(table, self.connection.dialect.name)
+        dialect = self.connection.dialect.name
+        if dialect == "postgresql":
+            await self._rows(_ANNOUNCE, {"channel": self.log.channel})
+        statement = _append_statement(table, dialect)
         written = [(await self._rows(statement, row))[0] for row in rows]
         return [
             RecordedEvent(

@@ -54,6 +54,11 @@ class DomainLog:
     events: Table
     commands: Table
 
+    @property
+    def channel(self) -> str:
+        """The PostgreSQL NOTIFY channel a commit to this log announces itself on."""
+        return f"fluvius_{self.events.name}"
+
 
 def domain_log(metadata: MetaData, domain: str) -> DomainLog:
     """Declare `<domain>_event` and `<domain>_command` in `metadata`."""

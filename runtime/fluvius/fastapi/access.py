@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -98,6 +98,15 @@ class Gate:
             )
         return conditions
 
+    def sees(self, access: Access, row: Mapping[str, Any], tenant: str | None) -> bool:
+        """Whether the caller may read `row` of `tenant`: what `row_conditions` ask in SQL."""
+        if self.tenancy and tenant != access.principal.tenant:
+            return False
+        if not access.decision.scoped:
+            return True
+        sub = access.principal.sub
+        return any(_is(row.get(field), sub) for field in access.decision.scopes)
+
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an Authorization header, as the `bearer` dependency reads it."""
@@ -105,6 +114,17 @@ def bearer_token(authorization: str | None) -> str | None:
     if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
         return None
     return credentials
+
+
+def _is(value: object, sub: str | None) -> bool:
+    if value is None or sub is None:
+        return False
+    if isinstance(value, uuid.UUID):
+        try:
+            return value == uuid.UUID(sub)
+        except ValueError:
+            return False
+    return value == sub
 
 
 def _holds(table: Table, field: str, sub: str | None) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from fluvius.fastapi.commands import add_command_routes
 from fluvius.fastapi.health import health_router
+from fluvius.fastapi.live import live_endpoint
 from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
 from fluvius.fastapi.openapi import parameters_never_null, refine_openapi
 from fluvius.fastapi.problems import Problem, install_problem_handlers
@@ -58,6 +59,7 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContext)
     app.include_router(health_router(runtime))
+    app.add_api_websocket_route("/live", live_endpoint)
     if service.streams:
         app.include_router(asyncapi_router(service))
     if settings.metrics:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -39,6 +39,7 @@ class Principal:
     sub: str | None
     roles: tuple[str, ...] = ()
     tenant: str | None = None
+    expires_at: float | None = field(default=None, compare=False)  # the token's `exp`
 
     @property
     def anonymous(self) -> bool:
@@ -126,7 +127,7 @@ def _principal(claims: dict[str, Any]) -> Principal:
     tenant = claims.get("tenant")
     if tenant is not None and not isinstance(tenant, str):
         raise _unauthenticated("the token's `tenant` claim must be text")
-    return Principal(str(claims["sub"]), tuple(roles), tenant or None)
+    return Principal(str(claims["sub"]), tuple(roles), tenant or None, float(claims["exp"]))
 
 
 def _unauthenticated(detail: str) -> ProblemError:

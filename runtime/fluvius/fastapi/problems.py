@@ -98,6 +98,27 @@ class ProblemError(Exception):
         self.headers = headers
 
 
+def problem_body(
+    status: HTTPStatus,
+    code: str,
+    detail: str,
+    *,
+    errors: list[FieldProblem] | None = None,
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The JSON of a problem, as problem+json replies and live feeds' error messages carry it."""
+    problem = Problem(
+        title=status.phrase,
+        status=status.value,
+        detail=detail,
+        code=code,
+        instance=instance,
+        request_id=current_request_id(),
+        errors=errors,
+    )
+    return problem.model_dump(exclude_none=True)
+
+
 def problem_response(
     request: Request | None,
     status: HTTPStatus,
@@ -110,17 +131,9 @@ def problem_response(
     """A problem+json response; a 503 always says when to retry (`Retry-After`)."""
     if status == HTTPStatus.SERVICE_UNAVAILABLE:
         headers = {"Retry-After": str(RETRY_AFTER_S), **(headers or {})}
-    problem = Problem(
-        title=status.phrase,
-        status=status.value,
-        detail=detail,
-        code=code,
-        instance=request.url.path if request is not None else None,
-        request_id=current_request_id(),
-        errors=errors,
-    )
+    instance = request.url.path if request is not None else None
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        problem_body(status, code, detail, errors=errors, instance=instance),
         status_code=status.value,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,

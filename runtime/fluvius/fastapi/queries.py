@@ -2,7 +2,7 @@
 
     GET /{domain}.{aggregate}/            ?query=&sort=&limit=&page=|cursor=
     GET /{domain}.{aggregate}/{id}
-    GET /{domain}.{aggregate}/{id}/events ?after=&limit=
+    GET /{domain}.{aggregate}/{id}/events ?after=&limit=   (?follow=true: server-sent events)
 
 Every read is confined in SQL to the caller's tenant and scope, so counts and pages are right.
 OpenAPI declares `query=` as JSON (its schema, `<Aggregate>Filter`, lists each field's operators
@@ -14,8 +14,8 @@ import uuid
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from fluvius.casbin.permission import READ
@@ -24,6 +24,7 @@ from fluvius.data.store import EventStore
 from fluvius.domain.aggregate import Aggregate
 from fluvius.domain.errors import NotFound
 from fluvius.fastapi.access import Access
+from fluvius.fastapi.live import EVENT_STREAM, event_stream
 from fluvius.fastapi.openapi import declare_component
 from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
@@ -55,6 +56,19 @@ CURSOR_HELP = (
     "`page`: 400 when both are given; 400 for a cursor this service did not issue for this "
     "query= and sort=."
 )
+FOLLOW_HELP = (
+    "Stream the events as server-sent events (text/event-stream), from the first one or the "
+    "position in Last-Event-ID, then as they commit; `after` and `limit` then do not apply."
+)
+LAST_EVENT_HELP = "With follow=true: the log position of the last event received (resume)."
+FOLLOW_DESCRIPTION = (
+    "The history as JSON; with `follow=true` a stream of server-sent events: `id:` is the log "
+    'position, `data:` is `{"position", "event", "state"}` (the event and the row after it).'
+)
+_FOLLOW_RESPONSE: dict[str, Any] = {
+    "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+    "description": "The history (JSON), or with follow=true a stream of server-sent events.",
+}
 
 
 def only_parameters(*names: str) -> Any:
@@ -163,8 +177,9 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=HistoryReply,
         operation_id=f"{operation}_events",
         summary=f"The events of one {aggregate.name}, oldest first",
-        dependencies=[only_parameters("after", "limit")],
-        **common,
+        description=FOLLOW_DESCRIPTION,
+        dependencies=[only_parameters("after", "limit", "follow")],
+        **{**common, "responses": {**_RESPONSES, 200: _FOLLOW_RESPONSE}},
     )
     async def aggregate_events(
         id: uuid.UUID,
@@ -173,8 +188,15 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             int, Query(ge=0, le=2**31 - 1, description="Only versions after this.")
         ] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
-    ) -> JSONResponse:
+        follow: Annotated[bool, Query(description=FOLLOW_HELP)] = False,
+        last_event_id: Annotated[
+            int | None,
+            Header(alias="Last-Event-ID", ge=0, le=2**63 - 1, description=LAST_EVENT_HELP),
+        ] = None,
+    ) -> Response:
         await visible_row(access, id)
+        if follow:
+            return await event_stream(runtime.live, aggregate, access, id, last_event_id or 0)
         async with runtime.database.read.connect() as connection:
             store = EventStore(connection, storage_of(aggregate).log)
             events = await store.history(aggregate, id, after_version=after, limit=limit)

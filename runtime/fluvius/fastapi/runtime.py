@@ -11,6 +11,7 @@ from fluvius.casbin.enforcer import Enforcer
 from fluvius.data.driver import Database
 from fluvius.fastapi.access import Gate
 from fluvius.fastapi.auth import TokenVerifier
+from fluvius.fastapi.live import LiveHub
 from fluvius.worker import InProcessWorkers
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class Runtime:
         self.processor = CommandProcessor(self.database)
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
+        self.live = LiveHub(service, self.database, self.gate)
         self.workers: InProcessWorkers | None = None
         if settings.metrics:
             from fluvius.observability.metrics import watch_pool
@@ -50,4 +52,5 @@ class Runtime:
             if self.workers is not None:
                 await self.workers.stop()
                 self.workers = None
+            await self.live.close()
             await self.database.dispose()

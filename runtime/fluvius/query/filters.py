@@ -37,7 +37,7 @@ COMPARISONS: Mapping[str, _Comparison] = {
     "lt": lt,
     "lte": le,
 }
-_KEY = re.compile(r"(?P<field>[^.!]*)(?:(?P<sign>[.!])(?P<operator>.*))?", re.DOTALL)
+FILTER_KEY = re.compile(r"(?P<field>[^.!]*)(?:(?P<sign>[.!])(?P<operator>.*))?", re.DOTALL)
 
 
 class DuplicateKey(ValueError):
@@ -109,7 +109,7 @@ class _Compiler:
         return and_(*parts) if key == ".and" else or_(*parts)
 
     def condition(self, key: str, raw: Any) -> ColumnElement[bool]:
-        match = _KEY.fullmatch(key)
+        match = FILTER_KEY.fullmatch(key)
         assert match is not None  # the pattern matches every string
         name, sign = match["field"], match["sign"]
         operator = match["operator"] if sign else "eq"
@@ -129,7 +129,7 @@ class _Compiler:
             )
             return self.refused(problem("unknown-operator", key, message, **details))
         try:
-            value = _operand(field, operator, raw)
+            value = operand_of(field, operator, raw)
         except InvalidValue:
             wanted = _shape(field, operator)
             message = f"'{key}': the operator '{operator}' on '{name}' expects {wanted}"
@@ -147,7 +147,7 @@ class _Compiler:
         return true()
 
 
-def _operand(field: FieldKind, operator: str, raw: Any) -> Any:
+def operand_of(field: FieldKind, operator: str, raw: Any) -> Any:
     if operator in ("eq", "ne") and raw is None:
         return None
     if operator == "in":

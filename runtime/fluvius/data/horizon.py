@@ -1,0 +1,144 @@
+"""A domain's log in plain position order, up to the settled horizon: for live feeds.
+
+A live subscriber resumes from one integer, the last position it received, so the feed must
+deliver positions in increasing order and never deliver a position after a higher one. On
+PostgreSQL positions come from a sequence taken at insert time, so a lower position can commit
+after a higher one is visible. The feed therefore only delivers up to a *settled horizon*: a
+position below which every position is committed (and visible) or will never be.
+
+Each appending transaction takes its transaction id before its positions (EventStore.append).
+A reading step reads the sequence's last value M, then takes a snapshot S: a transaction that
+holds a position up to M took its id before M was read, so at S it had ended or is in S's list
+of running transactions (xip). Once every transaction of that list has ended (no longer in the
+xip of a later snapshot), every position up to M is settled; a position still missing then was
+rolled back. With nothing in flight, M is settled at once. On SQLite writers are serialised and
+positions commit in order: everything visible is settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text
+
+from fluvius.data.store import recorded_event
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    from fluvius.data.tables import DomainLog
+    from fluvius.domain.aggregate import Aggregate
+    from fluvius.domain.messages import Event, RecordedEvent
+
+BATCH = 500
+SETTLE_WAIT_S = 0.02
+UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
+
+
+class SettledLog:
+    """Reads one domain's log forward from a horizon, in position order, settled events only."""
+
+    def __init__(
+        self, engine: AsyncEngine, log: DomainLog, aggregates: Sequence[type[Aggregate[Any]]]
+    ) -> None:
+        self.engine = engine
+        self.log = log
+        self.aggregates: Mapping[str, type[Aggregate[Any]]] = {a.name: a for a in aggregates}
+        self.horizon = 0  # every event up to here has been read
+        self._settled = 0  # every position up to here is settled
+        # (the sequence's last value, the transactions running just after it was read)
+        self._unsettled: list[tuple[int, frozenset[int]]] = []
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @property
+    def waiting(self) -> bool:
+        """Whether positions are known to be taken but not settled yet (read again soon)."""
+        return bool(self._unsettled)
+
+    async def start(self) -> int:
+        """Place the horizon at the current end of the log, once it settles; return it."""
+        while True:
+            async with self.engine.connect() as connection:
+                await self._settle(connection)
+            if not self._unsettled:
+                self.horizon = self._settled
+                return self.horizon
+            await asyncio.sleep(SETTLE_WAIT_S)
+
+    async def read(self, limit: int = BATCH) -> list[RecordedEvent[Event]]:
+        """Up to `limit` settled events past the horizon, in position order; advance past them."""
+        async with self.engine.connect() as connection:
+            if self._settled <= self.horizon or not self.postgres:
+                await self._settle(connection)
+            if self._settled <= self.horizon:
+                return []
+            events = await read_range(
+                connection, self.log, self.aggregates, self.horizon, self._settled, limit=limit
+            )
+        self.horizon = events[-1].position if len(events) == limit else self._settled
+        return events
+
+    async def _settle(self, connection: AsyncConnection) -> None:
+        table = self.log.events
+        if not self.postgres:
+            last = await connection.scalar(select(func.max(table.c.position)))
+            self._settled = int(last or 0)
+            return
+        sequence = func.pg_get_serial_sequence(table.name, table.c.position.name)
+        last = await connection.scalar(select(func.pg_sequence_last_value(sequence)))
+        await connection.commit()
+        snapshot = await connection.scalar(text("SELECT pg_current_snapshot()::text"))
+        await connection.commit()
+        running = _running(str(snapshot))
+        if self._unsettled and self._unsettled[-1][1] == running:
+            self._unsettled.pop()  # the same transactions settle the newer mark as soon
+        elif len(self._unsettled) >= UNSETTLED_MARKS:
+            del self._unsettled[-1]
+        self._unsettled.append((int(last or 0), running))
+        settled = [taken for taken, then in self._unsettled if not then & running]
+        if settled:
+            self._settled = max(self._settled, *settled)
+        self._unsettled = [
+            (taken, then) for taken, then in self._unsettled if taken > self._settled
+        ]
+
+
+async def read_range(
+    connection: AsyncConnection,
+    log: DomainLog,
+    aggregates: Mapping[str, type[Aggregate[Any]]],
+    after: int,
+    until: int,
+    *,
+    limit: int = BATCH,
+    aggregate: str | None = None,
+    aggregate_id: uuid.UUID | None = None,
+) -> list[RecordedEvent[Event]]:
+    """Up to `limit` events with a position in (after, until], in order; of one aggregate type
+    or one aggregate when given."""
+    table = log.events
+    query = (
+        select(table)
+        .where(table.c.position > after, table.c.position <= until)
+        .order_by(table.c.position)
+        .limit(limit)
+    )
+    if aggregate is not None:
+        query = query.where(table.c.aggregate == aggregate)
+    if aggregate_id is not None:
+        query = query.where(table.c.aggregate_id == aggregate_id)
+    rows = (await connection.execute(query)).all()
+    return [recorded_event(aggregates[row.aggregate], row) for row in rows]
+
+
+def _running(snapshot: str) -> frozenset[int]:
+    """The transaction ids a `pg_snapshot` text (xmin:xmax:xip,...) lists as running."""
+    listed = snapshot.split(":")[2]
+    return frozenset(int(xid) for xid in listed.split(",") if xid)

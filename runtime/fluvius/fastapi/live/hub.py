@@ -1,0 +1,145 @@
+"""The live side of a running service: its resources, one feed per domain, and subscribing.
+
+Feeds start with their first subscription. On PostgreSQL one extra connection (outside the
+pool) LISTENs to every log's channel, so a command committed by any instance wakes the feeds of
+every instance; the feeds read the primary, never a replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from fluvius.casbin.permission import READ
+from fluvius.fastapi.live.feed import DomainFeed
+from fluvius.fastapi.live.protocol import QUEUE_MESSAGES, LiveError
+from fluvius.fastapi.live.resources import AggregateResource, LiveResource
+from fluvius.fastapi.live.subscriptions import Render, Sink, Subscription
+from fluvius.fastapi.problems import FieldProblem, ProblemError
+from fluvius.query.errors import QueryError
+
+if TYPE_CHECKING:
+    from fluvius.data.driver import Database
+    from fluvius.fastapi.access import Access, Gate
+    from fluvius.service import Service
+
+logger = logging.getLogger("fluvius.live")
+
+
+class LiveHub:
+    """Subscriptions to a service's resources, served by one feed per domain."""
+
+    def __init__(self, service: Service, database: Database, gate: Gate) -> None:
+        self.service = service
+        self.database = database
+        self.gate = gate
+        self.resources: dict[str, LiveResource] = {
+            aggregate.qualified_name(): AggregateResource(aggregate)
+            for aggregate in service.aggregates()
+        }
+        self.queue_limit = QUEUE_MESSAGES  # per subscriber
+        self._feeds: dict[str, DomainFeed] = {}
+        self._starting = asyncio.Lock()
+        self._listener: asyncpg.Connection | None = None
+
+    @property
+    def engine(self) -> Any:
+        # SQLite's write engine begins with BEGIN IMMEDIATE: read through the read one
+        return self.database.write if self.database.dialect == "postgresql" else self.database.read
+
+    def resource(self, name: object) -> LiveResource:
+        """The resource called `name`, or a 404 LiveError."""
+        resource = self.resources.get(name) if isinstance(name, str) else None
+        if resource is None:
+            known = ", ".join(sorted(self.resources))
+            raise LiveError(
+                HTTPStatus.NOT_FOUND, "unknown-resource", f"no resource '{name}'; known: {known}"
+            )
+        return resource
+
+    async def admit(self, token: str | None, resource: LiveResource) -> Access:
+        """The caller bearing `token`, if it may read `resource` (as GET would admit it)."""
+        try:
+            return await self.gate.admit(token, resource.name, READ)
+        except ProblemError as error:
+            raise LiveError(error.status, error.code, error.detail) from None
+
+    async def subscribe(
+        self,
+        resource: LiveResource,
+        access: Access,
+        sink: Sink,
+        render: Render,
+        *,
+        aggregate_id: uuid.UUID | None = None,
+        query: Any = None,
+        after: int | None = None,
+    ) -> Subscription:
+        """A subscription delivering to `sink`: events after `after` (replayed from the log),
+        else from now on. Its `last` is the position it starts after."""
+        predicate = None
+        if query is not None:
+            try:
+                predicate = resource.predicate(query, self.database.dialect)
+            except QueryError as error:
+                errors = [FieldProblem.model_validate(item) for item in error.errors]
+                raise LiveError(
+                    HTTPStatus.BAD_REQUEST, error.code, error.message, errors=errors
+                ) from None
+        feed = await self._feed(resource)
+        subscription = Subscription(
+            resource,
+            access,
+            self.gate,
+            sink,
+            render,
+            last=max(feed.horizon, after or 0),
+            aggregate_id=aggregate_id,
+            predicate=predicate,
+        )
+        feed.add(subscription, after)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        feed = self._feeds.get(subscription.resource.log.domain)
+        if feed is not None:
+            feed.remove(subscription)
+
+    async def close(self) -> None:
+        """Stop the feeds and the listening connection."""
+        for feed in self._feeds.values():
+            await feed.stop()
+        self._feeds.clear()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def _feed(self, resource: LiveResource) -> DomainFeed:
+        log = resource.log
+        async with self._starting:
+            feed = self._feeds.get(log.domain)
+            if feed is None:
+                domain = self.service.domain(log.domain)
+                feed = DomainFeed(self.engine, log, domain.aggregates)
+                await self._listen(log.channel, feed)
+                await feed.start()
+                self._feeds[log.domain] = feed
+        return feed
+
+    async def _listen(self, channel: str, feed: DomainFeed) -> None:
+        if self.database.dialect != "postgresql":
+            return
+        try:
+            if self._listener is None or self._listener.is_closed():
+                url = self.database.url.set(drivername="postgresql")
+                self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await self._listener.add_listener(channel, lambda *_: feed.wake.set())
+        except (OSError, asyncpg.PostgresError):
+            logger.warning("cannot LISTEN on %s: the live feed polls the log", channel)
