@@ -1,0 +1,118 @@
+"""Resuming with `after`, late commits, and two instances on one database: every subscriber
+receives each event once, in increasing positions, with no gap."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import random
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from fluvius.data import Database, EventStore
+from fluvius.domain import EventMetadata
+from fluvius.service import Service
+from fluvius.settings import Settings
+from tests.conftest import BACKENDS
+from tests.live.server import Served, receive, serve, subscribe
+from tests.live.service import RESOURCE
+from tests.live.test_websocket import deposit_to, open_account
+from tests.runtime.bank import AccountOpened, log
+
+WRITERS = 6
+DEPOSITS = 20
+
+
+async def positions_after(settings: Settings, start: int) -> list[int]:
+    """Every position in the log after `start`, as committed."""
+    database = Database(settings.database_url)
+    try:
+        async with database.read.connect() as connection:
+            query = select(log.events.c.position).where(log.events.c.position > start)
+            return sorted((await connection.execute(query)).scalars())
+    finally:
+        await database.dispose()
+
+
+async def reconnecting(instances: list[Served], last: asyncio.Future[int]) -> list[int]:
+    """Positions received by a client that reconnects, with `after`, to one instance then
+    another every few events, until it has the `last` position."""
+    received: list[int] = [0]
+    while not (last.done() and received[-1] >= last.result()):
+        served = random.choice(instances)
+        async with served.socket(served.token("teller")) as ws:
+            await subscribe(ws, id="all", resource=RESOURCE, after=received[-1])
+            with contextlib.suppress(TimeoutError):
+                for _ in range(random.randint(1, 15)):
+                    received.append((await receive(ws, within=1))["position"])
+    return received[1:]
+
+
+async def test_resuming_under_concurrent_commands_on_two_instances_loses_and_repeats_nothing(
+    service: Service, settings: Settings
+) -> None:
+    async with (
+        serve(service, settings) as first,
+        serve(service, settings) as second,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        instances = [first, second]
+        accounts = [await open_account(first, f"owner-{n}") for n in range(WRITERS)]
+        start = (await positions_after(settings, 0))[-1]
+        last: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        listeners = [asyncio.create_task(reconnecting(instances, last)) for _ in range(2)]
+        live = []
+        for served in instances:
+            ws = await stack.enter_async_context(served.socket(served.token("teller")))
+            await subscribe(ws, id="all", resource=RESOURCE, after=start)
+            live.append(ws)
+
+        async def write(index: int) -> None:
+            for _ in range(DEPOSITS):
+                await deposit_to(instances[index % 2], random.choice(accounts))
+
+        await asyncio.gather(*(write(n) for n in range(WRITERS)))
+        expected = await positions_after(settings, start)
+        assert len(expected) == WRITERS * DEPOSITS
+        last.set_result(expected[-1])
+        for ws in live:
+            received = [(await receive(ws, within=30))["position"] for _ in expected]
+            assert received == expected, "each instance delivers every event once, in order"
+        for listener in listeners:
+            received = [p for p in await listener if p > start]
+            assert received == expected, "reconnecting with after: no gap, no duplicate"
+
+
+@pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
+async def test_a_late_commit_is_delivered_in_position_order(
+    service: Service, settings: Settings
+) -> None:
+    """On PostgreSQL only: on SQLite writers are serialised, and nothing commits late."""
+    async with serve(service, settings) as served, served.socket(served.token("teller")) as ws:
+        await subscribe(ws, id="all", resource=RESOURCE)
+        database = Database(settings.database_url)
+        late = uuid.uuid4()
+        try:
+            async with database.transaction() as transaction:
+                store = EventStore(transaction.connection, log, driver=transaction.driver)
+                opened = AccountOpened(owner="late", initial_deposit=Decimal(3))
+                [held] = await store.append("account", late, 0, [opened], EventMetadata(), _now())
+                # a later position commits first, and waits for the held one
+                early = await open_account(served, "early")
+                with pytest.raises(TimeoutError):
+                    await receive(ws, within=1)
+        finally:
+            await database.dispose()
+        first, second = await receive(ws), await receive(ws)
+    assert (first["position"], first["event"]["aggregate_id"]) == (held.position, str(late))
+    assert first["state"]["balance"] == "3"
+    assert second["event"]["aggregate_id"] == early
+    assert second["position"] > first["position"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
