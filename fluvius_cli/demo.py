@@ -21,6 +21,7 @@ ROLE = "teller"
 TOKEN_TTL = "12h"
 STREAM_SETTING = "FLUVIUS_STREAM_MONEY_URL"
 NATS_URL = "nats://127.0.0.1:4222"
+ID_OF_REPLY = 'python3 -c \'import json, sys; print(json.load(sys.stdin)["data"]["id"])\''
 WATCH_NATS = (
     'python -c "import asyncio, nats\n'
     "async def main():\n"
@@ -74,12 +75,20 @@ def _instructions(root: Path, base: str) -> str:
         "",
         f"  export TOKEN={token}",
         "",
-        "Open an account, then list the accounts:",
+        "Open an account (its id in $A), then list the accounts:",
         "",
-        f"  curl -s -X POST {base}/banking:open-account/account/:new \\",
+        f"  A=$(curl -s -X POST {base}/banking:open-account/account/:new \\",
         '       -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\',
-        f"       -d {shlex.quote(json.dumps(opening))}",
+        f"       -d {shlex.quote(json.dumps(opening))} | {ID_OF_REPLY})",
         f'  curl -s {base}/banking.account/ -H "Authorization: Bearer $TOKEN"',
+        "",
+        "Follow the account live (server-sent events, in the background), then deposit to it:",
+        "",
+        f'  curl -N {base}/banking.account/$A/events?follow=true -H "Authorization: Bearer $TOKEN" &',
+        f'  curl -s -X POST {base}/banking:deposit/account/$A -H "Authorization: Bearer $TOKEN" '
+        '-H "Content-Type: application/json" -d \'{"amount": "5"}\'',
+        "",
+        'Browsers use the WebSocket /live (docs/http-api.md, "Live").',
         "",
     ]
     return "\n".join(lines)
