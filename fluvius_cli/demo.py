@@ -21,6 +21,7 @@ ROLE = "teller"
 TOKEN_TTL = "12h"
 STREAM_SETTING = "FLUVIUS_STREAM_MONEY_URL"
 NATS_URL = "nats://127.0.0.1:4222"
+AUTHORIZATION = '-H "Authorization: Bearer $TOKEN"'
 ID_OF_REPLY = 'python3 -c \'import json, sys; print(json.load(sys.stdin)["data"]["id"])\''
 WATCH_NATS = (
     'python -c "import asyncio, nats\n'
@@ -84,8 +85,8 @@ def _instructions(root: Path, base: str) -> str:
         "",
         "Follow the account live (server-sent events, in the background), then deposit to it:",
         "",
-        f'  curl -N {base}/banking.account/$A/events?follow=true -H "Authorization: Bearer $TOKEN" &',
-        f'  curl -s -X POST {base}/banking:deposit/account/$A -H "Authorization: Bearer $TOKEN" '
+        f"  curl -N {base}/banking.account/$A/events?follow=true {AUTHORIZATION} &",
+        f"  curl -s -X POST {base}/banking:deposit/account/$A {AUTHORIZATION} "
         '-H "Content-Type: application/json" -d \'{"amount": "5"}\'',
         "",
         'Browsers use the WebSocket /live (docs/http-api.md, "Live").',
