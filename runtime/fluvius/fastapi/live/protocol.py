@@ -62,8 +62,12 @@ def reply(kind: str, subscription: str, **fields: Any) -> str:
 
 def event_body(position: int, event: dict[str, Any], state: dict[str, Any]) -> str:
     """The part of an event message that all its subscribers share (JSON without braces)."""
-    return f'"position":{position},"event":{json.dumps(event)},"state":{json.dumps(state)}'
+    return f'"position":{position},"event":{_compact(event)},"state":{_compact(state)}'
 
 
 def event_message(subscription: str, body: str) -> str:
     return f'{{"type":"event","subscription":{json.dumps(subscription)},{body}}}'
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,166 @@
+"""Live feeds: subscribers of `/live` on one instance on PostgreSQL, while commands run.
+
+The generated bank service (`fluvius run`, one uvicorn worker) holds ACCOUNTS accounts. First
+the deposits' rate with nobody subscribed (a closed loop of CLIENTS clients); then SUBSCRIBERS
+WebSocket connections each subscribe to one account (a teller's token), and the server's RSS
+gives the memory of an idle subscriber; then deposits are paced at RATE a second for DURATION
+while every subscriber receives its account's events, each one's latency taken as its receipt
+time less the event's `recorded_at` (the command's start, so it includes the command's own
+transaction); last, the closed loop again with the subscribers connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench import loadgen
+from bench.commands import DEPOSIT
+from bench.loadgen import Connection, Load, Request
+from bench.postgres import scratch_database
+from bench.projects import example_project
+from bench.report import percentile, show
+from bench.servers import Server, bearer_headers, create, fluvius_run, free_port, serve
+
+SUBSCRIBERS, QUICK_SUBSCRIBERS = 1000, 20
+ACCOUNTS, QUICK_ACCOUNTS = 100, 5
+RATE = 200.0  # paced commands a second
+DURATION, QUICK_DURATION = 10.0, 1.0
+CLIENTS = 16
+PACING_CONNECTIONS = 32
+OPENING = '{"owner": "c%d", "initial_deposit": "1", "opened_on": "2026-01-01"}'
+
+
+def main(quick: bool = False) -> None:
+    """Print the live table."""
+    asyncio.run(_main(quick))
+
+
+async def _main(quick: bool) -> None:
+    subscribers = QUICK_SUBSCRIBERS if quick else SUBSCRIBERS
+    accounts = QUICK_ACCOUNTS if quick else ACCOUNTS
+    duration = QUICK_DURATION if quick else DURATION
+    with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
+        async with scratch_database() as url:
+            root = await asyncio.to_thread(example_project, "bank", Path(folder), database_url=url)
+            port = free_port()
+            environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKERS": "off"}
+            async with serve(
+                fluvius_run(root, port),
+                port=port,
+                log=Path(folder) / "live.log",
+                environment=environment,
+            ) as server:
+                rows = await _measure(server, root, subscribers, accounts, duration)
+    show(
+        f"{subscribers:,} subscribers on one instance (PostgreSQL), deposits paced at {RATE:g}/s",
+        ("measure", "value"),
+        rows,
+        f"Each subscriber follows one of {accounts} accounts (aggregate_id), so each event goes "
+        f"to {subscribers // accounts} subscribers. Latency: receipt less the event's "
+        f"recorded_at (the command's start), over {duration:g} s; throughput: {CLIENTS} "
+        "clients depositing in a closed loop.",
+    )
+
+
+async def _measure(
+    server: Server, root: Path, subscribers: int, accounts: int, duration: float
+) -> list[tuple[object, ...]]:
+    headers = bearer_headers(root)
+    token = headers[0][1].removeprefix("Bearer ")
+    bodies = [OPENING % n for n in range(accounts)]
+    ids = await create(server.port, "/banking:open-account/account/:new", bodies, headers)
+    alone = await _throughput(server.port, ids, headers, duration)
+    before = server.rss_bytes()
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for n in range(subscribers):
+            url = f"ws://127.0.0.1:{server.port}/live"
+            ws = await stack.enter_async_context(connect(url, max_size=None))
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            subscribe = {"type": "subscribe", "id": "s", "resource": "banking.account"}
+            await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % accounts]}))
+            sockets.append(ws)
+        for ws in sockets:
+            assert json.loads(await ws.recv())["type"] == "subscribed"
+        await asyncio.sleep(1)
+        per_subscriber = (server.rss_bytes() - before) / subscribers
+        latencies: list[float] = []
+        readers = [asyncio.create_task(_read(ws, latencies)) for ws in sockets]
+        sent = await _paced(server.port, ids, headers, duration)
+        await asyncio.sleep(2)
+        delivered = len(latencies)
+        shared = await _throughput(server.port, ids, headers, duration)
+        for reader in readers:
+            reader.cancel()
+    expected = sent * subscribers // accounts
+    return [
+        ("commands/s, no subscriber (closed loop)", alone),
+        ("commands/s, subscribers connected (closed loop)", shared),
+        ("paced commands sent", sent),
+        ("events delivered / expected", f"{delivered:,} / {expected:,}"),
+        ("commit-to-delivery p50 ms", percentile(latencies, 0.5)),
+        ("commit-to-delivery p99 ms", percentile(latencies, 0.99)),
+        ("RSS per idle subscriber KiB", per_subscriber / 1024),
+    ]
+
+
+async def _throughput(
+    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
+) -> float:
+    connections = [
+        [Request("POST", f"/banking:deposit/account/{ids[n % len(ids)]}", DEPOSIT, headers)]
+        for n in range(CLIENTS)
+    ]
+    load = Load(port, connections, duration_s=duration, warmup_s=min(2.0, duration / 2))
+    return (await loadgen.run(load)).rate
+
+
+async def _paced(
+    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
+) -> int:
+    """Deposits at RATE a second, on a pool of keep-alive connections; how many were sent."""
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(PACING_CONNECTIONS):
+        free.put_nowait(await Connection.open(port))
+    requests = [
+        Request("POST", f"/banking:deposit/account/{account}", DEPOSIT, headers).encode()
+        for account in ids
+    ]
+    pending: set[asyncio.Task[None]] = set()
+
+    async def send(request: bytes) -> None:
+        connection = await free.get()
+        try:
+            await connection.send(request)
+        finally:
+            free.put_nowait(connection)
+
+    started = time.perf_counter()
+    count = 0
+    while (elapsed := time.perf_counter() - started) < duration:
+        while count < elapsed * RATE:
+            task = asyncio.create_task(send(requests[count % len(requests)]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            count += 1
+        await asyncio.sleep(1 / RATE)
+    await asyncio.gather(*pending)
+    while not free.empty():
+        free.get_nowait().close()
+    return count
+
+
+async def _read(ws: ClientConnection, latencies: list[float]) -> None:
+    async for text in ws:
+        message = json.loads(text)
+        if message["type"] == "event":
+            recorded = dt.datetime.fromisoformat(message["event"]["recorded_at"])
+            latencies.append((dt.datetime.now(dt.UTC) - recorded).total_seconds() * 1000)
