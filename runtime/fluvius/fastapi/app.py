@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fluvius.fastapi.commands import add_command_routes
 from fluvius.fastapi.health import health_router
 from fluvius.fastapi.live import live_endpoint
+from fluvius.fastapi.live.protocol import OPENAPI_NOTE
 from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
 from fluvius.fastapi.openapi import parameters_never_null, refine_openapi
 from fluvius.fastapi.problems import Problem, install_problem_handlers
@@ -39,7 +40,7 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
     runtime = Runtime(service, settings)
     app = FastAPI(
         title=service.name,
-        description=service.description,
+        description=f"{service.description}\n\n{OPENAPI_NOTE}".lstrip(),
         lifespan=runtime.lifespan,
         openapi_tags=[
             {"name": domain.name, "description": domain.description} for domain in service.domains

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from fluvius.fastapi.problems import FieldProblem, ProblemError
 from fluvius.query.errors import QueryError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from fluvius.data.driver import Database
     from fluvius.fastapi.access import Access, Gate
     from fluvius.service import Service
@@ -49,8 +52,8 @@ class LiveHub:
         self._listener: asyncpg.Connection | None = None
 
     @property
-    def engine(self) -> Any:
-        # SQLite's write engine begins with BEGIN IMMEDIATE: read through the read one
+    def engine(self) -> AsyncEngine:
+        """The primary's engine (SQLite's read one: its write one begins with BEGIN IMMEDIATE)."""
         return self.database.write if self.database.dialect == "postgresql" else self.database.read
 
     def resource(self, name: object) -> LiveResource:
@@ -139,7 +142,10 @@ class LiveHub:
         try:
             if self._listener is None or self._listener.is_closed():
                 url = self.database.url.set(drivername="postgresql")
-                self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
+                self._listener = await asyncpg.connect(
+                    url.render_as_string(hide_password=False),
+                    server_settings={"application_name": f"fluvius:{os.getpid()}"},
+                )
             await self._listener.add_listener(channel, lambda *_: feed.wake.set())
         except (OSError, asyncpg.PostgresError):
             logger.warning("cannot LISTEN on %s: the live feed polls the log", channel)

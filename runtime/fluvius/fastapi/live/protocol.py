@@ -21,12 +21,24 @@ RATE_PER_S = 20.0  # client messages per second, sustained
 RATE_BURST = 200  # client messages at once (room to open every subscription twice)
 KEEPALIVE_S = 15.0  # an SSE comment line when nothing else was sent
 
+OPENAPI_NOTE = (
+    "**Live.** The WebSocket `/live` streams changes, authorized like reads: authenticate with "
+    '`Authorization: Bearer` or a first message `{"type": "auth", "token": "..."}`, then '
+    '`{"type": "subscribe", "id": "s1", "resource": "<domain>.<aggregate>"}` with an optional '
+    "`aggregate_id`, `query` (the `query=` filter) and `after` (a log position to resume from); "
+    'each change arrives as `{"type": "event", "subscription", "position", "event", "state"}`. '
+    "Close codes: 4401 unauthenticated, 4403 another subject, 4429 too many messages, 4440 token "
+    "expired, 4503 too slow (resume with `after`), 1009 message too big. "
+    "`GET .../{id}/events?follow=true` streams one aggregate as server-sent events."
+)
+
 
 class Close(IntEnum):
     """The close codes of `/live`."""
 
     GOING_AWAY = 1001  # the server stops; reconnect, with `after`
     MESSAGE_TOO_BIG = 1009  # a client message over MAX_MESSAGE_BYTES
+    INTERNAL_ERROR = 1011  # the server failed (logged); reconnect, with `after`
     UNAUTHENTICATED = 4401  # no valid token (header or `auth` within AUTH_TIMEOUT_S)
     FORBIDDEN = 4403  # a fresh `auth` names another subject or tenant
     TOKEN_EXPIRED = 4440  # the token expired before a fresh `auth` arrived

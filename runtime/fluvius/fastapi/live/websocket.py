@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fluvius.fastapi.access import bearer_token
@@ -39,6 +41,8 @@ from fluvius.fastapi.problems import ProblemError
 
 if TYPE_CHECKING:
     from fluvius.fastapi.live.hub import LiveHub
+
+logger = logging.getLogger("fluvius.live")
 
 
 class Closing(Exception):
@@ -83,8 +87,11 @@ class LiveConnection:
                 task.result()
         except Closing as closing:
             await self._close(closing.code, closing.reason)
-        except (WebSocketDisconnect, RuntimeError, OSError):
+        except (WebSocketDisconnect, OSError, RuntimeError):  # starlette: send after close
             pass  # the client left
+        except Exception:
+            logger.exception("a /live connection failed")
+            await self._close(Close.INTERNAL_ERROR, "the server failed; reconnect with after")
         finally:
             for task in tasks:
                 task.cancel()
@@ -247,15 +254,22 @@ class LiveConnection:
             raise bad_message("query is a filter object, as GET's query=")
         resource = self.hub.resource(message.get("resource"))
         access = await self.hub.admit(self.token, resource)
-        subscription = await self.hub.subscribe(
-            resource,
-            access,
-            self.sink,
-            lambda _position, body: event_message(name, body),
-            aggregate_id=aggregate_id,
-            query=query,
-            after=after,
-        )
+        try:
+            subscription = await self.hub.subscribe(
+                resource,
+                access,
+                self.sink,
+                lambda _position, body: event_message(name, body),
+                aggregate_id=aggregate_id,
+                query=query,
+                after=after,
+            )
+        except (SQLAlchemyError, OSError):
+            raise LiveError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "the event log cannot be read now; subscribe again later",
+            ) from None
         self.subscriptions[name] = subscription
         # queued before the feed or the replay can queue an event for it
         self.sink.offer(reply("subscribed", name, position=subscription.last))
