@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from fluvius.data import Database, EventStore
 from fluvius.domain import EventMetadata
+from fluvius.fastapi.live import feed
 from fluvius.service import Service
 from fluvius.settings import Settings
 from tests.conftest import BACKENDS
@@ -116,3 +117,20 @@ async def test_a_late_commit_is_delivered_in_position_order(
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
+async def test_a_commit_on_one_instance_wakes_the_feed_of_another(
+    service: Service, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL, by NOTIFY: with the feeds' idle polling off, the event still arrives."""
+    monkeypatch.setattr(feed, "IDLE_POLL_S", 3600.0)
+    async with (
+        serve(service, settings) as first,
+        serve(service, settings) as second,
+        second.socket(second.token("teller")) as ws,
+    ):
+        await subscribe(ws, id="all", resource=RESOURCE)
+        account = await open_account(first, "ann")
+        received = await receive(ws, within=30)
+    assert received["event"]["aggregate_id"] == account

@@ -115,7 +115,17 @@ class DomainFeed:
                     subscription.deliver(event.position, body)
 
     async def _replay(self, subscription: Subscription, after: int, until: int) -> None:
-        """Hand `subscription` the events in (after, until], then the live ones held meanwhile."""
+        """Hand `subscription` the events in (after, until], then the live ones held meanwhile;
+        when the log cannot be read, have the subscriber close and resume."""
+        try:
+            await self._replay_range(subscription, after, until)
+        except Exception:
+            logger.exception("replaying the log of %s failed", self.log.log.domain)
+            subscription.sink.overflowed.set()
+            return
+        subscription.release()
+
+    async def _replay_range(self, subscription: Subscription, after: int, until: int) -> None:
         states = StateTracker(self.engine)
         resource = subscription.resource
         position = after
@@ -137,6 +147,5 @@ class DomainFeed:
                     body = event_body(event.position, event_json(event), resource.json_row(row))
                     await subscription.sink.queue.put(subscription.render(event.position, body))
             if len(events) < BATCH:
-                break
+                return
             position = events[-1].position
-        subscription.release()
