@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from fluvius.fastapi.live import websocket
 from tests.live.server import Served, closed_with, receive, subscribe
 from tests.live.service import OPEN, RESOURCE, deposit
 
@@ -161,6 +162,14 @@ async def test_no_token_closes_4401(served: Served) -> None:
         assert await closed_with(ws) == 4401
     async with served.socket("not-a-token") as ws:
         assert (await receive(ws))["problem"]["code"] == "unauthenticated"
+        assert await closed_with(ws) == 4401
+
+
+async def test_silence_after_connecting_closes_4401(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket, "AUTH_TIMEOUT_S", 0.5)
+    async with served.socket() as ws:
         assert await closed_with(ws) == 4401
 
 
