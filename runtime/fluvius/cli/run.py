@@ -49,6 +49,7 @@ def serve(
 
     from fluvius.cli.console import err
     from fluvius.cli.ports import PortTaken, ensure_free
+    from fluvius.fastapi.live.protocol import MAX_MESSAGE_BYTES
     from fluvius.migrations.failures import MigrationFailed
     from fluvius.migrations.state import pending_revisions
     from fluvius.observability.processes import shared_metrics
@@ -89,6 +90,7 @@ def serve(
             workers=workers,
             app_dir=str(found.root),
             log_config=log_config(found.package),
+            ws_max_size=MAX_MESSAGE_BYTES,
         )
 
 

@@ -176,9 +176,10 @@ class LiveConnection:
                 raise WebSocketDisconnect(received.get("code", 1000))
             self._count()
             text = received.get("text")
-            if text is None or len(text) > MAX_MESSAGE_BYTES:
-                if text is not None or len(received.get("bytes") or b"") > MAX_MESSAGE_BYTES:
-                    raise Closing(Close.MESSAGE_TOO_BIG, f"messages hold {MAX_MESSAGE_BYTES} bytes")
+            frame = text.encode() if text is not None else received.get("bytes") or b""
+            if len(frame) > MAX_MESSAGE_BYTES:
+                raise Closing(Close.MESSAGE_TOO_BIG, f"messages hold {MAX_MESSAGE_BYTES} bytes")
+            if text is None:
                 self._refuse(bad_message("messages are JSON text frames"))
                 continue
             try:
