@@ -3,10 +3,10 @@
 The generated bank service (`fluvius run`, one uvicorn worker) holds ACCOUNTS accounts. First
 the deposits' rate with nobody subscribed (a closed loop of CLIENTS clients); then SUBSCRIBERS
 WebSocket connections each subscribe to one account (a teller's token), and the server's RSS
-gives the memory of an idle subscriber; then deposits are paced at RATE a second for DURATION
-while every subscriber receives its account's events, each one's latency taken as its receipt
-time less the event's `recorded_at` (the command's start, so it includes the command's own
-transaction); last, the closed loop again with the subscribers connected.
+gives the memory of an idle subscriber; then deposits are paced at each of RATES a second for
+DURATION while every subscriber receives its account's events, each one's latency taken as its
+receipt time less the event's `recorded_at` (the command's start, so it includes the command's
+own transaction); last, the closed loop again with the subscribers connected.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bench.servers import Server, bearer_headers, create, fluvius_run, free_port
 
 SUBSCRIBERS, QUICK_SUBSCRIBERS = 1000, 20
 ACCOUNTS, QUICK_ACCOUNTS = 100, 5
-RATE = 200.0  # paced commands a second
+RATES = (20.0, 200.0)  # paced commands a second
 DURATION, QUICK_DURATION = 10.0, 1.0
 CLIENTS = 16
 PACING_CONNECTIONS = 32
@@ -60,7 +60,7 @@ async def _main(quick: bool) -> None:
             ) as server:
                 rows = await _measure(server, root, subscribers, accounts, duration)
     show(
-        f"{subscribers:,} subscribers on one instance (PostgreSQL), deposits paced at {RATE:g}/s",
+        f"{subscribers:,} subscribers on one instance (PostgreSQL), paced deposits",
         ("measure", "value"),
         rows,
         f"Each subscriber follows one of {accounts} accounts (aggregate_id), so each event goes "
@@ -94,22 +94,31 @@ async def _measure(
         per_subscriber = (server.rss_bytes() - before) / subscribers
         latencies: list[float] = []
         readers = [asyncio.create_task(_read(ws, latencies)) for ws in sockets]
-        sent = await _paced(server.port, ids, headers, duration)
-        await asyncio.sleep(2)
-        delivered = len(latencies)
+        paced = []
+        for rate in RATES:
+            sent = await _paced(server.port, ids, headers, duration, rate)
+            await asyncio.sleep(2)
+            paced.append((rate, sent, list(latencies)))
+            latencies.clear()
         shared = await _throughput(server.port, ids, headers, duration)
         for reader in readers:
             reader.cancel()
-    expected = sent * subscribers // accounts
-    return [
+    rows: list[tuple[object, ...]] = [
         ("commands/s, no subscriber (closed loop)", alone),
         ("commands/s, subscribers connected (closed loop)", shared),
-        ("paced commands sent", sent),
-        ("events delivered / expected", f"{delivered:,} / {expected:,}"),
-        ("commit-to-delivery p50 ms", percentile(latencies, 0.5)),
-        ("commit-to-delivery p99 ms", percentile(latencies, 0.99)),
         ("RSS per idle subscriber KiB", per_subscriber / 1024),
     ]
+    for rate, sent, received in paced:
+        expected = sent * subscribers // accounts
+        rows += [
+            (
+                f"at {rate:g} cmd/s: events delivered / expected",
+                f"{len(received):,} / {expected:,}",
+            ),
+            (f"at {rate:g} cmd/s: commit-to-delivery p50 ms", percentile(received, 0.5)),
+            (f"at {rate:g} cmd/s: commit-to-delivery p99 ms", percentile(received, 0.99)),
+        ]
+    return rows
 
 
 async def _throughput(
@@ -124,9 +133,9 @@ async def _throughput(
 
 
 async def _paced(
-    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
+    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float, rate: float
 ) -> int:
-    """Deposits at RATE a second, on a pool of keep-alive connections; how many were sent."""
+    """Deposits at `rate` a second, on a pool of keep-alive connections; how many were sent."""
     free: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(PACING_CONNECTIONS):
         free.put_nowait(await Connection.open(port))
@@ -146,12 +155,12 @@ async def _paced(
     started = time.perf_counter()
     count = 0
     while (elapsed := time.perf_counter() - started) < duration:
-        while count < elapsed * RATE:
+        while count < elapsed * rate:
             task = asyncio.create_task(send(requests[count % len(requests)]))
             pending.add(task)
             task.add_done_callback(pending.discard)
             count += 1
-        await asyncio.sleep(1 / RATE)
+        await asyncio.sleep(1 / rate)
     await asyncio.gather(*pending)
     while not free.empty():
         free.get_nowait().close()

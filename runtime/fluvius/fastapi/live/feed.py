@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from fluvius.data.horizon import BATCH, SettledLog, read_range
@@ -46,7 +48,10 @@ class DomainFeed:
         self.engine = engine
         self.log = SettledLog(engine, log, aggregates)
         self.wake = asyncio.Event()
-        self.subscriptions: set[Subscription] = set()
+        # subscriptions to one aggregate by its id, the others apart: an event is offered to
+        # its aggregate's subscriptions and the broad ones only
+        self._by_id: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
+        self._broad: set[Subscription] = set()
         self._states = StateTracker(engine)
         self._task: asyncio.Task[None] | None = None
 
@@ -65,12 +70,12 @@ class DomainFeed:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for subscription in self.subscriptions:
+        for subscription in self.subscriptions():
             subscription.cancel()
 
     def add(self, subscription: Subscription, after: int | None) -> None:
         """Serve `subscription` from now on; first replay the log after `after`, if given."""
-        self.subscriptions.add(subscription)
+        self._group(subscription).add(subscription)
         if after is not None and after < self.horizon:
             subscription.held = []
             subscription.replay = asyncio.create_task(
@@ -78,8 +83,20 @@ class DomainFeed:
             )
 
     def remove(self, subscription: Subscription) -> None:
-        self.subscriptions.discard(subscription)
+        group = self._group(subscription)
+        group.discard(subscription)
+        if not group and subscription.aggregate_id is not None:
+            del self._by_id[subscription.aggregate_id]
         subscription.cancel()
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every subscription the feed serves."""
+        return [*self._broad, *(s for group in self._by_id.values() for s in group)]
+
+    def _group(self, subscription: Subscription) -> set[Subscription]:
+        if subscription.aggregate_id is None:
+            return self._broad
+        return self._by_id[subscription.aggregate_id]
 
     async def _run(self) -> None:
         while True:
@@ -104,7 +121,8 @@ class DomainFeed:
 
     async def _fan_out(self, events: Sequence[RecordedEvent[Event]]) -> None:
         for event in events:
-            interested = [s for s in self.subscriptions if s.resource.concerns(event)]
+            candidates = [*self._broad, *self._by_id.get(event.aggregate_id, ())]
+            interested = [s for s in candidates if s.resource.concerns(event)]
             if not interested:
                 continue
             resource = interested[0].resource
