@@ -11,8 +11,9 @@ A reading step reads the sequence's last value M, then takes a snapshot S: a tra
 holds a position up to M took its id before M was read, so at S it had ended or is in S's list
 of running transactions (xip). Once every transaction of that list has ended (no longer in the
 xip of a later snapshot), every position up to M is settled; a position still missing then was
-rolled back. With nothing in flight, M is settled at once. On SQLite writers are serialised and
-positions commit in order: everything visible is settled.
+rolled back. With nothing in flight, M is settled at once. Transactions that `pg_stat_activity`
+shows in other databases of the server are left out of the list: they hold no position here.
+On SQLite writers are serialised and positions commit in order: everything visible is settled.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
 
 BATCH = 500
 SETTLE_WAIT_S = 0.02
+# The running transactions (cluster-wide), and those known to run in other databases: they
+# cannot hold positions of this log, and the horizon need not wait for them.
+_RUNNING = text(
+    "SELECT pg_current_snapshot()::text, ARRAY(SELECT backend_xid::text FROM pg_stat_activity"
+    " WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL)"
+)
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
 
 
@@ -94,9 +101,9 @@ class SettledLog:
         sequence = func.pg_get_serial_sequence(table.name, table.c.position.name)
         last = await connection.scalar(select(func.pg_sequence_last_value(sequence)))
         await connection.commit()
-        snapshot = await connection.scalar(text("SELECT pg_current_snapshot()::text"))
+        snapshot, elsewhere = (await connection.execute(_RUNNING)).one()
         await connection.commit()
-        running = _running(str(snapshot))
+        running = _running(str(snapshot)) - {int(xid) for xid in elsewhere}
         if self._unsettled and self._unsettled[-1][1] == running:
             self._unsettled.pop()  # the same transactions settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
