@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import Storage, storage_of
+from fluvius.data.reader import Checkpoint
 from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
 from fluvius.domain.context import Context
 from fluvius.domain.errors import (
@@ -30,7 +32,7 @@ from fluvius.domain.errors import (
     UnknownReference,
     VersionConflict,
 )
-from fluvius.domain.messages import Command, EventMetadata, State
+from fluvius.domain.messages import Command, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ class CommandResult:
 
     response: dict[str, Any]
     replayed: bool = False
+    token: ConsistencyToken | None = None  # where its events sit, when it recorded any
 
     @property
     def aggregate_id(self) -> uuid.UUID:
@@ -246,7 +249,7 @@ class CommandProcessor:
             response=response,
             recorded_at=now,
         )
-        return CommandResult(response)
+        return CommandResult(response, token=_token(request, recorded))
 
 
 def _decision_context(request: _Request, now: dt.datetime) -> Context:
@@ -309,7 +312,19 @@ async def _replay(store: EventStore, stored: StoredCommand, request: _Request) -
         )
         if state is None or not request.scope.admits(state):
             raise _not_found(request, stored.aggregate_id)
-    return CommandResult(stored.response, replayed=True)
+    recorded = [
+        event
+        for summary in stored.response["events"][-1:]
+        if (event := await store.event([request.aggregate_type], uuid.UUID(summary["id"])))
+    ]
+    return CommandResult(stored.response, replayed=True, token=_token(request, recorded))
+
+
+def _token(request: _Request, recorded: list[RecordedEvent[Any]]) -> ConsistencyToken | None:
+    """The token of a command that recorded `recorded`: the checkpoint after its last event."""
+    if not recorded:
+        return None
+    return ConsistencyToken(request.aggregate_type.domain, Checkpoint.of(recorded[-1]))
 
 
 def _log_key(caller: str | None, command_id: str) -> str:

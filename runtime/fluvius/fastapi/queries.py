@@ -24,6 +24,7 @@ from fluvius.data.store import EventStore
 from fluvius.domain.aggregate import Aggregate
 from fluvius.domain.errors import NotFound
 from fluvius.fastapi.access import Access
+from fluvius.fastapi.consistency import consistency_token
 from fluvius.fastapi.openapi import declare_component
 from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
@@ -74,6 +75,11 @@ def only_parameters(*names: str) -> Any:
     return Depends(check)
 
 
+# State rows are written in the command's own transaction: a read of them includes every
+# acknowledged write, so a token only needs to be one this service wrote.
+CONSISTENT = Depends(consistency_token)
+
+
 def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """The list, item and history routes of `aggregate`."""
     admitted = runtime.gate.require(aggregate.qualified_name(), READ)
@@ -109,7 +115,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         operation_id=f"{operation}_list",
         summary=f"List {aggregate.name} rows",
         openapi_extra={"parameters": [query_parameter]},
-        dependencies=[only_parameters("query", "sort", "limit", "page", "cursor")],
+        dependencies=[only_parameters("query", "sort", "limit", "page", "cursor"), CONSISTENT],
         **common,
     )
     async def list_aggregates(
@@ -148,7 +154,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=item_reply(state_type),
         operation_id=f"{operation}_get",
         summary=f"One {aggregate.name}",
-        dependencies=[only_parameters()],
+        dependencies=[only_parameters(), CONSISTENT],
         **common,
     )
     async def get_aggregate(id: uuid.UUID, access: Access = Depends(admitted)) -> JSONResponse:
@@ -163,7 +169,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         response_model=HistoryReply,
         operation_id=f"{operation}_events",
         summary=f"The events of one {aggregate.name}, oldest first",
-        dependencies=[only_parameters("after", "limit")],
+        dependencies=[only_parameters("after", "limit"), CONSISTENT],
         **common,
     )
     async def aggregate_events(

@@ -1,0 +1,32 @@
+"""The `Consistency-Token` request header: the write a read must include."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import Header
+
+from fluvius.data.consistency import HEADER, ConsistencyToken, InvalidConsistencyToken
+from fluvius.fastapi.problems import ProblemError
+
+TOKEN_HELP = (
+    "The `Consistency-Token` of a command's reply: the answer includes that command's effect, "
+    "waiting for it a bounded time."
+)
+
+
+def consistency_token(
+    token: Annotated[
+        str | None, Header(alias=HEADER, max_length=256, description=TOKEN_HELP)
+    ] = None,
+) -> ConsistencyToken | None:
+    """The token a read was sent with, if any; a token this service did not write is a 400."""
+    if token is None:
+        return None
+    try:
+        return ConsistencyToken.decode(token)
+    except InvalidConsistencyToken as error:
+        raise ProblemError(
+            HTTPStatus.BAD_REQUEST, "invalid-consistency-token", str(error)
+        ) from None
