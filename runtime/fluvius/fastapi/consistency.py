@@ -1,4 +1,8 @@
-"""The `Consistency-Token` request header: the write a read must include."""
+"""The `Consistency-Token` request header: the write a read must include.
+
+Left out of the OpenAPI document: a client sends back only what a reply gave it, and no value a
+schema could describe is one to make up (docs/http-api.md describes the header).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,10 @@ from fastapi import Header
 from fluvius.data.consistency import HEADER, ConsistencyToken, InvalidConsistencyToken
 from fluvius.fastapi.problems import ProblemError
 
-TOKEN_HELP = (
-    "The `Consistency-Token` of a command's reply: the answer includes that command's effect, "
-    "waiting for it a bounded time."
-)
-
 
 def consistency_token(
     token: Annotated[
-        str | None, Header(alias=HEADER, max_length=256, description=TOKEN_HELP)
+        str | None, Header(alias=HEADER, max_length=256, include_in_schema=False)
     ] = None,
 ) -> ConsistencyToken | None:
     """The token a read was sent with, if any; a token this service did not write is a 400."""
