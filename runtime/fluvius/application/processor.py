@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +74,13 @@ class CommandResult:
     response: dict[str, Any]
     replayed: bool = False
     token: ConsistencyToken | None = None  # where its events sit, when it recorded any
+
+    def committed_at(self, lsn: str | None) -> CommandResult:
+        """The result with its token naming `lsn`, the primary's WAL position after the
+        commit (when replicas need it)."""
+        if self.token is None or lsn is None:
+            return self
+        return replace(self, token=replace(self.token, lsn=lsn))
 
     @property
     def aggregate_id(self) -> uuid.UUID:
@@ -181,11 +188,14 @@ class CommandProcessor:
             store = EventStore(
                 transaction.connection, request.storage.log, driver=transaction.driver
             )
+            stored = None
             if request.context.command_id is not None:
                 stored = await store.find_command(request.tenant_key, request.log_key)
-                if stored is not None:
-                    return await _replay(store, stored, request)
-            return await self._process(store, request)
+            if stored is not None:
+                result = await _replay(store, stored, request)
+            else:
+                result = await self._process(store, request)
+        return result.committed_at(transaction.lsn)
 
     async def _process(self, store: EventStore, request: _Request) -> CommandResult:
         aggregate_type, handler = request.aggregate_type, request.handler
