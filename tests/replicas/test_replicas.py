@@ -12,6 +12,7 @@ from dataclasses import replace
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from fluvius.data.consistency import ConsistencyToken
 from fluvius.service import Service
@@ -29,11 +30,12 @@ ACCOUNTS = "/banking.account/"
 async def served(
     bank: Service, url: str, replication: Replication, *replicas: Server, wait_s: float = 2.0
 ) -> AsyncIterator[Api]:
-    """The bank on the primary's database at `url`, reading from `replicas`."""
+    """The bank on the primary's database at `url`, reading from `replicas`, with metrics."""
     settings = replace(
         api_settings(bank, url),
         read_database_url=",".join(replication.on(replica, url) for replica in replicas),
         consistency_wait_s=wait_s,
+        metrics=True,
     )
     async with serving(bank, settings) as api:
         yield api
@@ -44,6 +46,18 @@ async def open_account(teller: httpx.AsyncClient, owner: str) -> tuple[str, dict
     reply = await teller.post(OPEN, json={"owner": owner, "initial_deposit": "10"})
     assert reply.status_code == 201, reply.text
     return reply.json()["data"]["id"], {"Consistency-Token": reply.headers["consistency-token"]}
+
+
+async def replica_metric(client: httpx.AsyncClient, name: str) -> dict[str, float]:
+    """The samples of the metric `name` at `/metrics`, by replica."""
+    reply = await client.get("/metrics")
+    assert reply.status_code == 200, reply.text
+    return {
+        sample.labels["replica"]: sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+        if sample.name == name
+    }
 
 
 @asynccontextmanager
@@ -84,6 +98,7 @@ async def test_queries_read_the_replica_and_a_token_falls_back_to_the_primary_wh
                 assert (fresh.status_code, fresh.headers["read-source"]) == (200, "primary"), path
             listed = await teller.get(ACCOUNTS, headers=token)
             assert sorted(row["owner"] for row in listed.json()["data"]) == ["ann", "bob"]
+            assert (await replica_metric(teller, "fluvius_replica_lag_bytes"))["replica1"] > 0
 
         await replication.caught_up(standby)
         caught_up = await teller.get(f"{ACCOUNTS}{unseen}", headers=token)
@@ -135,6 +150,7 @@ async def test_a_replica_that_stops_is_skipped_and_used_again_once_it_answers(
                 for path in (f"{ACCOUNTS}{account}", ACCOUNTS, f"{ACCOUNTS}{account}/events"):
                     reply = await teller.get(path, headers=headers)
                     assert (reply.status_code, reply.headers["read-source"]) == (200, "primary")
+            assert await replica_metric(teller, "fluvius_replica_up") == {"replica1": 0}
         finally:
             standby.start()
 
@@ -145,6 +161,7 @@ async def test_a_replica_that_stops_is_skipped_and_used_again_once_it_answers(
                 break
             await asyncio.sleep(0.05)
         assert reply.headers["read-source"] == "replica"
+        assert await replica_metric(teller, "fluvius_replica_up") == {"replica1": 1}
 
 
 async def test_two_replicas_both_serve_reads(

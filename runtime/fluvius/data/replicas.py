@@ -37,6 +37,7 @@ MAX_PROBE_S = 30.0
 _RECOVERY_CONFLICT = "40001"
 _LONG_PAGE_HEADER = 40  # bytes, the first page of a WAL segment's header (others: 24)
 _REPLAYED = text("SELECT pg_last_wal_replay_lsn()::text")
+_WRITTEN = text("SELECT pg_current_wal_lsn()::text")
 
 
 def lsn_number(lsn: str) -> int:
@@ -191,6 +192,26 @@ class Replicas:
             replica.up, replica.standby, replica.replayed = True, True, 0
             logger.warning("%s answers again, reads use it", replica.name)
             return
+
+    async def lags(self, primary: AsyncConnection) -> dict[str, int | None]:
+        """How many bytes of the primary's WAL (read on `primary`) each replica has yet to
+        replay; None for a replica left out, or that does not answer."""
+        written = lsn_number((await primary.execute(_WRITTEN)).scalar_one())
+        lags: dict[str, int | None] = {}
+        for replica in self.replicas:
+            lags[replica.name] = None
+            if not replica.up:
+                continue
+            try:
+                async with replica.engine.connect() as connection:
+                    replayed = (await connection.execute(_REPLAYED)).scalar()
+            except Exception as error:
+                if not server_unreachable(error):
+                    raise
+                continue
+            if replayed is not None:
+                lags[replica.name] = max(written - lsn_number(replayed), 0)
+        return lags
 
     async def dispose(self) -> None:
         """Stop the probes; close every replica's pooled connections."""
