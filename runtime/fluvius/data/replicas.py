@@ -55,10 +55,11 @@ def written_by(insert_lsn: str, block_size: int) -> str:
     """The end of the WAL records written before the insert position `insert_lsn`
     (`pg_current_wal_insert_lsn()`), as a standby's `pg_last_wal_replay_lsn()` reaches it.
 
-    The insert position is the end of the last record, except when that record filled its page:
-    then it is past the next page's header (24 bytes, 40 at a segment's start). No record ends
-    between a page's start and its 41st byte but at such a position, so the page's start stands
-    for them all.
+    The insert position is where the next record goes: at the last record's end, or, when that
+    end fell on a page boundary, past the next page's header (24 bytes; 40 on a segment's first
+    page), where no standby's replay position (always a record's end) will ever be. So a position
+    within a page's first 40 bytes stands for the page's start: the only record that can end
+    between the two is the last one, which then began on an earlier page.
     """
     position = lsn_number(insert_lsn)
     offset = position % block_size
