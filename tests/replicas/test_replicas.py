@@ -164,6 +164,27 @@ async def test_a_replica_that_stops_is_skipped_and_used_again_once_it_answers(
         assert await replica_metric(teller, "fluvius_replica_up") == {"replica1": 1}
 
 
+async def test_with_one_of_two_replicas_stopped_the_other_serves_the_reads(
+    bank: Service, bank_url: str, replication: Replication
+) -> None:
+    first, second = replication.standbys
+    async with (
+        served(bank, bank_url, replication, first, second) as api,
+        api.client("teller") as teller,
+    ):
+        account, token = await open_account(teller, "ann")
+        await replication.caught_up()
+        second.stop()
+        try:
+            for headers in ({}, token) * 10:
+                reply = await teller.get(f"{ACCOUNTS}{account}", headers=headers)
+                assert (reply.status_code, reply.headers["read-source"]) == (200, "replica")
+            up = await replica_metric(teller, "fluvius_replica_up")
+            assert up == {"replica1": 1, "replica2": 0}
+        finally:
+            second.start()
+
+
 async def test_two_replicas_both_serve_reads(
     bank: Service, bank_url: str, replication: Replication
 ) -> None:
