@@ -5,6 +5,8 @@
     GET /{domain}.{aggregate}/{id}/events ?after=&limit=
 
 Every read is confined in SQL to the caller's tenant and scope, so counts and pages are right.
+Reads go to a read replica when there are any, to one that includes the write of the request's
+`Consistency-Token` when it has one (fluvius.data.replicas); `Read-Source` says which answered.
 OpenAPI declares `query=` as JSON (its schema, `<Aggregate>Filter`, lists each field's operators
 and values) and `sort=` by a pattern naming the sortable fields (fluvius.query.schema).
 This module does not postpone annotations: FastAPI reads the endpoints' types at definition.
