@@ -151,6 +151,7 @@ async def test_a_replica_that_stops_is_skipped_and_used_again_once_it_answers(
                     reply = await teller.get(path, headers=headers)
                     assert (reply.status_code, reply.headers["read-source"]) == (200, "primary")
             assert await replica_metric(teller, "fluvius_replica_up") == {"replica1": 0}
+            assert (await teller.get("/readyz")).status_code == 200  # it asks the primary
         finally:
             standby.start()
 
