@@ -5,7 +5,8 @@ Generated code builds one `Service`; the HTTP app, the workers and the CLI verbs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,23 @@ if TYPE_CHECKING:
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
     from fluvius.domain.aggregate import Aggregate
+    from fluvius.settings import Settings
+
+ServicesBuilder = Callable[["Settings"], AbstractAsyncContextManager[Any]]
+"""Builds a service's dependencies once at start-up, and closes them at shutdown: an
+`@asynccontextmanager` function of the settings, which yields the services (`self.services` in
+handlers, `ctx.services` in workers)."""
+
+
+@asynccontextmanager
+async def no_services(_settings: Settings) -> AsyncIterator[None]:
+    """The builder of a service that depends on nothing."""
+    yield None
+
+
+def provided(services: Any) -> ServicesBuilder:
+    """A builder of services that exist already (a test's fakes): nothing to start or close."""
+    return lambda _settings: nullcontext(services)
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class Service:
     tenancy: bool = False
     description: str = ""
     streams: tuple[Stream, ...] = ()
+    build_services: ServicesBuilder = no_services
     _by_name: dict[str, Domain] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

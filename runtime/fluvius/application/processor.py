@@ -118,9 +118,12 @@ class _Request:
 class CommandProcessor:
     """Runs commands against aggregates stored in `database`."""
 
-    def __init__(self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS, services: Any = None
+    ) -> None:
         self.database = database
         self.attempts = attempts
+        self.services = services  # what handlers reach as `self.services`
 
     async def execute(
         self,
@@ -223,7 +226,7 @@ class CommandProcessor:
         await _check_refs(store, request)
         now = request.context.now or dt.datetime.now(dt.UTC)
         reader = TransactionReader(store, tenant)
-        aggregate = aggregate_type(state, _decision_context(request, now), reader)
+        aggregate = aggregate_type(state, _decision_context(request, now), reader, self.services)
         decision = aggregate.decide(request.command)
         events = decision if isinstance(decision, list) else list(await decision)
         for event in events:

@@ -136,11 +136,16 @@ class Aggregate(Generic[S]):
         cls.commands, cls.events, cls.upcasters = commands, events, upcasters
 
     def __init__(
-        self, state: S, context: Context | None = None, reader: StateReader | None = None
+        self,
+        state: S,
+        context: Context | None = None,
+        reader: StateReader | None = None,
+        services: Any = None,
     ) -> None:
         self.state = state
         self._context = context
         self._reader = reader or NoReader()
+        self._services = services
 
     @property
     def context(self) -> Context:
@@ -154,6 +159,17 @@ class Aggregate(Generic[S]):
         base), or None when it does not exist in the caller's tenant. Read-only, in the
         command's transaction; the row may change once read (see docs/architecture.md)."""
         return await self._reader.read(aggregate, aggregate_id)
+
+    @property
+    def services(self) -> Any:
+        """The service's dependencies, as its builder made them at start-up (a generated base
+        class narrows the type to the project's `Services`)."""
+        if self._services is None:
+            raise RuntimeError(
+                f"{self.qualified_name()} has no services: they exist while a service that "
+                "builds them runs the command (or a test provides them)"
+            )
+        return self._services
 
     @property
     def id(self) -> uuid.UUID:
