@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fluvius.data.mapping import Storage, map_aggregate
+from fluvius.domain.lookalikes import check_methods
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -63,7 +64,9 @@ class Domain:
 @dataclass(frozen=True)
 class Service:
     """Everything a generated service declares; building it maps each aggregate to its state
-    table, its domain's log and the tables its refs name (`fluvius.data.mapping`)."""
+    table, its domain's log and the tables its refs name (`fluvius.data.mapping`), and refuses
+    an aggregate class whose methods look like handlers but match none
+    (`fluvius.domain.lookalikes`)."""
 
     name: str
     metadata: MetaData
@@ -84,6 +87,7 @@ class Service:
         }
         for domain in self.domains:
             for aggregate in domain.aggregates:
+                check_methods(aggregate)
                 refs = {
                     ref.to: tables[ref.to]
                     for handler in aggregate.commands.values()

@@ -1,5 +1,6 @@
-"""Business rules of a generated project that see the world: `self.read` of other aggregates,
-and the services built at start-up (`self.services`, `ctx.services`), through its HTTP app."""
+"""Business rules of a generated project: `self.read` of other aggregates and the services built
+at start-up (`self.services`, `ctx.services`) through its HTTP app, its own tests of them, and
+misspelt overrides caught early."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
+from fluvius.domain.lookalikes import MisnamedMethod
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import assert_linters_pass, fluvius, import_service, run_pytest, served
+from tests.e2e.projects import (
+    assert_linters_pass,
+    fluvius,
+    fluvius_fails,
+    import_service,
+    run_pytest,
+    served,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +263,38 @@ def test_the_project_s_tests_give_other_states_and_fake_services_and_pass_the_li
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout, tests.stdout
     assert_linters_pass(market)
+
+
+MISSPELT = '''
+
+    def withdrawl(self, command: Withdraw) -> list[Event]:
+        """Meant to override withdraw: it never would run."""
+        return super().withdraw(command)
+'''
+
+
+def test_a_misspelt_override_fails_generation_start_and_tests(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("bank", tmp_path)
+    rules = root / "bank/banking/account.py"
+    lines = rules.read_text().replace(
+        "from bank.banking._generated.account import AccountBase",
+        "from fluvius.domain import Event\n\n"
+        "from bank.banking._generated.account import AccountBase, Withdraw",
+    )
+    rules.write_text(lines + MISSPELT)
+    line = rules.read_text().splitlines().index(MISSPELT.splitlines()[2]) + 1
+
+    output = fluvius_fails("generate", cwd=root)
+    assert (
+        f"bank/banking/account.py:{line}:9: FV501 method 'withdrawl' of banking.account" in output
+    )
+    assert "did you mean 'withdraw'?" in output
+
+    with pytest.raises(MisnamedMethod, match=rf"account\.py:{line}: method 'withdrawl'"):
+        import_service(root, "bank")
+
+    tests = run_pytest(root, "tests/test_banking_account.py")
+    assert tests.returncode != 0
+    assert "MisnamedMethod" in tests.stdout + tests.stderr

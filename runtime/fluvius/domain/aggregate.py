@@ -102,6 +102,10 @@ def upcasts(event: str, *, from_version: int) -> Callable[[F], F]:
     return mark
 
 
+class InvalidDecision(TypeError):
+    """A handler returned something other than a list of its aggregate's events."""
+
+
 class MissingUpcaster(LookupError):
     """Stored event data is older than its event class and no upcaster bridges the gap."""
 
@@ -200,7 +204,8 @@ class Aggregate(Generic[S]):
 
     def decide(self, command: Command) -> Decision:
         """Check the command's guards against the state, then run its handler: a `def` handler's
-        events come back as a list, an `async def` handler's as the awaitable it returns."""
+        events come back as a list, an `async def` handler's as an awaitable of one. Anything
+        but a list of the aggregate's events is an InvalidDecision."""
         handler = self.handler_for(type(command))
         state, payload = vars(self.state), vars(command)
         for guard in handler.requires:
@@ -214,7 +219,29 @@ class Aggregate(Generic[S]):
                     actual=actual,
                 )
         decided = getattr(self, handler.method)(command)
-        return cast("Decision", decided) if inspect.iscoroutine(decided) else list(decided)
+        if inspect.iscoroutine(decided):
+            return self._checked_later(handler, decided)
+        return self._checked(handler, decided)
+
+    def _checked(self, handler: CommandHandler, decided: object) -> list[Event]:
+        """The handler's events, once they are known to be a list of the aggregate's events."""
+        if isinstance(decided, list | tuple) and all(map(self._applies_to, decided)):
+            return list(decided)
+        names = ", ".join(projector.event.__name__ for projector in self.events.values())
+        raise InvalidDecision(
+            f"{type(self).__name__}.{handler.method} returned {decided!r}: a handler returns a "
+            f"list of events of {self.qualified_name()} ({names})"
+        )
+
+    def _applies_to(self, event: object) -> bool:
+        """Whether `event` is one of the events this aggregate applies."""
+        projector = self.events.get(getattr(event, "event_name", ""))
+        return projector is not None and isinstance(event, projector.event)
+
+    async def _checked_later(
+        self, handler: CommandHandler, decided: Awaitable[object]
+    ) -> list[Event]:
+        return self._checked(handler, await decided)
 
     def apply(self, event: Event) -> None:
         """Project `event` onto the state and count it in the version."""
