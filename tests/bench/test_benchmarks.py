@@ -27,6 +27,7 @@ EXPECTED = {
     "memory": ("idle RSS MiB", "under-load RSS MiB"),
     "streams": ("events/s", "lag p99 ms", "cmd/s"),
     "replicas": ("from replica", "its token", "p99 ms"),
+    "rules": ("reads one other aggregate", "async handler", "a/b"),
 }
 
 pytestmark = pytest.mark.slow
