@@ -304,14 +304,14 @@ def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
     rules.write_text(docstring + _BANK_RULES.lstrip("\n"))
     user_tests = root / "tests/test_banking_account.py"
     text = user_tests.read_text().replace(
-        "from fluvius.testing import Scenario",
+        "from fluvius.ids import uuid7",
         "import pytest\nfrom fluvius.domain import GuardFailed, Rejected\n"
-        "from fluvius.testing import Scenario",
+        "from fluvius.ids import uuid7",
     )
     text = text.replace(
-        "from bank.banking._generated.account import AccountOpened, OpenAccount",
+        "from bank.banking._generated.account import AccountOpened, AccountState, OpenAccount",
         "from bank.banking._generated.account import (\n"
-        "    AccountOpened,\n    Deposit,\n    OpenAccount,\n    Withdraw,\n)",
+        "    AccountOpened,\n    AccountState,\n    Deposit,\n    OpenAccount,\n    Withdraw,\n)",
     )
     user_tests.write_text(text + _BANK_RULE_TESTS)
 
