@@ -54,6 +54,10 @@ def test_exact_names_private_helpers_and_distant_names_are_not_lookalikes() -> N
     check_methods(Account)
 
 
+class Stray(Event, name="stray"):
+    """An event no account applies."""
+
+
 class Careless(Account):
     """An account whose handlers return what a handler must not."""
 
@@ -69,8 +73,8 @@ class Careless(Account):
 @pytest.mark.parametrize("command", [Deposit(amount=Decimal(1)), Withdraw(amount=Decimal(1))])
 @pytest.mark.parametrize(
     "returned",
-    [None, OpenAccount(owner="ann"), [OpenAccount(owner="ann")], ["money-deposited"]],
-    ids=["none", "a-command", "a-list-of-commands", "a-list-of-names"],
+    [None, OpenAccount(owner="ann"), [OpenAccount(owner="ann")], ["money-deposited"], [Stray()]],
+    ids=["none", "a-command", "a-list-of-commands", "a-list-of-names", "an-undeclared-event"],
 )
 async def test_a_handler_returning_anything_but_its_events_fails_clearly_and_writes_nothing(
     database: Database, processor: CommandProcessor, command: Deposit | Withdraw, returned: Any

@@ -234,9 +234,8 @@ class Aggregate(Generic[S]):
         )
 
     def _applies_to(self, event: object) -> bool:
-        """Whether `event` is one of the events this aggregate applies."""
-        projector = self.events.get(getattr(event, "event_name", ""))
-        return projector is not None and isinstance(event, projector.event)
+        """Whether `event` is an event of a name this aggregate applies."""
+        return isinstance(event, Event) and event.event_name in self.events
 
     async def _checked_later(
         self, handler: CommandHandler, decided: Awaitable[object]
