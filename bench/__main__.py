@@ -19,6 +19,8 @@ BENCHMARKS = {
     "memory": "RSS of a served 50-aggregate project, idle and under load",
     "streams": "a relay publishing to NATS JetStream: backlog rate, and lag under commands",
     "live": "WebSocket subscribers on one instance: delivery latency, memory, command throughput",
+    "replicas": "reads from a streaming replica, with and without a consistency token",
+    "rules": "a rule reading another aggregate, and an async handler, against a plain handler",
 }
 
 

@@ -42,9 +42,9 @@ MODEL_ATTRIBUTES = frozenset(
 # Attributes of the runtime's Aggregate class; a command becomes a method beside them.
 AGGREGATE_ATTRIBUTES = frozenset(
     {
-        "apply", "commands", "decide", "domain", "events", "fold", "handler_for", "id",
-        "initial_state", "load_event", "log", "name", "qualified_name", "state", "state_type",
-        "table", "upcasters", "version",
+        "apply", "commands", "context", "decide", "domain", "events", "fold", "handler_for", "id",
+        "initial_state", "load_event", "log", "name", "qualified_name", "read", "services",
+        "state", "state_type", "table", "upcasters", "version",
     }
 )  # fmt: skip
 
@@ -54,6 +54,7 @@ PROJECT_MODULES = frozenset({"app", "migrations", "settings", "tests", "fluvius"
 DOMAIN_NAMES = {
     "fluvius": "is the prefix of fluvius's own tables",
     "app": "is the module of the service's HTTP app (app.py)",
+    "services": "is the module of the service's dependencies (services.py)",
 }
 DOMAIN_MODULES = frozenset({"workers"})
 LOG_TABLES = frozenset({"event", "command"})  # <domain>_event and <domain>_command exist
