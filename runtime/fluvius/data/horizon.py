@@ -92,6 +92,10 @@ class SettledLog:
         self.horizon = events[-1].position if len(events) == limit else self._settled
         return events
 
+    def rewind(self, position: int) -> None:
+        """Read again from after `position` (at or below the horizon)."""
+        self.horizon = min(self.horizon, position)
+
     async def _settle(self, connection: AsyncConnection) -> None:
         table = self.log.events
         if not self.postgres:

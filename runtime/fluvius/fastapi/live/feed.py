@@ -120,17 +120,26 @@ class DomainFeed:
         self.wake.clear()
 
     async def _fan_out(self, events: Sequence[RecordedEvent[Event]]) -> None:
+        """Offer each event to its subscriptions; when one fails, the next read starts again
+        from it (subscriptions drop what they already had)."""
         for event in events:
-            candidates = [*self._broad, *self._by_id.get(event.aggregate_id, ())]
-            interested = [s for s in candidates if s.resource.concerns(event)]
-            if not interested:
-                continue
-            resource = interested[0].resource
-            row = await resource.row_after(self._states, event)
-            body = event_body(event.position, event_json(event), resource.json_row(row))
-            for subscription in interested:
-                if subscription.wants(event, row):
-                    subscription.deliver(event.position, body)
+            try:
+                await self._offer(event)
+            except Exception:
+                self.log.rewind(event.position - 1)
+                raise
+
+    async def _offer(self, event: RecordedEvent[Event]) -> None:
+        candidates = [*self._broad, *self._by_id.get(event.aggregate_id, ())]
+        interested = [s for s in candidates if s.resource.concerns(event)]
+        if not interested:
+            return
+        resource = interested[0].resource
+        row = await resource.row_after(self._states, event)
+        body = event_body(event.position, event_json(event), resource.json_row(row))
+        for subscription in interested:
+            if subscription.wants(event, row):
+                subscription.deliver(event.position, body)
 
     async def _replay(self, subscription: Subscription, after: int, until: int) -> None:
         """Hand `subscription` the events in (after, until], then the live ones held meanwhile;
