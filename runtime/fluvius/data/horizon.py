@@ -107,7 +107,8 @@ class SettledLog:
         await connection.commit()
         snapshot, elsewhere = (await connection.execute(_RUNNING)).one()
         await connection.commit()
-        running = _running(str(snapshot)) - {int(xid) for xid in elsewhere}
+        other = {int(xid) for xid in elsewhere}  # 32-bit xids; the snapshot's carry an epoch
+        running = frozenset(x for x in _running(str(snapshot)) if x % 2**32 not in other)
         if self._unsettled and self._unsettled[-1][1] == running:
             self._unsettled.pop()  # the same transactions settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
