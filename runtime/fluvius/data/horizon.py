@@ -11,9 +11,10 @@ A reading step reads the sequence's last value M, then takes a snapshot S: a tra
 holds a position up to M took its id before M was read, so at S it had ended or is in S's list
 of running transactions (xip). Once every transaction of that list has ended (no longer in the
 xip of a later snapshot), every position up to M is settled; a position still missing then was
-rolled back. With nothing in flight, M is settled at once. Transactions that `pg_stat_activity`
-shows in other databases of the server are left out of the list: they hold no position here.
-On SQLite writers are serialised and positions commit in order: everything visible is settled.
+rolled back. With nothing in flight, M is settled at once. The list is the server's: a long
+transaction in another database of the server delays the feed too (`pg_stat_activity` cannot
+tell reliably which database a running transaction id belongs to). On SQLite writers are
+serialised and positions commit in order: everything visible is settled.
 """
 
 from __future__ import annotations
@@ -37,12 +38,6 @@ if TYPE_CHECKING:
 
 BATCH = 500
 SETTLE_WAIT_S = 0.02
-# The running transactions (cluster-wide), and those known to run in other databases: they
-# cannot hold positions of this log, and the horizon need not wait for them.
-_RUNNING = text(
-    "SELECT pg_current_snapshot()::text, ARRAY(SELECT backend_xid::text FROM pg_stat_activity"
-    " WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL)"
-)
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
 
 
@@ -105,10 +100,9 @@ class SettledLog:
         sequence = func.pg_get_serial_sequence(table.name, table.c.position.name)
         last = await connection.scalar(select(func.pg_sequence_last_value(sequence)))
         await connection.commit()
-        snapshot, elsewhere = (await connection.execute(_RUNNING)).one()
+        snapshot = await connection.scalar(text("SELECT pg_current_snapshot()::text"))
         await connection.commit()
-        other = {int(xid) for xid in elsewhere}  # 32-bit xids; the snapshot's carry an epoch
-        running = frozenset(x for x in _running(str(snapshot)) if x % 2**32 not in other)
+        running = _running(str(snapshot))
         if self._unsettled and self._unsettled[-1][1] == running:
             self._unsettled.pop()  # the same transactions settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
