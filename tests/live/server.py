@@ -69,8 +69,9 @@ async def serve(service: Service, settings: Settings) -> AsyncIterator[Served]:
         await task
 
 
-async def receive(ws: ClientConnection, within: float = 10) -> dict[str, Any]:
-    """The next message, decoded."""
+async def receive(ws: ClientConnection, within: float = 60) -> dict[str, Any]:
+    """The next message, decoded. On PostgreSQL a long transaction anywhere on the server holds
+    live feeds back (fluvius.data.horizon), hence the generous wait on a shared server."""
     message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), within))
     return message
 
