@@ -2,7 +2,7 @@
 
 Both sides run the same command on an existing bank account: load it, decide, append one deposit.
 
-- fluvius: the generated bank service (examples/bank.yaml), `CommandProcessor.execute` on its
+- fluvius: the generated bank service (examples/bank/fluvius.yaml), `CommandProcessor.execute` on its
   own scratch database. It reads the account's state row (locked), appends the event, updates
   the row and records the command, in one transaction.
 - eventsourcing: an `Application` with an `Account` aggregate in the library's PostgreSQL store,

@@ -41,7 +41,7 @@ def test_a_ref_to_another_domain_passes_its_tests_and_linters(
 ) -> None:
     """The shop's refunds referring to catalog products: another domain's table is imported."""
     spec = tmp_path / "shop.yaml"
-    example = (EXAMPLE_SPECS / "shop.yaml").read_text()
+    example = (EXAMPLE_SPECS / "shop" / "fluvius.yaml").read_text()
     spec.write_text(example.replace("to: ordering.sales_order", "to: catalog.product"))
     root = tmp_path / "shop"
     fluvius("new", "project", "shop", "--spec", str(spec), "--dir", str(root))
