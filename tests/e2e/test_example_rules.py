@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,70 @@ async def test_bank_large_withdrawals_need_a_second_teller(
         assert (item["data"]["balance"], item["data"]["version"]) == ("20000", 3)
         history = await _ok(await teller.get(f"/banking.account/{account}/events"))
         assert history["data"][2]["data"] == {"amount": "20000", "approved_by": "eve"}
+
+
+async def _until_found(http: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    """The item at `path`, once a worker has made it (within a minute)."""
+    for _ in range(600):
+        reply = await http.get(path)
+        if reply.status_code == 200:
+            body: dict[str, Any] = reply.json()["data"]
+            return body
+        assert reply.status_code == 404, reply.text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} never appeared")
+
+
+async def test_clinic_bookings_never_overlap_nor_cross_clinics(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    """A schedule refuses a time its clinician is booked, and a patient of another clinic; its
+    workers open the appointment, and free the time when it is cancelled."""
+    service = import_service(examples["clinic"], "clinic")
+    patient = {"account_id": "p-1", "full_name": "Ada", "birth_date": "1990-05-01", "phone": "1"}
+    register = "/scheduling:register-patient/patient/:new"
+    async with (
+        served(service, database_url, workers_in_process=True, worker_poll_s=0.05) as api,
+        api.client("receptionist", tenant="north") as north,
+        api.client("receptionist", tenant="south") as south,
+    ):
+        ada = (await _ok(await north.post(register, json=patient), 201))["data"]["id"]
+        bea = (await _ok(await south.post(register, json=patient), 201))["data"]["id"]
+        opened = await north.post(
+            "/scheduling:open-schedule/schedule/:new", json={"clinician_id": "dr-who"}
+        )
+        schedule = (await _ok(opened, 201))["data"]["id"]
+        book = f"/scheduling:book-appointment/schedule/{schedule}"
+        visit = {"patient_account": "p-1", "duration_minutes": 30, "reason": "check-up"}
+        nine = {**visit, "patient_id": ada, "starts_at": "2030-01-07T09:00:00Z"}
+
+        await _ok(await north.post(book, json=nine))
+        overlapping = {**nine, "starts_at": "2030-01-07T09:20:00Z"}
+        problem = _refused(
+            await north.post(book, json=overlapping), 409, "clinician-already-booked"
+        )
+        assert problem["detail"].startswith("dr-who is booked from 2030-01-07T09:00:00+00:00")
+        elsewhere = {**nine, "patient_id": bea, "starts_at": "2030-01-07T11:00:00Z"}
+        _refused(await north.post(book, json=elsewhere), 422, "unknown-reference")
+        await _ok(await north.post(book, json={**nine, "starts_at": "2030-01-07T09:30:00Z"}))
+
+        history = await _ok(await north.get(f"/scheduling.schedule/{schedule}/events"))
+        booked = [event["data"] for event in history["data"][1:]]
+        assert [event["starts_at"] for event in booked] == [
+            "2030-01-07T09:00:00Z",
+            "2030-01-07T09:30:00Z",
+        ]
+        appointment = await _until_found(
+            north, f"/scheduling.appointment/{booked[0]['appointment_id']}"
+        )
+        assert (appointment["clinician_id"], appointment["patient_id"]) == ("dr-who", ada)
+        assert appointment["schedule_id"] == schedule
+
+        cancel = f"/scheduling:cancel-appointment/appointment/{appointment['id']}"
+        await _ok(await north.post(cancel, json={}))
+        for _ in range(600):
+            state = await _ok(await north.get(f"/scheduling.schedule/{schedule}"))
+            if len(state["data"]["bookings"]) == 1:
+                break
+            await asyncio.sleep(0.1)
+        await _ok(await north.post(book, json=nine))

@@ -163,6 +163,7 @@ class Regression:
     target: Target
     operation: str
     body: Mapping[str, Any]
+    path: Mapping[str, str] = field(default_factory=dict)
 
 
 REGRESSIONS = [
@@ -175,14 +176,14 @@ REGRESSIONS = [
             "raises OverflowError, and the reply is an undocumented 500"
         ),
         target=TARGETS[1],
-        operation="POST /scheduling:book-appointment/appointment/:new",
+        operation="POST /scheduling:book-appointment/schedule/{id}",  # booked there since
         body={
             "patient_id": "c4bf11bf-f279-2235-8cb3-023072ce1456",
             "patient_account": "",
-            "clinician_id": "",
             "reason": "",
             "starts_at": "0001-01-01T01:00:00+03:00",
         },
+        path={"id": "0190b1c2-0000-7000-8000-000000000000"},
     ),
     Regression(
         name="nul-in-a-string-field",
@@ -389,7 +390,9 @@ async def test_a_former_finding_stays_fixed(
     async with served(service, database_url) as api, client(api) as http:
         _, schema = await load_schema(http)
         method, path = known.operation.split(" ", 1)
-        case = schema[path][method].Case(body=dict(known.body), media_type="application/json")
+        case = schema[path][method].Case(
+            body=dict(known.body), path_parameters=dict(known.path), media_type="application/json"
+        )
         sender = Sender(http, caller_headers(api, known.target.role))
         response = await http.send(sender.request(case))
     failures = failures_of(case, response)

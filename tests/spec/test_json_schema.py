@@ -17,7 +17,7 @@ from fluvius_cli.spec.schema import spec_json_schema
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*/fluvius.yaml"))
 BAD = Path(__file__).parent / "bad"
-GOOD = sorted((Path(__file__).parent / "good").glob("*/fluvius.yaml"))
+GOOD = sorted((Path(__file__).parent / "good").glob("*.yaml"))
 # Corpus files whose only problem is the shape: unknown keys, missing keys, wrong types,
 # values out of range, unknown field types, the spec version.
 STRUCTURAL = [
