@@ -12,7 +12,10 @@ from pathlib import Path
 from fluvius_cli import __version__
 from fluvius_cli.generate.manifest import Manifest
 from fluvius_cli.generate.project import Generation, generate, with_schema_line
+from fluvius_cli.generate.render import region_files
 from fluvius_cli.generate.skeleton import SkeletonCopier, skeleton_copier
+from fluvius_cli.generate.sync import region_change
+from fluvius_cli.generate.view import ProjectView
 from fluvius_cli.project import SPEC_FILE, Project
 from fluvius_cli.spec import Spec, SpecError, check_text
 
@@ -80,8 +83,18 @@ def _fill(
     from fluvius_cli.migrations.revise import plan_revision
 
     skeleton.wait()
+    _draw_regions(scratch, generation.spec)
     plan_revision(Project(scratch, generation.spec.project.name, generation.spec), write=True)
     return generation
+
+
+def _draw_regions(root: Path, spec: Spec) -> None:
+    """Fill the regions of the skeleton's files, copied while the code was generated."""
+    for file in region_files(ProjectView(spec)):
+        path = root / file.path
+        change = region_change(file, path.read_text(encoding="utf-8") if path.exists() else None)
+        if change.content is not None:
+            path.write_text(change.content, encoding="utf-8")
 
 
 def _write_user_files(root: Path, files: Mapping[str, str]) -> None:
