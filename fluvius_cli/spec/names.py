@@ -42,9 +42,9 @@ MODEL_ATTRIBUTES = frozenset(
 # Attributes of the runtime's Aggregate class; a command becomes a method beside them.
 AGGREGATE_ATTRIBUTES = frozenset(
     {
-        "apply", "commands", "decide", "domain", "events", "fold", "handler_for", "id",
-        "initial_state", "load_event", "log", "name", "qualified_name", "state", "state_type",
-        "table", "upcasters", "version",
+        "apply", "commands", "context", "decide", "domain", "events", "fold", "handler_for", "id",
+        "initial_state", "load_event", "log", "name", "qualified_name", "read", "state",
+        "state_type", "table", "upcasters", "version",
     }
 )  # fmt: skip
 

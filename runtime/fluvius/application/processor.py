@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.application.reading import TransactionReader
 from fluvius.data.mapping import Storage, storage_of
 from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
 from fluvius.domain.context import Context
@@ -208,7 +209,8 @@ class CommandProcessor:
             )
         await _check_refs(store, request)
         now = request.context.now or dt.datetime.now(dt.UTC)
-        aggregate = aggregate_type(state, _decision_context(request, now))
+        reader = TransactionReader(store, tenant)
+        aggregate = aggregate_type(state, _decision_context(request, now), reader)
         decision = aggregate.decide(request.command)
         events = decision if isinstance(decision, list) else list(await decision)
         for event in events:

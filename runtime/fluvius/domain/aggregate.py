@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 from fluvius.domain.context import Context
 from fluvius.domain.errors import GuardFailed
 from fluvius.domain.messages import Command, Event, State
+from fluvius.domain.reading import NoReader, StateReader
 from fluvius.domain.rules import Requirement
 
 if TYPE_CHECKING:
     import uuid
 
 S = TypeVar("S", bound=State)
+T = TypeVar("T", bound=State)
 Decision = list[Event] | Awaitable[Iterable[Event]]
 """What `decide` returns: the events, or, from an `async def` handler, an awaitable of them."""
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,9 +135,12 @@ class Aggregate(Generic[S]):
                     upcasters[upcast] = attribute
         cls.commands, cls.events, cls.upcasters = commands, events, upcasters
 
-    def __init__(self, state: S, context: Context | None = None) -> None:
+    def __init__(
+        self, state: S, context: Context | None = None, reader: StateReader | None = None
+    ) -> None:
         self.state = state
         self._context = context
+        self._reader = reader or NoReader()
 
     @property
     def context(self) -> Context:
@@ -143,6 +148,12 @@ class Aggregate(Generic[S]):
         if self._context is None:
             self._context = Context.current()
         return self._context
+
+    async def read(self, aggregate: type[Aggregate[T]], aggregate_id: uuid.UUID) -> T | None:
+        """The current state of another aggregate (`aggregate` is its class, user's or generated
+        base), or None when it does not exist in the caller's tenant. Read-only, in the
+        command's transaction; the row may change once read (see docs/architecture.md)."""
+        return await self._reader.read(aggregate, aggregate_id)
 
     @property
     def id(self) -> uuid.UUID:
