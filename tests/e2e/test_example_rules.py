@@ -120,3 +120,48 @@ async def test_clinic_bookings_never_overlap_nor_cross_clinics(
                 break
             await asyncio.sleep(0.1)
         await _ok(await north.post(book, json=nine))
+
+
+async def test_shop_items_are_priced_from_the_catalogue(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    """`add-item` takes no price: the order reads the product's, and refuses one not on sale."""
+    service = import_service(examples["shop"], "shop")
+    product = {
+        "sku": "TEA-1",
+        "title": "Teapot",
+        "details": "A teapot.",
+        "price": "12.50",
+        "weight_kg": 0.8,
+        "attributes": {"colour": "blue"},
+    }
+    async with (
+        served(service, database_url) as api,
+        api.client("merchandiser") as merchandiser,
+        api.client("customer", sub="c-1") as customer,
+    ):
+        created = "/catalog:create-product/product/:new"
+        teapot = (await _ok(await merchandiser.post(created, json=product), 201))["data"]["id"]
+        draft = (await _ok(await merchandiser.post(created, json=product), 201))["data"]["id"]
+        await _ok(await merchandiser.post(f"/catalog:publish-product/product/{teapot}", json={}))
+        order = {"customer_id": "c-1", "placed_at": "2030-01-07T09:00:00Z"}
+        placed = await customer.post("/ordering:place-order/sales_order/:new", json=order)
+        order_id = (await _ok(placed, 201))["data"]["id"]
+        add = f"/ordering:add-item/sales_order/{order_id}"
+
+        priced = {"product_id": teapot, "quantity": 2, "unit_price": "0.01"}
+        _refused(await customer.post(add, json=priced), 422, "invalid-request")
+        await _ok(await customer.post(add, json={"product_id": teapot, "quantity": 2}))
+        unpublished = await customer.post(add, json={"product_id": draft, "quantity": 1})
+        _refused(unpublished, 409, "product-not-on-sale")
+        await _ok(
+            await merchandiser.post(f"/catalog:discontinue-product/product/{teapot}", json={})
+        )
+        retired = await customer.post(add, json={"product_id": teapot, "quantity": 1})
+        assert _refused(retired, 409, "product-retired")["detail"] == "Teapot is no longer sold"
+
+        item = (await _ok(await customer.get(f"/ordering.sales_order/{order_id}")))["data"]
+        assert (item["total"], item["version"]) == ("25.00", 2)
+        assert item["lines"] == [
+            {"product_id": teapot, "sku": "TEA-1", "quantity": 2, "unit_price": "12.50"}
+        ]
