@@ -113,6 +113,14 @@ async def test_a_released_time_can_be_booked_again(scenario: Scenario) -> None:
     assert outcome.state.version == 4
 
 
+async def test_a_visit_ending_after_the_calendar_is_refused(scenario: Scenario) -> None:
+    patient = await _patient(scenario)
+    late = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC)
+    with pytest.raises(Rejected) as refused:
+        await scenario.given(Schedule, OPENED).when(_booking(patient, late, minutes=90))
+    assert refused.value.code == "beyond-the-calendar"
+
+
 async def test_a_patient_unknown_to_the_clinic_is_refused(scenario: Scenario) -> None:
     with pytest.raises(UnknownReference, match="patient_id refers to"):
         await scenario.given(Schedule, OPENED).when(_booking(uuid.uuid4(), NINE))

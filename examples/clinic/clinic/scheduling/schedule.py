@@ -50,6 +50,14 @@ class Booking:
         return starts_at < self.ends_at and self.starts_at < ends_at
 
 
+def ending(starts_at: dt.datetime, duration_minutes: int) -> dt.datetime:
+    """When a visit ends; refused when that is past the calendar's last day (year 9999)."""
+    try:
+        return starts_at + dt.timedelta(minutes=duration_minutes)
+    except OverflowError:
+        raise Rejected("beyond-the-calendar", "the visit would end after the year 9999") from None
+
+
 class Schedule(ScheduleBase):
     """scheduling.schedule, with the rules of the business on top of the spec's."""
 
@@ -59,7 +67,7 @@ class Schedule(ScheduleBase):
         return [Booking.from_json(booking) for booking in stored]
 
     def book_appointment(self, command: BookAppointment) -> list[Event]:
-        ends_at = command.starts_at + dt.timedelta(minutes=command.duration_minutes)
+        ends_at = ending(command.starts_at, command.duration_minutes)
         for booking in self.bookings():
             if booking.overlaps(command.starts_at, ends_at):
                 raise Rejected(
@@ -73,7 +81,7 @@ class Schedule(ScheduleBase):
 
     def apply_appointment_booked(self, event: AppointmentBooked) -> ScheduleState:
         assert event.appointment_id is not None, "the booking names its appointment"
-        ends_at = event.starts_at + dt.timedelta(minutes=event.duration_minutes)
+        ends_at = ending(event.starts_at, event.duration_minutes)
         booking = Booking(event.appointment_id, event.starts_at, ends_at)
         return self.state.evolve(
             bookings=[*(b.to_json() for b in self.bookings()), booking.to_json()]
