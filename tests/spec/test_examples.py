@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from fluvius_cli.generate.regions import EVENT_MODEL
+from fluvius_cli.generate.render import Owner, render_project
 from fluvius_cli.generate.view import ProjectView
 from fluvius_cli.graph import event_model, markdown
+from fluvius_cli.resources import example_user_files
 from fluvius_cli.spec import check_file, load_spec
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*/fluvius.yaml"))
@@ -36,3 +38,13 @@ def test_an_example_readme_embeds_the_drawing_of_its_spec(readme: Path) -> None:
     spec = load_spec(readme.with_name("fluvius.yaml"))
     drawing = markdown(event_model(ProjectView(spec)))
     assert EVENT_MODEL.body(readme.read_text(encoding="utf-8")) == drawing
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.parent.name for path in EXAMPLES])
+def test_an_example_ships_code_only_where_its_user_owns_files(path: Path) -> None:
+    owners = {file.path: file.owner for file in render_project(load_spec(path))}
+    shipped = example_user_files(path.parent.name)
+    assert any(name.startswith("tests/test_") for name in shipped)
+    assert {name: owners.get(name, Owner.USER) for name in shipped} == dict.fromkeys(
+        shipped, Owner.USER
+    )
