@@ -18,6 +18,8 @@ BENCHMARKS = {
     "replay": "rebuilding state from 1,000,000 events, SQLite and PostgreSQL",
     "memory": "RSS of a served 50-aggregate project, idle and under load",
     "streams": "a relay publishing to NATS JetStream: backlog rate, and lag under commands",
+    "replicas": "reads from a streaming replica, with and without a consistency token",
+    "rules": "a rule reading another aggregate, and an async handler, against a plain handler",
 }
 
 

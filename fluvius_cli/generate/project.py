@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fluvius_cli.generate.event_versions import EventVersions
 from fluvius_cli.generate.formatting import format_python, sort_imports
+from fluvius_cli.generate.lookalikes import check_user_methods
 from fluvius_cli.generate.manifest import Manifest
 from fluvius_cli.generate.render import SCHEMA_PATH, RenderedFile, render_project
 from fluvius_cli.generate.sync import Action, Change, apply, next_manifest, plan
@@ -36,7 +37,9 @@ def generate(root: Path, *, write: bool = True, spec: Spec | None = None) -> Gen
     """Render the project at `root` from its fluvius.yaml (or from `spec`, already loaded from
     it); write the changes unless told not to."""
     spec = spec or load_spec(root / SPEC_FILE)
-    files = rendered_files(spec, EventVersions.load(root))
+    versions = EventVersions.load(root)
+    check_user_methods(root, spec, versions)
+    files = rendered_files(spec, versions)
     manifest = Manifest.load(root)
     changes = _sorted_imports(plan(root, files, manifest), spec.project.name)
     if write:

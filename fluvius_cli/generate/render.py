@@ -14,7 +14,7 @@ from fluvius_cli.generate.event_versions import LOCK_PATH, EventVersions
 from fluvius_cli.generate.http_samples import HttpTests
 from fluvius_cli.generate.imports import Import, Imports
 from fluvius_cli.generate.regions import EVENT_MODEL, Markers
-from fluvius_cli.generate.samples import ContractTests
+from fluvius_cli.generate.samples import ContractTests, Subject
 from fluvius_cli.generate.view import AggregateView, DomainView, ProjectView
 from fluvius_cli.graph import event_model, markdown
 from fluvius_cli.resources import templates_dir
@@ -111,6 +111,7 @@ class _Renderer:
         return [
             self.file(f"{package}/__init__.py", "package/__init__.py.j2", user),
             self.file(f"{package}/app.py", "package/app.py.j2", user),
+            self.file(f"{package}/services.py", "package/services.py.j2", user),
             self.file(f"{package}/_generated/__init__.py", "generated_init.py.j2", fluvius),
             self.file(f"{package}/_generated/metadata.py", "package/metadata.py.j2", fluvius),
             self.file(f"{package}/_generated/service.py", "package/service.py.j2", fluvius),
@@ -201,6 +202,9 @@ class _Renderer:
         user, fluvius = Owner.USER, Owner.FLUVIUS
         tests = ContractTests(aggregate)
         user_tests = ContractTests(aggregate, base=False)
+        neighbour = _neighbour(aggregate)
+        user_imports = user_tests.imports([user_tests.creation])
+        user_imports.update(_world_imports(neighbour))
         http = HttpTests(tests)
         test_name = f"test_{aggregate.domain.name}_{aggregate.name}"
         return [
@@ -235,9 +239,30 @@ class _Renderer:
                 user,
                 aggregate=aggregate,
                 tests=user_tests,
-                imports=user_tests.imports([user_tests.creation]).lines(),
+                neighbour=neighbour,
+                imports=user_imports.lines(),
             ),
         ]
+
+
+def _neighbour(aggregate: AggregateView) -> AggregateView:
+    """The aggregate whose state the user's tests show `self.read` returning: the project's
+    first other aggregate, else the aggregate itself."""
+    others = [a for d in aggregate.domain.project.domains for a in d.aggregates]
+    return next((other for other in others if other.name != aggregate.name), aggregate)
+
+
+def _world_imports(neighbour: AggregateView) -> list[Import]:
+    """What the user's test of a caller, an instant, another aggregate's state and the services
+    imports."""
+    subject = Subject(neighbour, base=False)
+    return [
+        Import("datetime", alias="dt"),
+        Import("fluvius.ids", "uuid7"),
+        subject.source,
+        Import(subject.generated_module, neighbour.state_class),
+        neighbour.domain.project.services_import,
+    ]
 
 
 def _table_imports(domain: DomainView) -> Imports:

@@ -397,6 +397,7 @@ class AggregateView:
             Import("fluvius.domain", name)
             for name in ("Aggregate", "Event", "State", "applies", "handles")
         )
+        imports.update([Import("typing", "cast"), self.domain.project.services_import])
         for field in self.fields:
             imports.update(field.declaration.imports)
         for command in self.commands:
@@ -478,6 +479,11 @@ class ProjectView:
     @property
     def tenancy(self) -> bool:
         return self.spec.project.tenancy
+
+    @property
+    def services_import(self) -> Import:
+        """The class of the service's dependencies, in the user's `<package>/services.py`."""
+        return Import(f"{self.package}.services", "Services")
 
     @functools.cached_property
     def domains(self) -> list[DomainView]:

@@ -109,6 +109,13 @@ class Code(enum.Enum):
         "unwritten-upcaster",
         "An event changed in a way its stored events cannot follow without an upcaster.",
     )
+    # The project's Python code.
+    MISNAMED_METHOD = (
+        "FV501",
+        "misnamed-method",
+        "A method of a user's aggregate class that looks like a handler, apply method or "
+        "upcaster but matches none.",
+    )
 
     def __init__(self, number: str, slug: str, summary: str) -> None:
         self.number = number

@@ -43,8 +43,8 @@ MODEL_ATTRIBUTES = frozenset(
 AGGREGATE_ATTRIBUTES = frozenset(
     {
         "apply", "commands", "context", "decide", "domain", "events", "fold", "handler_for", "id",
-        "initial_state", "load_event", "log", "name", "qualified_name", "read", "state",
-        "state_type", "table", "upcasters", "version",
+        "initial_state", "load_event", "log", "name", "qualified_name", "read", "services",
+        "state", "state_type", "table", "upcasters", "version",
     }
 )  # fmt: skip
 
@@ -54,6 +54,7 @@ PROJECT_MODULES = frozenset({"app", "migrations", "settings", "tests", "fluvius"
 DOMAIN_NAMES = {
     "fluvius": "is the prefix of fluvius's own tables",
     "app": "is the module of the service's HTTP app (app.py)",
+    "services": "is the module of the service's dependencies (services.py)",
 }
 DOMAIN_MODULES = frozenset({"workers"})
 LOG_TABLES = frozenset({"event", "command"})  # <domain>_event and <domain>_command exist

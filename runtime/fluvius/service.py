@@ -5,11 +5,13 @@ Generated code builds one `Service`; the HTTP app, the workers and the CLI verbs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fluvius.data.mapping import Storage, map_aggregate
+from fluvius.domain.lookalikes import check_methods
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
@@ -19,6 +21,23 @@ if TYPE_CHECKING:
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
     from fluvius.domain.aggregate import Aggregate
+    from fluvius.settings import Settings
+
+ServicesBuilder = Callable[["Settings"], AbstractAsyncContextManager[Any]]
+"""Builds a service's dependencies once at start-up, and closes them at shutdown: an
+`@asynccontextmanager` function of the settings, which yields the services (`self.services` in
+handlers, `ctx.services` in workers)."""
+
+
+@asynccontextmanager
+async def no_services(_settings: Settings) -> AsyncIterator[None]:
+    """The builder of a service that depends on nothing."""
+    yield None
+
+
+def provided(services: Any) -> ServicesBuilder:
+    """A builder of services that exist already (a test's fakes): nothing to start or close."""
+    return lambda _settings: nullcontext(services)
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,9 @@ class Domain:
 @dataclass(frozen=True)
 class Service:
     """Everything a generated service declares; building it maps each aggregate to its state
-    table, its domain's log and the tables its refs name (`fluvius.data.mapping`)."""
+    table, its domain's log and the tables its refs name (`fluvius.data.mapping`), and refuses
+    an aggregate class whose methods look like handlers but match none
+    (`fluvius.domain.lookalikes`)."""
 
     name: str
     metadata: MetaData
@@ -54,6 +75,7 @@ class Service:
     tenancy: bool = False
     description: str = ""
     streams: tuple[Stream, ...] = ()
+    build_services: ServicesBuilder = no_services
     _by_name: dict[str, Domain] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +87,7 @@ class Service:
         }
         for domain in self.domains:
             for aggregate in domain.aggregates:
+                check_methods(aggregate)
                 refs = {
                     ref.to: tables[ref.to]
                     for handler in aggregate.commands.values()

@@ -42,6 +42,7 @@ class Settings:
     worker_concurrency: int = 8
     metrics: bool = False
     tracing: bool = False
+    consistency_wait_s: float = 2.0
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -60,19 +61,16 @@ class Settings:
             return values.get(PREFIX + name) or None
 
         default_database = f"sqlite:///{(root / 'var' / f'{service}.db').resolve()}"
+        database_url = get("DATABASE_URL") or default_database
         return cls(
-            database_url=get("DATABASE_URL") or default_database,
-            read_database_url=get("READ_DATABASE_URL"),
+            database_url=database_url,
+            read_database_url=_replicas(get("READ_DATABASE_URL"), database_url),
             redis_url=get("REDIS_URL"),
             jwt_secret=get("JWT_SECRET"),
             jwt_jwks_url=get("JWT_JWKS_URL"),
             jwt_issuer=get("JWT_ISSUER"),
             jwt_audience=get("JWT_AUDIENCE"),
-            cors_origins=tuple(
-                origin.strip()
-                for origin in (get("CORS_ORIGINS") or "").split(",")
-                if origin.strip()
-            ),
+            cors_origins=_listed(get("CORS_ORIGINS")),
             max_body_bytes=_integer(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", cls.max_body_bytes),
             database_pool_size=_integer(
                 get("DB_POOL_SIZE"), "DB_POOL_SIZE", cls.database_pool_size
@@ -96,9 +94,17 @@ class Settings:
                 get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
             ),
             metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
+            consistency_wait_s=_number(
+                get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
+            ),
             tracing=traces_configured(environment),
             extra={k: v for k, v in values.items() if k.startswith(PREFIX)},
         )
+
+    @property
+    def replica_urls(self) -> tuple[str, ...]:
+        """The read replicas `read_database_url` lists, comma-separated."""
+        return _listed(self.read_database_url)
 
     def require_authentication(self) -> None:
         """Refuse to serve without a way to check tokens, or with a secret too short to trust."""
@@ -114,6 +120,26 @@ class Settings:
                 f"{MIN_SECRET_BYTES}; make one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
+
+
+def _replicas(urls: str | None, database_url: str) -> str | None:
+    """`urls`, when the primary and every replica they list are PostgreSQL."""
+    listed = _listed(urls)
+    if listed and not all(_scheme(url) == "postgresql" for url in (database_url, *listed)):
+        raise SettingsError(
+            f"{PREFIX}READ_DATABASE_URL lists read replicas, which need PostgreSQL: set it, and "
+            f"{PREFIX}DATABASE_URL, to postgresql:// URLs (or leave it unset)"
+        )
+    return urls
+
+
+def _listed(text: str | None) -> tuple[str, ...]:
+    """The items of a comma-separated setting."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
 
 
 def _integer(text: str | None, name: str, default: int) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.replica import require_server_binaries
 from tests.services import POSTGRES_URL, require_postgres
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -25,6 +26,8 @@ EXPECTED = {
     "replay": ("SQLite", "PostgreSQL", "events/s"),
     "memory": ("idle RSS MiB", "under-load RSS MiB"),
     "streams": ("events/s", "lag p99 ms", "cmd/s"),
+    "replicas": ("from replica", "its token", "p99 ms"),
+    "rules": ("reads one other aggregate", "async handler", "a/b"),
 }
 
 pytestmark = pytest.mark.slow
@@ -33,6 +36,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_benchmark_prints_its_tables(name: str) -> None:
     require_postgres()
+    if name == "replicas":
+        require_server_binaries()
     result = _bench(name, "--quick")
     assert result.returncode == 0, result.stderr[-3000:]
     for words in EXPECTED[name]:

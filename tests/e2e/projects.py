@@ -63,6 +63,15 @@ def run_pytest(
     )
 
 
+def assert_linters_pass(root: Path) -> None:
+    """ruff (lint and format) and mypy (strict, as the project configures it) pass on `root`."""
+    for linter in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        result = subprocess.run(
+            [sys.executable, "-m", *linter], cwd=root, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, f"{' '.join(linter)}:\n{result.stdout}{result.stderr}"
+
+
 def import_service(root: Path, package: str) -> Service:
     """The generated service of the project at `root`, imported afresh."""
     for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:

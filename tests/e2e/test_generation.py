@@ -12,7 +12,7 @@ from fluvius_cli.generate import formatting
 from fluvius_cli.generate.creation import ProjectError, new_project
 from fluvius_cli.generate.formatting import FormattingError
 from tests.e2e.conftest import EXAMPLES, ProjectFactory
-from tests.e2e.projects import fluvius, fluvius_fails, run_pytest, tree
+from tests.e2e.projects import assert_linters_pass, fluvius, fluvius_fails, run_pytest, tree
 
 pytestmark = pytest.mark.slow
 EXAMPLE_SPECS = Path(__file__).parents[2] / "examples"
@@ -26,15 +26,7 @@ def test_a_new_project_passes_its_own_tests_and_linters(
     tests = run_pytest(root)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout
-    _assert_linters_pass(root)
-
-
-def _assert_linters_pass(root: Path) -> None:
-    for linter in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
-        result = subprocess.run(
-            [sys.executable, "-m", *linter], cwd=root, capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, f"{' '.join(linter)}:\n{result.stdout}{result.stderr}"
+    assert_linters_pass(root)
 
 
 def test_a_ref_to_another_domain_passes_its_tests_and_linters(
@@ -50,7 +42,7 @@ def test_a_ref_to_another_domain_passes_its_tests_and_linters(
     assert 'Ref("catalog.product")' in refund
     tests = run_pytest(root)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    _assert_linters_pass(root)
+    assert_linters_pass(root)
 
 
 def test_comparing_guards_pass_their_contract_tests_and_linters(tmp_path: Path) -> None:
@@ -72,7 +64,7 @@ def test_comparing_guards_pass_their_contract_tests_and_linters(tmp_path: Path) 
         "test_close_book_is_refused_when_status_is_closed",
     ):
         assert contract + case in tests.stdout.splitlines(), tests.stdout
-    _assert_linters_pass(root)
+    assert_linters_pass(root)
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -165,7 +157,7 @@ def test_a_domain_without_aggregates_leaves_the_project_clean(
     root = projects.copy("bank", tmp_path)
     fluvius("add", "domain", "lending", cwd=root)
     assert (root / "bank/lending/_generated/tables.py").is_file()
-    _assert_linters_pass(root)
+    assert_linters_pass(root)
 
 
 def test_an_invalid_addition_is_refused_and_the_spec_kept(
@@ -325,14 +317,14 @@ def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
     rules.write_text(docstring + _BANK_RULES.lstrip("\n"))
     user_tests = root / "tests/test_banking_account.py"
     text = user_tests.read_text().replace(
-        "from fluvius.testing import Scenario",
+        "from fluvius.ids import uuid7",
         "import pytest\nfrom fluvius.domain import GuardFailed, Rejected\n"
-        "from fluvius.testing import Scenario",
+        "from fluvius.ids import uuid7",
     )
     text = text.replace(
-        "from bank.banking._generated.account import AccountOpened, OpenAccount",
+        "from bank.banking._generated.account import AccountOpened, AccountState, OpenAccount",
         "from bank.banking._generated.account import (\n"
-        "    AccountOpened,\n    Deposit,\n    OpenAccount,\n    Withdraw,\n)",
+        "    AccountOpened,\n    AccountState,\n    Deposit,\n    OpenAccount,\n    Withdraw,\n)",
     )
     user_tests.write_text(text + _BANK_RULE_TESTS)
 
@@ -347,7 +339,7 @@ def test_business_rules_in_the_user_class_leave_the_contract_tests_passing(
         "tests/test_banking_account.py::test_a_small_deposit_is_refused",
     ):
         assert f"PASSED {passed}" in tests.stdout.splitlines(), tests.stdout
-    _assert_linters_pass(root)
+    assert_linters_pass(root)
 
 
 def test_the_api_fixture_serves_the_routes_added_to_create_app(
@@ -376,7 +368,7 @@ def test_the_api_fixture_serves_the_routes_added_to_create_app(
     tests = run_pytest(root, "tests/test_hello.py")
 
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    _assert_linters_pass(root)
+    assert_linters_pass(root)
 
 
 def test_mypy_checks_the_tests_of_a_generated_project(

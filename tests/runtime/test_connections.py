@@ -15,7 +15,8 @@ from sqlalchemy.exc import DBAPIError
 
 from fluvius.application import CommandProcessor
 from fluvius.data import Database
-from fluvius.data.driver import connection_lost, database_busy, direct_statement
+from fluvius.data.driver import direct_statement
+from fluvius.data.failures import connection_lost, database_busy
 from tests.runtime.bank import Account, Deposit, OpenAccount, accounts
 from tests.services import POSTGRES_URL, throwaway_postgres
 
@@ -28,13 +29,18 @@ async def url() -> AsyncIterator[str]:
         yield url
 
 
-async def test_reads_share_the_write_pool_unless_a_replica_is_named(url: str) -> None:
+async def test_reads_of_the_primary_share_the_write_pool_and_each_replica_has_one(
+    url: str,
+) -> None:
     alone = Database(url, pool_size=3)
-    with_replica = Database(url, url, pool_size=3)
+    with_replica = Database(url, replicas=[url], pool_size=3)
     try:
         assert alone.read is alone.write
         assert alone.write.pool.size() == 3  # type: ignore[attr-defined]
-        assert with_replica.read is not with_replica.write
+        assert with_replica.read is with_replica.write
+        (replica,) = with_replica.replicas.replicas
+        assert replica.engine is not with_replica.write
+        assert replica.engine.pool.size() == 3  # type: ignore[attr-defined]
     finally:
         await alone.dispose()
         await with_replica.dispose()

@@ -13,13 +13,15 @@ import hashlib
 import json
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
 from fluvius.application.reading import TransactionReader
+from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import Storage, storage_of
+from fluvius.data.reader import Checkpoint
 from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
 from fluvius.domain.context import Context
 from fluvius.domain.errors import (
@@ -31,7 +33,7 @@ from fluvius.domain.errors import (
     UnknownReference,
     VersionConflict,
 )
-from fluvius.domain.messages import Command, EventMetadata, State
+from fluvius.domain.messages import Command, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 
 if TYPE_CHECKING:
@@ -72,6 +74,14 @@ class CommandResult:
 
     response: dict[str, Any]
     replayed: bool = False
+    token: ConsistencyToken | None = None  # where its events sit, when it recorded any
+
+    def committed_at(self, lsn: str | None) -> CommandResult:
+        """The result with its token naming `lsn`, the primary's WAL position after the
+        commit (when replicas need it)."""
+        if self.token is None or lsn is None:
+            return self
+        return replace(self, token=replace(self.token, lsn=lsn))
 
     @property
     def aggregate_id(self) -> uuid.UUID:
@@ -108,9 +118,12 @@ class _Request:
 class CommandProcessor:
     """Runs commands against aggregates stored in `database`."""
 
-    def __init__(self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS, services: Any = None
+    ) -> None:
         self.database = database
         self.attempts = attempts
+        self.services = services  # what handlers reach as `self.services`
 
     async def execute(
         self,
@@ -179,11 +192,14 @@ class CommandProcessor:
             store = EventStore(
                 transaction.connection, request.storage.log, driver=transaction.driver
             )
+            stored = None
             if request.context.command_id is not None:
                 stored = await store.find_command(request.tenant_key, request.log_key)
-                if stored is not None:
-                    return await _replay(store, stored, request)
-            return await self._process(store, request)
+            if stored is not None:
+                result = await _replay(store, stored, request)
+            else:
+                result = await self._process(store, request)
+        return result.committed_at(transaction.lsn)
 
     async def _process(self, store: EventStore, request: _Request) -> CommandResult:
         aggregate_type, handler = request.aggregate_type, request.handler
@@ -210,7 +226,7 @@ class CommandProcessor:
         await _check_refs(store, request)
         now = request.context.now or dt.datetime.now(dt.UTC)
         reader = TransactionReader(store, tenant)
-        aggregate = aggregate_type(state, _decision_context(request, now), reader)
+        aggregate = aggregate_type(state, _decision_context(request, now), reader, self.services)
         decision = aggregate.decide(request.command)
         events = decision if isinstance(decision, list) else list(await decision)
         for event in events:
@@ -248,7 +264,7 @@ class CommandProcessor:
             response=response,
             recorded_at=now,
         )
-        return CommandResult(response)
+        return CommandResult(response, token=_token(request, recorded))
 
 
 def _decision_context(request: _Request, now: dt.datetime) -> Context:
@@ -311,7 +327,19 @@ async def _replay(store: EventStore, stored: StoredCommand, request: _Request) -
         )
         if state is None or not request.scope.admits(state):
             raise _not_found(request, stored.aggregate_id)
-    return CommandResult(stored.response, replayed=True)
+    recorded = [
+        event
+        for summary in stored.response["events"][-1:]
+        if (event := await store.event([request.aggregate_type], uuid.UUID(summary["id"])))
+    ]
+    return CommandResult(stored.response, replayed=True, token=_token(request, recorded))
+
+
+def _token(request: _Request, recorded: list[RecordedEvent[Any]]) -> ConsistencyToken | None:
+    """The token of a command that recorded `recorded`: the checkpoint after its last event."""
+    if not recorded:
+        return None
+    return ConsistencyToken(request.aggregate_type.domain, Checkpoint.of(recorded[-1]))
 
 
 def _log_key(caller: str | None, command_id: str) -> str:

@@ -1,9 +1,9 @@
 """Database engines: one for writes, one for reads, configured alike for SQLite and PostgreSQL.
 
-On PostgreSQL without a replica, writes and reads share one engine: a process holds at most
-`pool_size` connections (twice that with a replica). A pooled connection the server closed is
-replaced before use, and a caller that waits longer than `pool_timeout_s` for a connection gets
-SQLAlchemy's `TimeoutError` (`database_busy` tells such errors apart).
+On PostgreSQL writes and reads of the primary share one engine: a process holds at most
+`pool_size` connections to it, and as many to each read replica. A pooled connection the server
+closed is replaced before use, and a caller that waits longer than `pool_timeout_s` for a
+connection gets SQLAlchemy's `TimeoutError` (`fluvius.data.failures` tells such errors apart).
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE, so writers queue on the database
 lock (WAL mode, with a busy timeout) instead of failing at commit. On PostgreSQL writers queue on
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +38,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fluvius.data.replicas import Replicas, written_by
 from fluvius.data.types import DECIMAL_ORDER, decimal_order_key
 from fluvius.settings import Settings
 
@@ -51,10 +52,8 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # per aggregate (2 per domain more), and each must stay prepared: at asyncpg's default of 100,
 # deposits spread over 50 aggregates re-prepared most of their statements every time.
 STATEMENT_CACHE = 1000
-# SQLSTATEs of a server that has no connection for us: too_many_connections; and of one that
-# dropped or refused it: connection exceptions (class 08), shutting down or starting up.
-_BUSY_STATES = ("53300",)
-_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+# How long making a connection to a replica may take before the replica counts as down.
+REPLICA_CONNECT_S = 2.0
 
 
 def async_url(url: str | URL) -> URL:
@@ -74,17 +73,19 @@ def ensure_sqlite_folder(url: str | URL) -> None:
 
 
 class Database:
-    """The engines of one service: `write`, and `read`, a replica's when `read_url` names one.
+    """The engines of one service: `write`; `read`, which reads the primary; and `replicas`,
+    which serve the queries that may read a replica (`fluvius.data.replicas`).
 
-    On PostgreSQL without a replica `read` is `write`. SQLite keeps an engine for each, as they
-    begin transactions differently; its connections are files, not server connections.
+    On PostgreSQL `read` is `write`. SQLite keeps an engine for each, as they begin transactions
+    differently; its connections are files, not server connections. Replicas are PostgreSQL
+    standbys of the primary, each with a pool of its own.
     """
 
     def __init__(
         self,
         url: str | URL,
-        read_url: str | URL | None = None,
         *,
+        replicas: Sequence[str | URL] = (),
         pool_size: int = Settings.database_pool_size,
         pool_timeout_s: float = Settings.database_pool_timeout_s,
     ):
@@ -92,19 +93,27 @@ class Database:
         ensure_sqlite_folder(self.url)
         pool = _Pool(pool_size, pool_timeout_s)
         self.write = _engine(self.url, begin="BEGIN IMMEDIATE", pool=pool)
-        if read_url is None and self.dialect == "postgresql":
+        if self.dialect == "postgresql":
             self.read = self.write
         else:
-            self.read = _engine(async_url(read_url or url), begin="BEGIN", pool=pool)
+            self.read = _engine(self.url, begin="BEGIN", pool=pool)
+        backends = {self.dialect, *(make_url(replica).get_backend_name() for replica in replicas)}
+        if replicas and backends != {"postgresql"}:
+            raise ValueError("read replicas need PostgreSQL, as the primary does")
+        replica_pool = _Pool(pool_size, pool_timeout_s, connect_timeout_s=REPLICA_CONNECT_S)
+        self.replicas = Replicas(
+            self.read,
+            [_engine(async_url(replica), begin="BEGIN", pool=replica_pool) for replica in replicas],
+        )
         self._writers = _Turns(pool)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, replica: bool) -> Database:
-        """The database `settings` name, with their pool; reading from the replica (if any)
-        when `replica` is true."""
+        """The database `settings` name, with their pool; with the replicas they name, when
+        `replica` is true."""
         return cls(
             settings.database_url,
-            settings.read_database_url if replica else None,
+            replicas=settings.replica_urls if replica else (),
             pool_size=settings.database_pool_size,
             pool_timeout_s=settings.database_pool_timeout_s,
         )
@@ -120,11 +129,16 @@ class Database:
 
         On PostgreSQL it is asyncpg's transaction on a pooled connection, for `DirectStatement`s;
         unless the engine has statement listeners, which then see every statement through
-        SQLAlchemy.
+        SQLAlchemy. With replicas, its `lsn` is then the primary's WAL position after the commit.
         """
         if self.dialect != "postgresql" or _listened(self.write):
-            async with self.write.begin() as connection:
-                yield WriteTransaction(connection)
+            async with self.write.connect() as connection:
+                transaction = WriteTransaction(connection)
+                async with connection.begin():
+                    yield transaction
+                if self.replicas:
+                    raw = (await connection.get_raw_connection()).driver_connection
+                    transaction.lsn = await wal_written(raw)
             return
         log: SqlLog = self.write.sync_engine.logger
         # Commands beyond the pool's connections wait here, in turn, rather than in the pool,
@@ -134,9 +148,12 @@ class Database:
             assert driver is not None
             try:
                 _log_sql(log, "BEGIN (direct)")
+                transaction = WriteTransaction(connection, driver)
                 async with driver.transaction():
-                    yield WriteTransaction(connection, driver)
+                    yield transaction
                 _log_sql(log, "COMMIT")
+                if self.replicas:
+                    transaction.lsn = await wal_written(driver)
             except BaseException as error:
                 _log_sql(log, "ROLLBACK")
                 if driver.is_closed() or driver.is_in_transaction():
@@ -158,25 +175,16 @@ class Database:
         await self.write.dispose()
         if self.read is not self.write:
             await self.read.dispose()
+        await self.replicas.dispose()
 
 
-def database_busy(error: BaseException) -> bool:
-    """True when `error` says no connection was free: the pool's wait ran out, or the server
-    has no connection left to give."""
-    return isinstance(error, PoolTimeout) or _sqlstate(error) in _BUSY_STATES
-
-
-def connection_lost(error: BaseException) -> bool:
-    """True when `error` says the server dropped, or will not take, the connection."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    state = _sqlstate(error)
-    return state is not None and state.startswith(_LOST_STATES)
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    state = getattr(getattr(error, "orig", None), "sqlstate", None)
-    return state if isinstance(state, str) else None
+async def wal_written(driver: asyncpg.Connection) -> str:
+    """Where the primary's WAL records written so far end: a replica that has replayed up to
+    it sees every transaction committed before."""
+    inserted, block_size = await driver.fetchrow(
+        "SELECT pg_current_wal_insert_lsn()::text, current_setting('wal_block_size')::int"
+    )
+    return written_by(inserted, block_size)
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,7 @@ class _Pool:
 
     size: int
     timeout_s: float
+    connect_timeout_s: float | None = None  # asyncpg's default (60 s) when None
 
 
 class _Turns:
@@ -241,6 +250,7 @@ def _engine(url: URL, *, begin: str, pool: _Pool) -> AsyncEngine:
                 "prepared_statement_cache_size": STATEMENT_CACHE,  # SQLAlchemy's
                 # pg_stat_activity tells each process's connections apart by this
                 "server_settings": {"application_name": f"fluvius:{os.getpid()}"},
+                **({"timeout": pool.connect_timeout_s} if pool.connect_timeout_s else {}),
             },
         )
         event.listen(engine.sync_engine, "checkout", _replace_closed)
@@ -304,13 +314,15 @@ def _log_sql(log: SqlLog, message: str, *args: Any) -> None:
         log.info(message, *args)
 
 
-@dataclass(frozen=True)
+@dataclass
 class WriteTransaction:
     """An open write transaction: its SQLAlchemy connection and, for direct statements, the
-    asyncpg connection that holds the transaction."""
+    asyncpg connection that holds the transaction; after the commit, with replicas, the
+    primary's WAL position (`Database.transaction`)."""
 
     connection: AsyncConnection
     driver: asyncpg.Connection | None = None
+    lsn: str | None = None
 
 
 class DirectStatement:

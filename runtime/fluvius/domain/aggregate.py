@@ -102,6 +102,10 @@ def upcasts(event: str, *, from_version: int) -> Callable[[F], F]:
     return mark
 
 
+class InvalidDecision(TypeError):
+    """A handler returned something other than a list of its aggregate's events."""
+
+
 class MissingUpcaster(LookupError):
     """Stored event data is older than its event class and no upcaster bridges the gap."""
 
@@ -136,11 +140,16 @@ class Aggregate(Generic[S]):
         cls.commands, cls.events, cls.upcasters = commands, events, upcasters
 
     def __init__(
-        self, state: S, context: Context | None = None, reader: StateReader | None = None
+        self,
+        state: S,
+        context: Context | None = None,
+        reader: StateReader | None = None,
+        services: Any = None,
     ) -> None:
         self.state = state
         self._context = context
         self._reader = reader or NoReader()
+        self._services = services
 
     @property
     def context(self) -> Context:
@@ -154,6 +163,17 @@ class Aggregate(Generic[S]):
         base), or None when it does not exist in the caller's tenant. Read-only, in the
         command's transaction; the row may change once read (see docs/architecture.md)."""
         return await self._reader.read(aggregate, aggregate_id)
+
+    @property
+    def services(self) -> Any:
+        """The service's dependencies, as its builder made them at start-up (a generated base
+        class narrows the type to the project's `Services`)."""
+        if self._services is None:
+            raise RuntimeError(
+                f"{self.qualified_name()} has no services: they exist while a service that "
+                "builds them runs the command (or a test provides them)"
+            )
+        return self._services
 
     @property
     def id(self) -> uuid.UUID:
@@ -184,7 +204,8 @@ class Aggregate(Generic[S]):
 
     def decide(self, command: Command) -> Decision:
         """Check the command's guards against the state, then run its handler: a `def` handler's
-        events come back as a list, an `async def` handler's as the awaitable it returns."""
+        events come back as a list, an `async def` handler's as an awaitable of one. Anything
+        but a list of the aggregate's events is an InvalidDecision."""
         handler = self.handler_for(type(command))
         state, payload = vars(self.state), vars(command)
         for guard in handler.requires:
@@ -198,7 +219,28 @@ class Aggregate(Generic[S]):
                     actual=actual,
                 )
         decided = getattr(self, handler.method)(command)
-        return cast("Decision", decided) if inspect.iscoroutine(decided) else list(decided)
+        if inspect.iscoroutine(decided):
+            return self._checked_later(handler, decided)
+        return self._checked(handler, decided)
+
+    def _checked(self, handler: CommandHandler, decided: object) -> list[Event]:
+        """The handler's events, once they are known to be a list of the aggregate's events."""
+        if isinstance(decided, list | tuple) and all(map(self._applies_to, decided)):
+            return list(decided)
+        names = ", ".join(projector.event.__name__ for projector in self.events.values())
+        raise InvalidDecision(
+            f"{type(self).__name__}.{handler.method} returned {decided!r}: a handler returns a "
+            f"list of events of {self.qualified_name()} ({names})"
+        )
+
+    def _applies_to(self, event: object) -> bool:
+        """Whether `event` is an event of a name this aggregate applies."""
+        return isinstance(event, Event) and event.event_name in self.events
+
+    async def _checked_later(
+        self, handler: CommandHandler, decided: Awaitable[object]
+    ) -> list[Event]:
+        return self._checked(handler, await decided)
 
     def apply(self, event: Event) -> None:
         """Project `event` onto the state and count it in the version."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from fluvius.data.consistency import HEADER as CONSISTENCY_HEADER
 from fluvius.fastapi.commands import add_command_routes
 from fluvius.fastapi.health import health_router
 from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
@@ -26,9 +27,16 @@ _CLIENT_HEADERS = [
     "Content-Type",
     "If-Match",
     "Idempotency-Key",
+    CONSISTENCY_HEADER,
     REQUEST_ID_HEADER,
 ]
-_EXPOSED_HEADERS = ["ETag", "Location", "Idempotent-Replayed", REQUEST_ID_HEADER]
+_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Idempotent-Replayed",
+    CONSISTENCY_HEADER,
+    REQUEST_ID_HEADER,
+]
 
 
 def build_app(service: Service, settings: Settings | None = None) -> FastAPI:

@@ -31,6 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from fluvius.application.processor import CommandContext
+from fluvius.data.consistency import HEADER as CONSISTENCY_HEADER
 from fluvius.domain.aggregate import Aggregate, CommandHandler
 from fluvius.domain.errors import InvalidCommand
 from fluvius.domain.messages import Command
@@ -276,6 +277,8 @@ def _add_routes(
             headers["Location"] = f"/{aggregate.domain}.{aggregate.name}/{result.aggregate_id}"
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
+        if result.token is not None:
+            headers[CONSISTENCY_HEADER] = result.token.encode()
         status = HTTPStatus.CREATED if handler.create else HTTPStatus.OK
         content = _JSON.encode({"status": "OK", "data": result.response}).encode()
         return Response(content, status, headers, media_type="application/json")

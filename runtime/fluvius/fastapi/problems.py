@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from fluvius.data.driver import connection_lost, database_busy
+from fluvius.data.failures import connection_lost, database_busy
 from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,

@@ -5,6 +5,8 @@
     GET /{domain}.{aggregate}/{id}/events ?after=&limit=
 
 Every read is confined in SQL to the caller's tenant and scope, so counts and pages are right.
+Reads go to a read replica when there are any, to one that includes the write of the request's
+`Consistency-Token` when it has one (fluvius.data.replicas); `Read-Source` says which answered.
 OpenAPI declares `query=` as JSON (its schema, `<Aggregate>Filter`, lists each field's operators
 and values) and `sort=` by a pattern naming the sortable fields (fluvius.query.schema).
 This module does not postpone annotations: FastAPI reads the endpoints' types at definition.
@@ -12,26 +14,31 @@ This module does not postpone annotations: FastAPI reads the endpoints' types at
 
 import uuid
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluvius.casbin.permission import READ
+from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import storage_of
+from fluvius.data.replicas import Read
 from fluvius.data.store import EventStore
 from fluvius.domain.aggregate import Aggregate
 from fluvius.domain.errors import NotFound
 from fluvius.fastapi.access import Access
+from fluvius.fastapi.consistency import consistency_token, consistent_read, source_header
 from fluvius.fastapi.openapi import declare_component
 from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
 from fluvius.fastapi.runtime import Runtime
-from fluvius.query import fields_of, list_rows
+from fluvius.query import Listing, fields_of, list_rows
 from fluvius.query.filters import MAX_CONDITIONS, MAX_DEPTH
 from fluvius.query.schema import filter_schema, sort_pattern
 
+T = TypeVar("T")
 MAX_LIMIT = 100
 MAX_HISTORY = 1000
 _RESPONSES = problem_responses(
@@ -74,6 +81,11 @@ def only_parameters(*names: str) -> Any:
     return Depends(check)
 
 
+# State rows are written in the command's own transaction: a read of the primary includes every
+# acknowledged write, and a replica's does once it has replayed the token's LSN.
+CONSISTENT = Depends(consistency_token)
+
+
 def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """The list, item and history routes of `aggregate`."""
     admitted = runtime.gate.require(aggregate.qualified_name(), READ)
@@ -94,14 +106,24 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         "content": {"application/json": {"schema": {"$ref": filter_reference}}},
     }
 
-    async def visible_row(access: Access, aggregate_id: uuid.UUID) -> dict[str, Any]:
+    async def visible_row(
+        connection: AsyncConnection, access: Access, aggregate_id: uuid.UUID
+    ) -> dict[str, Any] | None:
         conditions = runtime.gate.row_conditions(access, table)
         query = select(table).where(table.c.id == aggregate_id, *conditions)
-        async with runtime.database.read.connect() as connection:
-            row = (await connection.execute(query)).mappings().first()
-        if row is None:
-            raise NotFound(f"{aggregate.qualified_name()} {aggregate_id} does not exist")
-        return dict(row)
+        row = (await connection.execute(query)).mappings().first()
+        return None if row is None else dict(row)
+
+    def found(read: Read[T | None], aggregate_id: uuid.UUID) -> T:
+        """What `read` found; a 404 saying where it looked when it found no row."""
+        if read.value is None:
+            raise ProblemError(
+                HTTPStatus.NOT_FOUND,
+                NotFound.code,
+                f"{aggregate.qualified_name()} {aggregate_id} does not exist",
+                headers=source_header(read),
+            )
+        return read.value
 
     @app.get(
         f"{base}/",
@@ -128,9 +150,10 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
         page: Annotated[int | None, Query(ge=1, le=10_000_000, description=PAGE_HELP)] = None,
         cursor: Annotated[str | None, Query(max_length=2048, description=CURSOR_HELP)] = None,
+        token: ConsistencyToken | None = CONSISTENT,
     ) -> JSONResponse:
-        async with runtime.database.read.connect() as connection:
-            listing = await list_rows(
+        async def listed(connection: AsyncConnection) -> Listing:
+            return await list_rows(
                 connection,
                 table,
                 query=query,
@@ -140,8 +163,14 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
                 cursor=cursor,
                 conditions=runtime.gate.row_conditions(access, table),
             )
+
+        read = await consistent_read(runtime, listed, token)
+        listing = read.value
         rows = [state_type.model_validate(row).model_dump(mode="json") for row in listing.rows]
-        return JSONResponse({"status": "OK", "data": rows, "pagination": listing.pagination})
+        return JSONResponse(
+            {"status": "OK", "data": rows, "pagination": listing.pagination},
+            headers=source_header(read),
+        )
 
     @app.get(
         f"{base}/{{id}}",
@@ -151,11 +180,18 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         dependencies=[only_parameters()],
         **common,
     )
-    async def get_aggregate(id: uuid.UUID, access: Access = Depends(admitted)) -> JSONResponse:
-        state = state_type.model_validate(await visible_row(access, id))
+    async def get_aggregate(
+        id: uuid.UUID,
+        access: Access = Depends(admitted),
+        token: ConsistencyToken | None = CONSISTENT,
+    ) -> JSONResponse:
+        read = await consistent_read(
+            runtime, lambda connection: visible_row(connection, access, id), token
+        )
+        state = state_type.model_validate(found(read, id))
         return JSONResponse(
             {"status": "OK", "data": state.model_dump(mode="json")},
-            headers={"ETag": f'"{state.version}"'},
+            headers={"ETag": f'"{state.version}"', **source_header(read)},
         )
 
     @app.get(
@@ -173,9 +209,15 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             int, Query(ge=0, le=2**31 - 1, description="Only versions after this.")
         ] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
+        token: ConsistencyToken | None = CONSISTENT,
     ) -> JSONResponse:
-        await visible_row(access, id)
-        async with runtime.database.read.connect() as connection:
+        async def history(connection: AsyncConnection) -> list[dict[str, Any]] | None:
+            if await visible_row(connection, access, id) is None:
+                return None
             store = EventStore(connection, storage_of(aggregate).log)
             events = await store.history(aggregate, id, after_version=after, limit=limit)
-        return JSONResponse({"status": "OK", "data": [event.summary() for event in events]})
+            return [event.summary() for event in events]
+
+        read = await consistent_read(runtime, history, token)
+        data = found(read, id)
+        return JSONResponse({"status": "OK", "data": data}, headers=source_header(read))

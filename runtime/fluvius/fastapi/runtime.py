@@ -31,6 +31,7 @@ class Runtime:
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
         self.workers: InProcessWorkers | None = None
+        self.build_services = service.build_services  # tests put `provided(fakes)` here
         if settings.metrics:
             from fluvius.observability.metrics import watch_pool
 
@@ -38,16 +39,25 @@ class Runtime:
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
-        """Run for the life of the app, with the workers in-process when there is no Redis;
-        release the database connections at the end."""
+        """Run for the life of the app with the service's services built, and the workers
+        in-process when there is no Redis; close the services and release the database
+        connections at the end."""
+        settings = self.settings
+        try:
+            async with self.build_services(settings) as services:
+                self.processor.services = services
+                await self._start_workers()
+                try:
+                    yield
+                finally:
+                    if self.workers is not None:
+                        await self.workers.stop()
+                        self.workers = None
+        finally:
+            await self.database.dispose()
+
+    async def _start_workers(self) -> None:
         settings = self.settings
         if self.service.workers() and settings.workers_in_process and not settings.redis_url:
             self.workers = InProcessWorkers(self.service, self.database, self.processor, settings)
             await self.workers.start()
-        try:
-            yield
-        finally:
-            if self.workers is not None:
-                await self.workers.stop()
-                self.workers = None
-            await self.database.dispose()

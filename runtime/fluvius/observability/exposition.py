@@ -1,6 +1,6 @@
 """`/metrics`: the instruments of this process, or of every process of `fluvius run --workers N`,
-and what the database says at the time of the scrape: jobs by worker and state, and how far
-each relay is behind its log."""
+and what the database says at the time of the scrape: jobs by worker and state, how far each
+relay is behind its log, and each read replica behind the primary."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from fluvius.worker.relay import relay_name, relayed
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from fluvius.data.replicas import Replicas
     from fluvius.fastapi.runtime import Runtime
     from fluvius.service import Service
 
@@ -38,6 +39,8 @@ async def metrics_endpoint(request: Request) -> Response:
             await _jobs(connection, runtime.service),
             await _lags(connection, runtime.service),
         ]
+        if runtime.database.replicas:
+            families.extend(await _replicas(connection, runtime.database.replicas))
     return Response(exposition(families), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -86,3 +89,21 @@ async def _lags(connection: AsyncConnection, service: Service) -> Metric:
         read = await checkpoints.load(connection, name)
         family.add_metric([name], max(head - read.position, 0))
     return family
+
+
+async def _replicas(primary: AsyncConnection, replicas: Replicas) -> list[Metric]:
+    up = GaugeMetricFamily(
+        "fluvius_replica_up",
+        "1 while queries use the read replica, 0 while it is left out for not answering.",
+        labels=["replica"],
+    )
+    lag = GaugeMetricFamily(
+        "fluvius_replica_lag_bytes",
+        "Bytes of the primary's WAL the read replica has yet to replay.",
+        labels=["replica"],
+    )
+    for name, behind in (await replicas.lags(primary)).items():
+        up.add_metric([name], 0 if behind is None else 1)
+        if behind is not None:
+            lag.add_metric([name], behind)
+    return [up, lag]

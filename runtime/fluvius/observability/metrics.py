@@ -87,6 +87,7 @@ async def count_command(name: str, run: Awaitable[CommandResult]) -> CommandResu
 def watch_pool(database: Database) -> None:
     """Keep the connection gauges of `database`'s engines as connections come and go."""
     engines = {"write": database.write, "read": database.read}
+    engines.update((replica.name, replica.engine) for replica in database.replicas.replicas)
     for name, engine in engines.items():
         if name == "read" and engine is database.write:
             continue

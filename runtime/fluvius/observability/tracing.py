@@ -47,7 +47,8 @@ def trace_process(database: Database, service: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
     use_tracing(OpenTelemetryTracing())
-    engines = list({database.write.sync_engine, database.read.sync_engine})
+    replicas = [replica.engine.sync_engine for replica in database.replicas.replicas]
+    engines = list({database.write.sync_engine, database.read.sync_engine, *replicas})
     instrumentor = SQLAlchemyInstrumentor()  # one per process, as OpenTelemetry has it
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()  # from the engines of a database made before in this process

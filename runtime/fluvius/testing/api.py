@@ -19,7 +19,7 @@ from fluvius.testing.scenario import TEST_TENANT
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from fluvius.service import Service
+    from fluvius.service import Service, ServicesBuilder
 
 BASE_URL = "http://service.test"
 
@@ -69,12 +69,18 @@ def test_settings(service: Service, database_url: str) -> Settings:
 
 @asynccontextmanager
 async def serving(
-    service: Service, settings: Settings, create_app: AppFactory | None = None
+    service: Service,
+    settings: Settings,
+    create_app: AppFactory | None = None,
+    services: ServicesBuilder | None = None,
 ) -> AsyncIterator[Api]:
     """The app of `service` (as `create_app` builds it; by default the runtime's), started
-    (lifespan entered) for the duration of the block; every plain command request is answered
-    on both of its paths, and fails unless they agree."""
+    (lifespan entered) for the duration of the block, with the services `services` builds (by
+    default the service's own); every plain command request is answered on both of its paths,
+    and fails unless they agree."""
     app = build_app(service, settings) if create_app is None else create_app(settings)
+    if services is not None:
+        app.state.runtime.build_services = services
     compare_paths(app)
     async with app.router.lifespan_context(app):
         yield Api(app, settings, tenancy=service.tenancy)

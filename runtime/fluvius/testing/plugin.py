@@ -1,10 +1,12 @@
 """pytest fixtures for the tests of a generated service (`-p fluvius.testing.plugin`).
 
 The service's own `tests/conftest.py` provides the `service` fixture; these build on it:
-`database` (a fresh database with the service's tables), `processor`, `scenario`, and `api`
-(the service's HTTP app in-process, see fluvius.testing.api). `api` serves the app that the
-`create_app` fixture builds: the runtime's app of the service, unless the project's conftest
-provides its own `create_app`, so that the routes and middleware it adds are tested too.
+`database` (a fresh database with the service's tables), `services` (what handlers reach as
+`self.services`: the service's own unless the conftest gives fakes), `processor`, `scenario`,
+and `api` (the service's HTTP app in-process, see fluvius.testing.api). `api` serves the app
+that the `create_app` fixture builds: the runtime's app of the service, unless the project's
+conftest provides its own `create_app`, so that the routes and middleware it adds are tested
+too.
 
 Tests run on a SQLite file by default, its tables made from the service's code. Set
 FLUVIUS_TEST_DATABASE_URL to a PostgreSQL server to run them there: the project's migrations
@@ -29,7 +31,7 @@ from sqlalchemy.engine import make_url
 from fluvius.application.processor import CommandProcessor
 from fluvius.data.driver import Database
 from fluvius.fastapi.app import build_app
-from fluvius.service import Service
+from fluvius.service import Service, provided
 from fluvius.settings import Settings
 from fluvius.testing.api import Api, AppFactory, serving, test_settings
 from fluvius.testing.databases import create_database, drop_database, throwaway_database
@@ -77,15 +79,24 @@ async def database(
 
 
 @pytest.fixture
-def processor(database: Database) -> CommandProcessor:
-    """The command processor on the test database."""
-    return CommandProcessor(database)
+async def services(service: Service, database: Database) -> AsyncIterator[Any]:
+    """What handlers and workers reach as `self.services` and `ctx.services` in the tests: the
+    service's own, built from the test settings. A project's conftest overrides this fixture
+    to give fakes instead."""
+    async with service.build_services(test_settings(service, _url(database))) as built:
+        yield built
 
 
 @pytest.fixture
-def scenario(database: Database) -> Scenario:
-    """Given / when / then on the test database."""
-    return Scenario(database)
+def processor(database: Database, services: Any) -> CommandProcessor:
+    """The command processor on the test database, with the tests' services."""
+    return CommandProcessor(database, services=services)
+
+
+@pytest.fixture
+def scenario(database: Database, services: Any) -> Scenario:
+    """Given / when / then on the test database, with the tests' services."""
+    return Scenario(database, services=services)
 
 
 @pytest.fixture
@@ -99,11 +110,18 @@ def create_app(service: Service) -> AppFactory:
 
 
 @pytest.fixture
-async def api(service: Service, database: Database, create_app: AppFactory) -> AsyncIterator[Api]:
-    """The service's HTTP app on the test database, and clients of it."""
-    url = database.url.render_as_string(hide_password=False)
-    async with serving(service, test_settings(service, url), create_app) as running:
+async def api(
+    service: Service, database: Database, create_app: AppFactory, services: Any
+) -> AsyncIterator[Api]:
+    """The service's HTTP app on the test database, with the tests' services, and clients of
+    it."""
+    settings = test_settings(service, _url(database))
+    async with serving(service, settings, create_app, provided(services)) as running:
         yield running
+
+
+def _url(database: Database) -> str:
+    return database.url.render_as_string(hide_password=False)
 
 
 @asynccontextmanager

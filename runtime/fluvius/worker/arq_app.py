@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from contextlib import AsyncExitStack
 from typing import Any
 
 from arq import Retry, func
@@ -30,7 +31,8 @@ MAX_TRIES = 100  # retries are counted by fluvius, per worker; arq must not stop
 
 
 class WorkerProcess:
-    """What a worker process holds: the database, the executor, its relay and scheduler tasks."""
+    """What a worker process holds: the database, the services, the executor, its relay and
+    scheduler tasks."""
 
     def __init__(self, service: Service, settings: Settings, redis: Any) -> None:
         self.database = Database.from_settings(settings, replica=False)
@@ -38,11 +40,13 @@ class WorkerProcess:
             from fluvius.observability.tracing import trace_process
 
             trace_process(self.database, service.name)
-        processor = CommandProcessor(self.database)
+        self.processor = CommandProcessor(self.database)
+        self.services = service.build_services(settings)  # entered at start, closed at stop
+        self._open = AsyncExitStack()
         self.executor = Executor(
             service,
             self.database,
-            processor,
+            self.processor,
             retry_base_s=settings.worker_retry_base_s,
             timeout_s=settings.worker_timeout_s,
         )
@@ -55,6 +59,7 @@ class WorkerProcess:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        self.processor.services = await self._open.enter_async_context(self.services)
         loops = [
             self.relay.run(self._stop, self.poll_s),
             self.scheduler.run(self._stop, self.poll_s),
@@ -66,6 +71,7 @@ class WorkerProcess:
         self._stop.set()
         await asyncio.gather(*self._tasks)
         await self.streams.close()
+        await self._open.aclose()
         await self.database.dispose()
 
 

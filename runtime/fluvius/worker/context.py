@@ -26,6 +26,11 @@ class WorkerContext:
     scheduled_at: dt.datetime | None = None
     _sent: int = field(default=0, init=False)
 
+    @property
+    def services(self) -> Any:
+        """The service's dependencies, as handlers see them in `self.services`."""
+        return self.processor.services
+
     async def send(
         self,
         aggregate: type[Aggregate[Any]],
