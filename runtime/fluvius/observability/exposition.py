@@ -18,7 +18,7 @@ from starlette.requests import Request  # at run time: FastAPI reads the endpoin
 from starlette.responses import Response
 
 from fluvius.data.reader import Checkpoints
-from fluvius.observability.metrics import REGISTRY
+from fluvius.observability.instruments import REGISTRY
 from fluvius.observability.processes import MULTIPROCESS_DIRECTORY
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.relay import relay_name, relayed
