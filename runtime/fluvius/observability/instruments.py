@@ -65,7 +65,8 @@ READ_LAG_LAST = Gauge(
 )
 BROKER_ERRORS = Counter(
     "fluvius_stream_errors",
-    "Batches a stream's broker or webhook refused or did not confirm, by stream.",
+    "A stream's broker errors: batches its broker refused or did not confirm, and events its "
+    "webhook gave up on, by stream.",
     ["stream"],
     registry=REGISTRY,
 )
@@ -86,6 +87,6 @@ def report_lag(
     READ_LAG_LAST.labels(reader).set(max(lags))
 
 
-def report_broker_error(stream: str) -> None:
-    """Count a batch that `stream`'s broker refused or did not confirm."""
-    BROKER_ERRORS.labels(stream).inc()
+def report_broker_error(stream: str, count: int = 1) -> None:
+    """Count `count` broker errors of `stream`."""
+    BROKER_ERRORS.labels(stream).inc(count)
