@@ -377,7 +377,11 @@ class _AggregateChecker:
             (spec.values is not None and kind != "enum", "values", "enum"),
             (spec.to is not None and kind != "ref", "to", "ref"),
             (spec.index and not state, "index", "state fields"),
-            (spec.index and kind in UNINDEXED_TYPES, "index", "fields of any type but json and file"),
+            (
+                spec.index and kind in UNINDEXED_TYPES,
+                "index",
+                "fields of any type but json and file",
+            ),
             (spec.max_size is not None and kind != "file", "max_size", "file"),
             (spec.content_types is not None and kind != "file", "content_types", "file"),
             (spec.has_default and kind == "file", "default", "fields of any type but file"),
