@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import math
 import uuid
 from dataclasses import dataclass
@@ -219,7 +220,13 @@ class ContractTests:
         if kind == "datetime":
             return SAMPLE_MOMENT
         if kind == "file":
-            return FileInfo(id=str(uuid.uuid5(SAMPLE_NAMESPACE, field.name)))
+            return FileInfo(
+                id=str(uuid.uuid5(SAMPLE_NAMESPACE, field.name)),
+                name=f"{field.name}.bin",
+                size=1,
+                sha256=hashlib.sha256(b"\0").hexdigest(),
+                content_type="application/octet-stream",
+            )
         return {"sample": field.name}
 
     def _call(self, class_name: str, fields: list[FieldView], values: dict[str, Any]) -> Call:

@@ -93,7 +93,11 @@ class Service:
                     for handler in aggregate.commands.values()
                     for ref in handler.refs.values()
                 }
-                map_aggregate(aggregate, Storage(domain.tables[aggregate], domain.log, refs))
+                files = any(handler.files for handler in aggregate.commands.values())
+                uploads = self.tables.uploads if files else None
+                map_aggregate(
+                    aggregate, Storage(domain.tables[aggregate], domain.log, refs, uploads)
+                )
 
     def domain(self, name: str) -> Domain:
         """The domain called `name`."""

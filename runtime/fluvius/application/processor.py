@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.application.files import resolve_files
 from fluvius.application.reading import TransactionReader
 from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import Storage, storage_of
@@ -225,9 +226,18 @@ class CommandProcessor:
             )
         await _check_refs(store, request)
         now = request.context.now or dt.datetime.now(dt.UTC)
+        command = await resolve_files(
+            store,
+            request.storage.uploads,
+            handler.files,
+            request.command,
+            user=request.context.user,
+            tenant=tenant,
+            now=now,
+        )
         reader = TransactionReader(store, tenant)
         aggregate = aggregate_type(state, _decision_context(request, now), reader, self.services)
-        decision = aggregate.decide(request.command)
+        decision = aggregate.decide(command)
         events = decision if isinstance(decision, list) else list(await decision)
         for event in events:
             aggregate.apply(event)

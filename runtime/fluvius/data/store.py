@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
 from fluvius.data.mapping import storage_of
+from fluvius.data.uploads import UploadRecord, upload_query, use_statement
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 from fluvius.observability.hooks import tracing
@@ -281,6 +282,15 @@ class EventStore:
         if has_tenancy(table):
             parameters["tenant_id"] = _required_tenant(table, tenant)
         return bool(await self._rows(_tenant_row_query(table), parameters))
+
+    async def find_upload(self, table: Table, upload_id: uuid.UUID) -> UploadRecord | None:
+        """The upload `upload_id` (fluvius.data.uploads), if it exists."""
+        rows = await self._rows(upload_query(table), {"id": upload_id})
+        return UploadRecord.of(rows[0]) if rows else None
+
+    async def use_upload(self, table: Table, upload_id: uuid.UUID, now: dt.datetime) -> None:
+        """Record that a command keeps the upload `upload_id`: it no longer expires."""
+        await self._count(use_statement(table), {"id": upload_id, "used_at": now})
 
     async def append(
         self,

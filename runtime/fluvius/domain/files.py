@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 
@@ -96,3 +96,12 @@ Upload = Annotated[
     ),
 ]
 """A command's file field: the upload's id in JSON, its FileInfo once the processor resolves it."""
+
+
+def file_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of `model` that hold a file's metadata."""
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is FileInfo or FileInfo in get_args(info.annotation)
+    ]

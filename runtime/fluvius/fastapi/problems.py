@@ -19,12 +19,14 @@ from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
     DomainError,
+    FileTooLarge,
     GuardFailed,
     IdempotencyConflict,
     InvalidCommand,
     NotFound,
     Rejected,
     ScopeDenied,
+    UnsupportedFileType,
     VersionConflict,
 )
 from fluvius.fastapi.context import current_request_id
@@ -42,6 +44,8 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], HTTPStatus]] = [
     (ConcurrencyError, HTTPStatus.CONFLICT),
     (VersionConflict, HTTPStatus.PRECONDITION_FAILED),
     (IdempotencyConflict, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (FileTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (UnsupportedFileType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (InvalidCommand, HTTPStatus.UNPROCESSABLE_ENTITY),
     (ScopeDenied, HTTPStatus.FORBIDDEN),
 ]
