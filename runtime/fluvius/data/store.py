@@ -290,7 +290,7 @@ class EventStore:
 
     async def use_upload(self, table: Table, upload_id: uuid.UUID, now: dt.datetime) -> None:
         """Record that a command keeps the upload `upload_id`: it no longer expires."""
-        await self._count(use_statement(table), {"id": upload_id, "used_at": now})
+        await self._count(use_statement(table), {"upload_id": upload_id, "now": now})
 
     async def append(
         self,

@@ -55,11 +55,11 @@ def upload_query(table: Table) -> Select[Any]:
 
 
 def use_statement(table: Table) -> Update:
-    """Mark the upload `id` as recorded at `used_at`: it no longer expires."""
+    """Mark the upload `upload_id` as recorded at `now`: it no longer expires."""
     return (
         update(table)
-        .where(table.c.id == bindparam("id"), table.c.used_at.is_(None))
-        .values(used_at=bindparam("used_at"))
+        .where(table.c.id == bindparam("upload_id"), table.c.used_at.is_(None))
+        .values(used_at=bindparam("now"))
     )
 
 

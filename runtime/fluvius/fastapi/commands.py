@@ -37,7 +37,12 @@ from fluvius.domain.errors import InvalidCommand
 from fluvius.domain.messages import Command
 from fluvius.fastapi.access import Access, bearer_token
 from fluvius.fastapi.context import current_request_id
-from fluvius.fastapi.problems import FieldProblem, ProblemError, problem_responses
+from fluvius.fastapi.problems import (
+    FieldProblem,
+    ProblemError,
+    domain_status,
+    problem_responses,
+)
 from fluvius.fastapi.replies import CommandReply
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
@@ -432,7 +437,7 @@ def _body_problem(error: InvalidCommand) -> ProblemError:
         FieldProblem.model_validate({**item, "field": f"body.{item['field']}"})
         for item in error.errors
     ]
-    return ProblemError(HTTPStatus.UNPROCESSABLE_ENTITY, error.code, error.message, errors=errors)
+    return ProblemError(domain_status(error), error.code, error.message, errors=errors)
 
 
 def _expected_version(if_match: str | None) -> int | None:

@@ -165,7 +165,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, DomainError)
-        status = next(status for kind, status in _DOMAIN_STATUS if isinstance(error, kind))
+        status = domain_status(error)
         errors = _domain_field_errors(error)
         return problem_response(request, status, error.code, error.message, errors=errors)
 
@@ -250,6 +250,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(SQLAlchemyError, on_database_error)
+
+
+def domain_status(error: DomainError) -> HTTPStatus:
+    """The HTTP status of a domain error."""
+    return next(status for kind, status in _DOMAIN_STATUS if isinstance(error, kind))
 
 
 def _domain_field_errors(error: DomainError) -> list[FieldProblem] | None:
