@@ -224,3 +224,36 @@ async def _expire(api: Api, database_url: str, upload_id: str) -> None:
             await connection.execute(statement.values(expires_at=past))
     finally:
         await database.dispose()
+
+
+async def test_the_shop_shows_a_product_photo_to_anyone(
+    examples: dict[str, Path], database_url: str, media_url: str
+) -> None:
+    product = {
+        "sku": "SKU-1",
+        "title": "Teapot",
+        "details": "A teapot.",
+        "price": "12.50",
+        "weight_kg": 0.8,
+        "attributes": {},
+    }
+    service = import_service(examples["shop"], "shop")
+    async with served(service, database_url, media_url=media_url) as api:
+        async with api.client("merchandiser") as merchandiser:
+            created = await merchandiser.post("/catalog:create-product/product/:new", json=product)
+            assert created.status_code == 201, created.text
+            product_id = created.json()["data"]["id"]
+            photo = await _upload(merchandiser, PNG, "image/png")
+            pdf = await _upload(merchandiser, PDF, "application/pdf")
+            refused = await merchandiser.post(
+                f"/catalog:set-photo/product/{product_id}", json={"photo": pdf["id"]}
+            )
+            _problem(refused, 415, "unsupported-file-type")
+            response = await merchandiser.post(
+                f"/catalog:set-photo/product/{product_id}", json={"photo": photo["id"]}
+            )
+            assert response.status_code == 200, response.text
+        async with api.client() as visitor:
+            shown = await visitor.get(f"/catalog.product/{product_id}/photo")
+            assert (shown.status_code, shown.content) == (200, PNG)
+            assert shown.headers["content-type"] == "image/png"
