@@ -264,25 +264,27 @@ async def test_the_shop_shows_a_product_photo_to_anyone(
 async def test_the_expiry_worker_forgets_unused_expired_uploads_only(
     examples: dict[str, Path], database_url: str, media_url: str
 ) -> None:
-    async with clinic(examples, database_url, media_url) as api:
-        async with api.client("receptionist") as desk:
-            patient = await _patient(desk)
-            used, waiting, stale = [await _upload(desk, PDF, "application/pdf") for _ in "abc"]
-            response = await desk.post(_attach(patient), json={"scan": used["id"]})
-            assert response.status_code == 200, response.text
-            await _expire(api, database_url, used["id"])
-            await _expire(api, database_url, stale["id"])
+    async with (
+        clinic(examples, database_url, media_url) as api,
+        api.client("receptionist") as desk,
+    ):
+        patient = await _patient(desk)
+        used, waiting, stale = [await _upload(desk, PDF, "application/pdf") for _ in "abc"]
+        response = await desk.post(_attach(patient), json={"scan": used["id"]})
+        assert response.status_code == 200, response.text
+        await _expire(api, database_url, used["id"])
+        await _expire(api, database_url, stale["id"])
 
-            runtime = api.app.state.runtime
-            workers = [w for _, w in runtime.service.workers() if w.name == EXPIRY_WORKER]
-            assert len(workers) == 1
-            context = WorkerContext(runtime.processor, EXPIRY_WORKER, media=runtime.media)
-            await workers[0].handler(context)
+        runtime = api.app.state.runtime
+        workers = [w for _, w in runtime.service.workers() if w.name == EXPIRY_WORKER]
+        assert len(workers) == 1
+        context = WorkerContext(runtime.processor, EXPIRY_WORKER, media=runtime.media)
+        await workers[0].handler(context)
 
-            assert await runtime.media.size(stale["id"]) is None
-            assert await runtime.media.size(waiting["id"]) == len(PDF)
-            assert await runtime.media.size(used["id"]) == len(PDF)
-            download = await desk.get(f"/scheduling.patient/{patient}/scan")
-            assert download.content == PDF
-            refused = await desk.post(_attach(patient), json={"scan": stale["id"]})
-            assert _problem(refused, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
+        assert await runtime.media.size(stale["id"]) is None
+        assert await runtime.media.size(waiting["id"]) == len(PDF)
+        assert await runtime.media.size(used["id"]) == len(PDF)
+        download = await desk.get(f"/scheduling.patient/{patient}/scan")
+        assert download.content == PDF
+        refused = await desk.post(_attach(patient), json={"scan": stale["id"]})
+        assert _problem(refused, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
