@@ -3,6 +3,7 @@ with the files on local disk and on an S3 server."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import uuid
@@ -19,7 +20,8 @@ from fluvius.application.uploads import EXPIRY_WORKER
 from fluvius.data import Database
 from fluvius.testing.api import Api
 from fluvius.worker.context import WorkerContext
-from tests.e2e.projects import import_service, served
+from tests.e2e.conftest import ProjectFactory
+from tests.e2e.projects import fluvius, fluvius_fails, import_service, served
 from tests.media.stores import media_url, s3_endpoint
 
 __all__ = ["media_url", "s3_endpoint"]
@@ -288,3 +290,31 @@ async def test_the_expiry_worker_forgets_unused_expired_uploads_only(
         assert download.content == PDF
         refused = await desk.post(_attach(patient), json={"scan": stale["id"]})
         assert _problem(refused, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
+
+
+def test_verify_checks_every_recorded_file_against_its_sha256(
+    projects: ProjectFactory, tmp_path: Path
+) -> None:
+    root = projects.copy("clinic", tmp_path)
+    fluvius("migrate", "up", cwd=root)
+    media = root / "var" / "media"
+    database_url = f"sqlite:///{root / 'var' / 'clinic.db'}"
+
+    async def attach() -> str:
+        service = import_service(root, "clinic")
+        async with (
+            served(service, database_url, media_url=str(media)) as api,
+            api.client("receptionist") as desk,
+        ):
+            upload = await _upload(desk, PDF, "application/pdf")
+            patient = await _patient(desk)
+            response = await desk.post(_attach(patient), json={"scan": upload["id"]})
+            assert response.status_code == 200, response.text
+            return str(upload["id"])
+
+    upload_id = asyncio.run(attach())
+    assert "scheduling.patient files: 1 checked" in fluvius("verify", cwd=root)
+    (media / upload_id).write_bytes(PDF[:-1] + b"!")
+    assert "not the recorded" in fluvius_fails("verify", cwd=root)
+    (media / upload_id).unlink()
+    assert f"file {upload_id} is missing from the media store" in fluvius_fails("verify", cwd=root)
