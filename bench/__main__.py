@@ -20,6 +20,7 @@ BENCHMARKS = {
     "streams": "a relay publishing to NATS JetStream: backlog rate, and lag under commands",
     "replicas": "reads from a streaming replica, with and without a consistency token",
     "rules": "a rule reading another aggregate, and an async handler, against a plain handler",
+    "media": "upload and download throughput, local and S3; server memory during a 1 GB upload",
 }
 
 
