@@ -82,9 +82,10 @@ async def _main(quick: bool) -> None:
                             await _upload(client, MB)  # warm up: first request paths loaded
                             big = QUICK_BIG if quick else BIG
                             idle = server.rss_bytes()
-                            peak = await _peak_during(server, _upload(client, big))
+                            peak, samples = await _peak_during(server, _upload(client, big))
                             above = (peak - idle) / 2**20
-                            peaks.append((f"{big // MB} MB upload", idle / 2**20, above))
+                            row = (f"{big // MB} MB upload", samples, idle / 2**20, peak / 2**20)
+                            peaks.append((*row, above))
                         for size, count in QUICK_SIZES if quick else SIZES:
                             up, ids = await _uploads(client, size, count)
                             down = await _downloads(client, ids, size)
@@ -96,7 +97,7 @@ async def _main(quick: bool) -> None:
         )
         show(
             "Server memory during one large upload (RSS of the process tree)",
-            ("upload", "idle MiB", "peak above idle MiB"),
+            ("upload", "samples", "idle MiB", "peak MiB", "peak above idle MiB"),
             peaks,
             note="target: flat, under 50 MiB above idle",
         )
@@ -163,15 +164,16 @@ async def _downloads(client: httpx.AsyncClient, uploads: list[str], size: int) -
     return size * len(documents) / MB / (time.perf_counter() - started)
 
 
-async def _peak_during(server: Server, work: Awaitable[str]) -> int:
-    """The largest RSS of `server` while `work` runs."""
-    peak = 0
+async def _peak_during(server: Server, work: Awaitable[str]) -> tuple[int, int]:
+    """The largest RSS of `server` while `work` runs, and how many times it was sampled."""
+    peak = samples = 0
     task = asyncio.ensure_future(work)
     while not task.done():
         peak = max(peak, server.rss_bytes())
+        samples += 1
         await asyncio.sleep(0.02)
     await task
-    return peak
+    return peak, samples
 
 
 @contextmanager

@@ -61,14 +61,15 @@ pytestmark = pytest.mark.slow
 MAX_EXAMPLES = 15
 # Refusals of valid data that no schema can foresee: they depend on what the service holds (a
 # key used before, a version that moved on, a cursor it never issued, a ref to an aggregate it
-# does not hold) or on two parameters together (page= with cursor=, which OpenAPI cannot state
-# but the description does).
+# does not hold, an upload it never received) or on two parameters together (page= with
+# cursor=, which OpenAPI cannot state but the description does).
 NOT_ABOUT_THE_DATA = {
     "idempotency-key-reused",
     "version-conflict",
     "invalid-cursor",
     "invalid-page",
     "unknown-reference",
+    "invalid-file",
 }
 
 

@@ -88,6 +88,8 @@ _RESPONSES = problem_responses(
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
+# A command with file fields also refuses a file of the wrong type.
+_FILE_RESPONSES = {**_RESPONSES, **problem_responses(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)}
 
 
 def add_command_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
@@ -329,7 +331,7 @@ def _add_routes(
         "methods": ["POST"],
         "tags": [aggregate.domain],
         "response_model": CommandReply,
-        "responses": _RESPONSES,
+        "responses": _FILE_RESPONSES if handler.files else _RESPONSES,
         "description": description,
         "status_code": HTTPStatus.CREATED if handler.create else HTTPStatus.OK,
         "route_class_override": CommandRoute,

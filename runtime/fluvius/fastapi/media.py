@@ -80,6 +80,7 @@ def add_upload_route(app: FastAPI, runtime: Runtime, uploads: Table) -> None:
             HTTPStatus.UNAUTHORIZED,
             HTTPStatus.FORBIDDEN,
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
         ),
     )
     async def upload(
@@ -180,10 +181,12 @@ def _add_download(
             HTTPStatus.NOT_MODIFIED.value: {"description": "The file is the one named by ETag."},
             HTTPStatus.TEMPORARY_REDIRECT.value: {"description": "A short-lived signed URL."},
             **problem_responses(
+                HTTPStatus.BAD_REQUEST,
                 HTTPStatus.UNAUTHORIZED,
                 HTTPStatus.FORBIDDEN,
                 HTTPStatus.NOT_FOUND,
                 HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                HTTPStatus.UNPROCESSABLE_ENTITY,
             ),
         },
     )
