@@ -28,6 +28,7 @@ EXPECTED = {
     "streams": ("events/s", "lag p99 ms", "cmd/s"),
     "replicas": ("from replica", "its token", "p99 ms"),
     "rules": ("reads one other aggregate", "async handler", "a/b"),
+    "media": ("upload MB/s", "download MB/s", "peak above idle MiB"),
 }
 
 pytestmark = pytest.mark.slow
