@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from fluvius.application.uploads import EXPIRY_WORKER
 from fluvius.data import Database
@@ -22,7 +22,7 @@ from fluvius.testing.api import Api
 from fluvius.worker.context import WorkerContext
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, fluvius_fails, import_service, served
-from tests.media.stores import media_url, s3_endpoint
+from tests.media.stores import media_url, s3_bucket, s3_endpoint
 
 __all__ = ["media_url", "s3_endpoint"]
 
@@ -318,3 +318,47 @@ def test_verify_checks_every_recorded_file_against_its_sha256(
     assert "not the recorded" in fluvius_fails("verify", cwd=root)
     (media / upload_id).unlink()
     assert f"file {upload_id} is missing from the media store" in fluvius_fails("verify", cwd=root)
+
+
+async def test_an_upload_streamed_past_the_limit_stops_with_413_and_keeps_nothing(
+    examples: dict[str, Path], database_url: str, media_url: str
+) -> None:
+    async def body() -> AsyncIterator[bytes]:  # no Content-Length: the limit is met mid-stream
+        for _ in range(8):
+            yield PDF
+
+    async with (
+        clinic(examples, database_url, media_url, media_max_bytes=3 * len(PDF)) as api,
+        api.client("receptionist") as desk,
+    ):
+        _problem(await desk.post("/media", content=body()), 413, "payload-too-large")
+        uploads = api.app.state.runtime.service.tables.uploads
+        database = Database(database_url)
+        try:
+            async with database.read.connect() as connection:
+                rows = (
+                    await connection.execute(select(func.count()).select_from(uploads))
+                ).scalar()
+        finally:
+            await database.dispose()
+        assert rows == 0
+
+
+async def test_a_download_from_s3_can_redirect_to_a_signed_url(
+    examples: dict[str, Path], database_url: str, s3_endpoint: str
+) -> None:
+    async with (
+        clinic(examples, database_url, s3_bucket(s3_endpoint), media_presign=True) as api,
+        api.client("receptionist") as desk,
+    ):
+        patient = await _patient(desk)
+        upload = await _upload(desk, PDF, "application/pdf")
+        response = await desk.post(_attach(patient), json={"scan": upload["id"]})
+        assert response.status_code == 200, response.text
+        redirect = await desk.get(f"/scheduling.patient/{patient}/scan")
+        assert redirect.status_code == 307
+        signed = redirect.headers["location"]
+        assert signed.startswith(s3_endpoint)
+        assert "X-Amz-Signature=" in signed
+        async with httpx.AsyncClient() as outside:
+            assert (await outside.get(signed)).content == PDF
