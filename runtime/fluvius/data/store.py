@@ -475,16 +475,12 @@ class EventStore:
         transaction id. A taken version or command id raises IntegrityError, a state row no
         longer at `state.previous_version` StaleState.
 
-        Run directly on asyncpg (see `Database.transaction`), the writes are one statement, one
-        round trip (data-modifying CTEs). Otherwise they are a statement each: on SQLite, which
-        has no network between them, and under SQLAlchemy's statement listeners, which expect
-        to see each write.
+        Run directly on asyncpg (see `Database.transaction`), the writes of one or more events
+        are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
+        each: on SQLite, which has no network between them, and under SQLAlchemy's statement
+        listeners, which expect to see each write.
         """
-        if not events and state is None:
-            if command is not None:
-                await self._count(_insert_statement(self.log.commands), command.row())
-            return []
-        if self.driver is not None:
+        if self.driver is not None and events:
             written = await self._write_together(events, state, command)
         else:
             written = await self._write_in_turn(events, state, command)
@@ -527,7 +523,7 @@ class EventStore:
             records_command=command is not None,
         )
         written = await self._rows(statement, parameters)
-        if state is not None and written and written[0]["saved"] != 1:
+        if state is not None and written[0]["saved"] != 1:
             raise state.stale()
         return written
 
