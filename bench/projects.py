@@ -31,10 +31,20 @@ def fluvius(*arguments: str, database_url: str | None = None) -> None:
         )
 
 
-def example_project(example: str, folder: Path, *, database_url: str | None = None) -> Path:
-    """The project of an example spec under `folder`, migrated on `database_url` when given."""
-    root = folder / example
-    fluvius("new", "project", example, "--example", example, "--dir", str(root))
+def example_project(
+    example: str, folder: Path, *, database_url: str | None = None, name: str | None = None
+) -> Path:
+    """The project of an example spec under `folder`, migrated on `database_url` when given;
+    named `name` instead of the example's when given (its broker subjects are then its own)."""
+    if name is None:
+        root = folder / example
+        fluvius("new", "project", example, "--example", example, "--dir", str(root))
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = (REPOSITORY / "examples" / f"{example}.yaml").read_text()
+        root = spec_project(
+            name, spec.replace(f"\n  name: {example}\n", f"\n  name: {name}\n"), folder
+        )
     if database_url is not None:
         fluvius("migrate", "--project", str(root), database_url=database_url)
     return root

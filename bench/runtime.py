@@ -2,9 +2,9 @@
 
 Both sides run the same command on an existing bank account: load it, decide, append one deposit.
 
-- fluvius: the generated bank service (examples/bank.yaml), `CommandProcessor.execute` on its
-  own scratch database. It reads the account's state row (locked), appends the event, updates
-  the row and records the command, in one transaction.
+- fluvius: the generated bank service (examples/bank/), `CommandProcessor.execute` on its own
+  scratch database. It reads the account's state row (locked), appends the event, updates the
+  row and records the command, in one transaction.
 - eventsourcing: an `Application` with an `Account` aggregate in the library's PostgreSQL store,
   with its defaults (no snapshots, no aggregate cache), on another scratch database of the same
   server. `repository.get` folds the account's events, `save` appends the new one.

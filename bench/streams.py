@@ -64,7 +64,9 @@ async def _main(quick: bool) -> None:
                 "PostgreSQL's, nor the NATS server's).",
             )
         async with scratch_database() as url:
-            root = await asyncio.to_thread(example_project, "bank", lag, database_url=url)
+            root = await asyncio.to_thread(
+                example_project, "bank", lag, database_url=url, name=f"bank{uuid.uuid4().hex[:8]}"
+            )  # a name of its own: its JetStream stream is its own, whatever else runs
             clients = QUICK_CLIENTS if quick else CLIENTS
             duration = (1.0, 0.3) if quick else (10.0, 2.0)
             rows = await _lag(root, url, lag, clients, duration)
@@ -107,7 +109,7 @@ async def _lag(
     """The deposits' rate without the stream, then with it and the consumer's lags."""
     headers = bearer_headers(root)
     environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKER_POLL_SECONDS": POLL_S}
-    name = jetstream_name(Target("bank", "money"))
+    name = jetstream_name(Target(root.name, "money"))
     await _drop_stream(name)
     rows: list[tuple[object, ...]] = []
     accounts: list[str] = []
@@ -132,7 +134,7 @@ async def _lag(
             ]
             load = Load(port, connections, duration_s=duration[0], warmup_s=duration[1])
             if streamed:
-                outcome, lags = await _consumed(name, load)
+                outcome, lags = await _consumed(name, f"{root.name}.money.>", load)
                 rows.append(_row("NATS", outcome, lags))
             else:
                 rows.append(_row("off", await loadgen.run(load), []))
@@ -140,8 +142,9 @@ async def _lag(
     return rows
 
 
-async def _consumed(name: str, load: Load) -> tuple[Outcome, list[float]]:
-    """Run `load` while a JetStream consumer takes each new message's lag."""
+async def _consumed(name: str, subjects: str, load: Load) -> tuple[Outcome, list[float]]:
+    """Run `load` while a JetStream consumer of `subjects` in the stream `name` takes each new
+    message's lag."""
     client = await nats.connect(NATS_URL)
     lags: list[float] = []
 
@@ -160,7 +163,7 @@ async def _consumed(name: str, load: Load) -> tuple[Outcome, list[float]]:
         counting = asyncio.create_task(loadgen.run(load))
         await asyncio.sleep(load.warmup_s)
         subscription = await jetstream.subscribe(
-            "bank.money.>", cb=take, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+            subjects, cb=take, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
         )
         outcome = await counting
         await subscription.unsubscribe()

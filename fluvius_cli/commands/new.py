@@ -7,7 +7,12 @@ from typing import Annotated
 
 import typer
 
-from fluvius_cli.resources import example_names, example_path, templates_dir
+from fluvius_cli.resources import (
+    example_names,
+    example_spec,
+    example_user_files,
+    templates_dir,
+)
 from fluvius_cli.spec import SpecError
 from fluvius_cli.spec.names import SNAKE
 
@@ -23,7 +28,11 @@ def project(
         Path | None, typer.Option("--spec", help="Start from this spec file.", exists=True)
     ] = None,
     example: Annotated[
-        str | None, typer.Option("--example", help="Start from an example spec (bank, ...).")
+        str | None,
+        typer.Option(
+            "--example",
+            help="Start from an example: its spec and its code (bank, ...).",
+        ),
     ] = None,
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Where to create it (default: ./NAME).")
@@ -37,10 +46,13 @@ def project(
     from fluvius_cli.reporting import show_spec_errors
 
     spec_text, spec_name = _spec_source(name, spec, example)
+    user_files = example_user_files(example) if example is not None else {}
     target = directory or Path(name)
     try:
         with err.status(f"Creating {target}…"):
-            generation = new_project(target, spec_text, spec_name, force=force)
+            generation = new_project(
+                target, spec_text, spec_name, user_files=user_files, force=force
+            )
     except SpecError as error:
         show_spec_errors(error)
         raise typer.Exit(1) from None
@@ -64,7 +76,8 @@ def _spec_source(name: str, spec: Path | None, example: str | None) -> tuple[str
         if example not in example_names():
             choices = ", ".join(example_names())
             raise typer.BadParameter(f"no example '{example}'; choose one of {choices}")
-        return example_path(example).read_text(encoding="utf-8"), f"{example}.yaml"
+        path = example_spec(example)
+        return path.read_text(encoding="utf-8"), f"examples/{example}/{path.name}"
     if not SNAKE.fullmatch(name):
         raise typer.BadParameter("without --spec, NAME is the package name: use snake_case")
     import jinja2

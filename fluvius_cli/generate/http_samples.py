@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from fluvius.casbin.permission import PUBLIC, READ
+from fluvius.domain.files import FileInfo
 from fluvius_cli.generate.imports import Import, Imports
 from fluvius_cli.generate.samples import ContractTests, State
 from fluvius_cli.generate.view import AggregateView, CommandView
@@ -175,6 +176,8 @@ def _json_ready(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, FileInfo):
+        return value.id  # a command's file field takes the upload's id
     return value
 
 

@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
+from fluvius.domain.files import FileInfo, parse_size
 from fluvius.domain.types import DEFAULT_STRING_LENGTH
 from fluvius_cli.generate.imports import Code, Import, code
 from fluvius_cli.spec.model import FieldSpec
@@ -18,6 +19,7 @@ from fluvius_cli.spec.model import FieldSpec
 Role = Literal["state", "command", "event"]
 
 _TYPES = "fluvius.domain.types"
+_FILES = "fluvius.domain.files"
 _DECIMAL = Import("decimal", "Decimal")
 _UUID = Import("uuid")
 _DATETIME = Import("datetime", alias="dt")
@@ -38,7 +40,10 @@ _PAYLOAD = {
     "date": code("Day", Import(_TYPES, "Day")),
     "datetime": code("Timestamp", Import(_TYPES, "Timestamp")),
     "json": code("Json", Import(_TYPES, "Json")),
+    "file": code("FileInfo", Import(_FILES, "FileInfo")),
 }
+# A command's file field takes an upload's id; the processor resolves it into the FileInfo.
+_COMMAND = {**_PAYLOAD, "file": code("Upload", Import(_FILES, "Upload"))}
 # Annotations of state fields: what the column holds.
 _STATE = {
     **_PAYLOAD,
@@ -66,6 +71,7 @@ _COLUMNS = {
     "date": code("Date()", Import(_SQL, "Date")),
     "datetime": code("UtcDateTime()", Import(_DATA, "UtcDateTime")),
     "json": code("json_type()", Import(_DATA, "json_type")),
+    "file": code("json_type()", Import(_DATA, "json_type")),
 }
 
 
@@ -74,7 +80,7 @@ def annotation(spec: FieldSpec, role: Role) -> Code:
     if spec.type == "enum":
         values = ", ".join(_string(value) for value in spec.values or [])
         return code(f"Literal[{values}]", Import("typing", "Literal"))
-    return (_STATE if role == "state" else _PAYLOAD)[spec.type]
+    return {"state": _STATE, "command": _COMMAND, "event": _PAYLOAD}[role][spec.type]
 
 
 def bounded(spec: FieldSpec, base: Code) -> Code:
@@ -124,6 +130,18 @@ def column_type(spec: FieldSpec, field_name: str) -> Code:
     return _COLUMNS[spec.type]
 
 
+def file_rule(spec: FieldSpec) -> Code:
+    """The `FileRule(...)` of a file field: its size limit in bytes and its content types."""
+    arguments = []
+    if spec.max_size is not None:
+        arguments.append(f"max_size={parse_size(spec.max_size)}")
+    if spec.content_types:
+        patterns = [_string(pattern) for pattern in spec.content_types]
+        tuple_text = f"({patterns[0]},)" if len(patterns) == 1 else f"({', '.join(patterns)})"
+        arguments.append(f"content_types={tuple_text}")
+    return code(f"FileRule({', '.join(arguments)})", Import("fluvius.domain", "FileRule"))
+
+
 def literal(spec: FieldSpec, value: Any) -> Code:
     """`value` written as a Python literal of the field's type."""
     if value is None:
@@ -146,6 +164,11 @@ def literal(spec: FieldSpec, value: Any) -> Code:
         return code(f"dt.date({day.year}, {day.month}, {day.day})", _DATETIME)
     if kind == "datetime":
         return code(_datetime_literal(dt.datetime.fromisoformat(str(value))), _DATETIME)
+    if isinstance(value, FileInfo):
+        fields = ", ".join(
+            f"{name}={_json_literal(item)}" for name, item in value.model_dump().items() if item
+        )
+        return code(f"FileInfo({fields})", Import(_FILES, "FileInfo"))
     return code(_json_literal(value))
 
 

@@ -13,6 +13,7 @@ import jinja2
 from fluvius_cli.generate.event_versions import LOCK_PATH, EventVersions
 from fluvius_cli.generate.http_samples import HttpTests
 from fluvius_cli.generate.imports import Import, Imports
+from fluvius_cli.generate.regions import EVENT_MODEL, Markers
 from fluvius_cli.generate.samples import ContractTests, Subject
 from fluvius_cli.generate.view import AggregateView, DomainView, ProjectView
 from fluvius_cli.graph import event_model, markdown
@@ -22,14 +23,16 @@ from fluvius_cli.spec.schema import spec_json_schema
 
 LINE_LENGTH = 100
 SCHEMA_PATH = ".fluvius/fluvius.schema.json"
-EVENT_MODEL_PATH = "docs/event-model.md"
+README_PATH = "README.md"
 
 
 class Owner(Enum):
-    """Who owns a file: fluvius rewrites its files; user files are created once, then left alone."""
+    """Who owns a file: fluvius rewrites its files; user files are created once, then left alone,
+    but for their regions (between markers) that fluvius keeps."""
 
     FLUVIUS = "fluvius"
     USER = "user"
+    REGION = "region"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class RenderedFile:
     content: str
     owner: Owner
     sections: tuple[Section, ...] = ()
+    markers: Markers | None = None  # a REGION's: `content` goes between them
 
 
 def render_project(spec: Spec, versions: EventVersions | None = None) -> list[RenderedFile]:
@@ -72,8 +76,14 @@ def render_project(spec: Spec, versions: EventVersions | None = None) -> list[Re
         RenderedFile(SCHEMA_PATH, json.dumps(spec_json_schema(), indent=2) + "\n", Owner.FLUVIUS)
     )
     files.append(RenderedFile(LOCK_PATH, project.versions.dump(), Owner.FLUVIUS))
-    files.append(RenderedFile(EVENT_MODEL_PATH, markdown(event_model(project)), Owner.FLUVIUS))
+    files += region_files(project)
     return sorted(files, key=lambda file: file.path)
+
+
+def region_files(project: ProjectView) -> list[RenderedFile]:
+    """The regions fluvius keeps in user files: the README's drawing of the event model."""
+    drawing = markdown(event_model(project))
+    return [RenderedFile(README_PATH, drawing, Owner.REGION, markers=EVENT_MODEL)]
 
 
 class _Renderer:

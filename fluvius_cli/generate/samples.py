@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import math
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from fluvius.domain.files import FileInfo
 from fluvius.domain.rules import EventFieldRef, FieldRef, Operation, Requirement
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.imports import Code, Import, Imports
@@ -217,6 +219,14 @@ class ContractTests:
             return SAMPLE_DAY
         if kind == "datetime":
             return SAMPLE_MOMENT
+        if kind == "file":
+            return FileInfo(
+                id=str(uuid.uuid5(SAMPLE_NAMESPACE, field.name)),
+                name=f"{field.name}.bin",
+                size=1,
+                sha256=hashlib.sha256(b"\0").hexdigest(),
+                content_type="application/octet-stream",
+            )
         return {"sample": field.name}
 
     def _call(self, class_name: str, fields: list[FieldView], values: dict[str, Any]) -> Call:

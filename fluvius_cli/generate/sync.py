@@ -64,6 +64,8 @@ def plan(root: Path, files: list[RenderedFile], manifest: Manifest) -> list[Chan
 
 def _change(root: Path, file: RenderedFile, manifest: Manifest) -> Change:
     on_disk = _read(root / file.path)
+    if file.owner is Owner.REGION:
+        return region_change(file, on_disk)
     if on_disk is None:
         return Change(file.path, Action.CREATE, file.content)
     if file.owner is Owner.USER:
@@ -78,6 +80,17 @@ def _change(root: Path, file: RenderedFile, manifest: Manifest) -> Change:
         file.content,
         note=f"edited by hand; the new version is in {file.path}{SIDE_SUFFIX}",
     )
+
+
+def region_change(file: RenderedFile, on_disk: str | None) -> Change:
+    """A user file's region brought in line; the file is kept as it is without its markers."""
+    assert file.markers is not None, "a region has markers"
+    filled = None if on_disk is None else file.markers.fill(on_disk, file.content)
+    if filled is None:
+        return Change(file.path, Action.KEPT, note=f"no {file.markers.name} markers to fill")
+    if filled == on_disk:
+        return Change(file.path, Action.UNCHANGED)
+    return Change(file.path, Action.UPDATE, filled, note=f"redrew its {file.markers.name}")
 
 
 def _user_change(file: RenderedFile, on_disk: str) -> Change:

@@ -277,6 +277,16 @@ class CommandView:
         return "{" + joined(", ", entries) + "}" if entries else None
 
     @property
+    def files(self) -> Code | None:
+        """The `files=` argument of the handler's decorator: what each file field accepts."""
+        entries = [
+            f'"{name}": ' + pytypes.file_rule(spec)
+            for name, spec in self.spec.fields.items()
+            if spec.type == "file"
+        ]
+        return "{" + joined(", ", entries) + "}" if entries else None
+
+    @property
     def decorator(self) -> Code:
         arguments = [code(self.class_name)]
         if self.spec.create:
@@ -285,6 +295,8 @@ class CommandView:
             arguments.append("requires=" + self.requires)
         if self.refs:
             arguments.append("refs=" + self.refs)
+        if self.files:
+            arguments.append("files=" + self.files)
         return (
             code("@handles(", Import("fluvius.domain", "handles")) + joined(", ", arguments) + ")"
         )

@@ -98,14 +98,8 @@ def _dot_text(text: str) -> str:
 
 
 def markdown(model: EventModel) -> str:
-    """A Markdown page holding the Mermaid drawing: the generated project's docs/event-model.md."""
-    return (
-        f"# The event model of {model.name}\n\n"
-        "<!-- Written by `fluvius generate` from fluvius.yaml: edit the spec, not this. -->\n\n"
-        "Per domain, each aggregate's commands (blue), the events they emit (orange), and the\n"
-        "workers each event triggers (lilac). `fluvius graph --format svg` draws it as SVG.\n\n"
-        f"```mermaid\n{mermaid(model)}```\n"
-    )
+    """The Mermaid drawing as a fenced Markdown block: what a generated project's README shows."""
+    return f"```mermaid\n{mermaid(model)}```\n"
 
 
 class GraphvizMissing(RuntimeError):

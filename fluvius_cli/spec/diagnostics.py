@@ -35,6 +35,12 @@ class Code(enum.Enum):
     )
     BAD_DEFAULT = ("FV108", "bad-default", "A default value that its field would reject.")
     CONTRADICTORY_BOUNDS = ("FV109", "contradictory-bounds", "Bounds that no value can satisfy.")
+    BAD_SIZE = ("FV110", "bad-size", "A file's `max_size` that is not a positive size.")
+    BAD_CONTENT_TYPE = (
+        "FV111",
+        "bad-content-type",
+        "A file's content type that is not `type/subtype` or `type/*`.",
+    )
     # Names.
     BAD_NAME = ("FV201", "bad-name", "A name not in the required case (kebab-case, snake_case).")
     RESERVED_NAME = ("FV202", "reserved-name", "A Python or SQL keyword, or a name fluvius uses.")

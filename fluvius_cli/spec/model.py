@@ -32,6 +32,7 @@ FieldType = Literal[
     "enum",
     "json",
     "ref",
+    "file",
 ]
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 NUMERIC_TYPES = frozenset({"integer", "decimal", "float"})
@@ -145,6 +146,14 @@ class FieldSpec(SpecModel):
         None, min_length=1, description="enum: the allowed values."
     )
     to: str | None = Field(None, description="ref: the target aggregate, as domain.aggregate.")
+    max_size: int | str | None = Field(
+        None, description="file: the most bytes, as a number or text such as 10MB."
+    )
+    content_types: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="file: the accepted content types; `image/*` accepts any image.",
+    )
     renamed_from: str | None = Field(
         None, description="The field's previous name, so a migration renames instead of dropping."
     )

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fluvius.cron import CronError, parse_cron
+from fluvius.domain.files import content_type_problem, parse_size
 from fluvius.domain.rules import (
     Change,
     Comparison,
@@ -45,6 +46,7 @@ from fluvius_cli.spec.values import (
 )
 
 SCOPE_TYPES = frozenset({"string", "text", "uuid", "ref"})
+UNINDEXED_TYPES = frozenset({"json", "file"})
 
 
 def check_rules(
@@ -375,7 +377,14 @@ class _AggregateChecker:
             (spec.values is not None and kind != "enum", "values", "enum"),
             (spec.to is not None and kind != "ref", "to", "ref"),
             (spec.index and not state, "index", "state fields"),
-            (spec.index and kind == "json", "index", "fields of any type but json"),
+            (
+                spec.index and kind in UNINDEXED_TYPES,
+                "index",
+                "fields of any type but json and file",
+            ),
+            (spec.max_size is not None and kind != "file", "max_size", "file"),
+            (spec.content_types is not None and kind != "file", "content_types", "file"),
+            (spec.has_default and kind == "file", "default", "fields of any type but file"),
             (spec.renamed_from is not None and not state, "renamed_from", "state fields"),
         ]
         for wrong, key, applies_to in not_applicable:
@@ -392,6 +401,8 @@ class _AggregateChecker:
             self.report((*path, "values"), Code.INVALID_VALUE, "enum values must be distinct")
         if kind == "ref":
             self.ref_target(path, spec)
+        if kind == "file":
+            self.file_rule(path, spec)
         self.bounds(path, spec)
         if spec.has_default and (problem := value_problem(spec, spec.default)):
             self.report(
@@ -399,6 +410,16 @@ class _AggregateChecker:
             )
         if spec.renamed_from is not None:
             self.renamed(path, spec.renamed_from, siblings)
+
+    def file_rule(self, path: Path, spec: FieldSpec) -> None:
+        if spec.max_size is not None:
+            try:
+                parse_size(spec.max_size)
+            except ValueError as error:
+                self.report((*path, "max_size"), Code.BAD_SIZE, str(error))
+        for index, pattern in enumerate(spec.content_types or []):
+            if problem := content_type_problem(pattern):
+                self.report((*path, "content_types", index), Code.BAD_CONTENT_TYPE, problem)
 
     def ref_target(self, path: Path, spec: FieldSpec) -> None:
         if spec.to is None:

@@ -10,7 +10,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fluvius.data.mapping import Storage, map_aggregate
+from fluvius.application.uploads import upload_expiry_worker
+from fluvius.data.mapping import Storage, map_aggregate, storage_of
 from fluvius.domain.lookalikes import check_methods
 
 if TYPE_CHECKING:
@@ -93,7 +94,11 @@ class Service:
                     for handler in aggregate.commands.values()
                     for ref in handler.refs.values()
                 }
-                map_aggregate(aggregate, Storage(domain.tables[aggregate], domain.log, refs))
+                files = any(handler.files for handler in aggregate.commands.values())
+                uploads = self.tables.uploads if files else None
+                map_aggregate(
+                    aggregate, Storage(domain.tables[aggregate], domain.log, refs, uploads)
+                )
 
     def domain(self, name: str) -> Domain:
         """The domain called `name`."""
@@ -107,5 +112,15 @@ class Service:
         return [aggregate for domain in self.domains for aggregate in domain.aggregates]
 
     def workers(self) -> list[tuple[Domain, EventWorker | CronWorker]]:
-        """Every worker, with its domain."""
-        return [(domain, worker) for domain in self.domains for worker in domain.workers]
+        """Every worker, with its domain; with file fields, the built-in upload expiry (in the
+        first domain that has them)."""
+        declared: list[tuple[Domain, EventWorker | CronWorker]] = [
+            (domain, worker) for domain in self.domains for worker in domain.workers
+        ]
+        uploads = self.tables.uploads
+        for domain in self.domains:
+            if uploads is not None and any(
+                storage_of(a).uploads is not None for a in domain.aggregates
+            ):
+                return [*declared, (domain, upload_expiry_worker(uploads))]
+        return declared

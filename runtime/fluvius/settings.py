@@ -43,6 +43,11 @@ class Settings:
     metrics: bool = False
     tracing: bool = False
     consistency_wait_s: float = 2.0
+    media_url: str = "var/media"
+    media_max_bytes: int = 100 * 1000 * 1000
+    media_upload_ttl_s: int = 3600
+    media_presign: bool = False
+    media_link_s: int = 300
     extra: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -98,6 +103,17 @@ class Settings:
                 get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
             ),
             tracing=traces_configured(environment),
+            media_url=get("MEDIA_URL") or str((root / "var" / "media").resolve()),
+            media_max_bytes=_integer(
+                get("MEDIA_MAX_BYTES"), "MEDIA_MAX_BYTES", cls.media_max_bytes
+            ),
+            media_upload_ttl_s=_integer(
+                get("MEDIA_UPLOAD_TTL"), "MEDIA_UPLOAD_TTL", cls.media_upload_ttl_s
+            ),
+            media_presign=_switch(get("MEDIA_PRESIGN"), "MEDIA_PRESIGN", cls.media_presign),
+            media_link_s=_integer(
+                get("MEDIA_LINK_SECONDS"), "MEDIA_LINK_SECONDS", cls.media_link_s
+            ),
             extra={k: v for k, v in values.items() if k.startswith(PREFIX)},
         )
 

@@ -29,6 +29,7 @@ EXPECTED = {
     "live": ("commit-to-delivery p99 ms", "RSS per idle subscriber KiB", "no subscriber"),
     "replicas": ("from replica", "its token", "p99 ms"),
     "rules": ("reads one other aggregate", "async handler", "a/b"),
+    "media": ("upload MB/s", "download MB/s", "peak above idle MiB"),
 }
 
 pytestmark = pytest.mark.slow

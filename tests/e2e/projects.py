@@ -76,8 +76,9 @@ def import_service(root: Path, package: str) -> Service:
     """The generated service of the project at `root`, imported afresh."""
     for name in [n for n in sys.modules if n == package or n.startswith(f"{package}.")]:
         del sys.modules[name]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    if str(root) in sys.path:  # first on the path, ahead of other projects with that package
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
     service: Service = importlib.import_module(f"{package}._generated.service").SERVICE
     return service
 

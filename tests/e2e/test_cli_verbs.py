@@ -51,9 +51,11 @@ def test_an_authoring_verb_on_an_invalid_spec_shows_the_located_errors(
 ) -> None:
     root = projects.copy("bank", tmp_path)
     spec = root / "fluvius.yaml"
-    spec.write_text(spec.read_text().replace("opened_on: date", "opened_on: dte"))
+    lines = spec.read_text().replace("opened_on: date", "opened_on: dte").splitlines()
+    spec.write_text("\n".join(lines) + "\n")
+    first = next(n for n, line in enumerate(lines, 1) if "opened_on: dte" in line)
     output = fluvius_fails(*verb, cwd=root)
-    assert "fluvius.yaml:18:" in output
+    assert f"fluvius.yaml:{first}:" in output
     assert "FV105" in output
     assert "Traceback" not in output
 

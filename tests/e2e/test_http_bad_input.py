@@ -38,7 +38,7 @@ FREEZE = "/banking:freeze-account/account/{id}"
 ACCOUNTS = "/banking.account/"
 ACCOUNT = "/banking.account/{id}"
 HISTORY = "/banking.account/{id}/events"
-BOOK = "/scheduling:book-appointment/appointment/:new"
+BOOK = "/scheduling:book-appointment/schedule/{id}"  # the body is refused before the id is read
 PATIENTS = "/scheduling.patient/"
 CREATE_PRODUCT = "/catalog:create-product/product/:new"
 PRODUCTS = "/catalog.product/"
@@ -48,7 +48,6 @@ NEW_ACCOUNT = {"owner": "u1", "opened_on": "2024-01-01"}
 APPOINTMENT = {
     "patient_id": "01a2132b-ceca-7298-9961-be24550552bd",
     "patient_account": "p1",
-    "clinician_id": "c1",
     "starts_at": "2030-01-01T10:00:00Z",
     "reason": "check-up",
 }

@@ -33,8 +33,8 @@ pytestmark = pytest.mark.slow
 OPEN = "/banking:open-account/account/:new"
 ACCOUNTS = "/banking.account/"
 REGISTER = "/scheduling:register-patient/patient/:new"
-BOOK = "/scheduling:book-appointment/appointment/:new"
-APPOINTMENTS = "/scheduling.appointment/"
+OPEN_SCHEDULE = "/scheduling:open-schedule/schedule/:new"
+BOOK = "/scheduling:book-appointment/schedule/{id}"
 PROBLEM = "application/problem+json"
 
 
@@ -316,7 +316,6 @@ def _booking(patient_id: str) -> dict[str, Any]:
     return {
         "patient_id": patient_id,
         "patient_account": "acct",
-        "clinician_id": "dr-1",
         "starts_at": "2026-01-05T09:00:00Z",
         "reason": "check-up",
     }
@@ -337,19 +336,21 @@ async def test_a_ref_must_name_an_aggregate_of_the_callers_tenant(
             northern = _created(await north.post(REGISTER, json=_patient("Ada")))
         async with api.client("receptionist", tenant="south") as south:
             southern = _created(await south.post(REGISTER, json=_patient("Bea")))
+            schedule = _created(await south.post(OPEN_SCHEDULE, json={"clinician_id": "dr-1"}))
+            book = BOOK.format(id=schedule)
             absent = "0190b1c2-0000-7000-8000-000000000000"
             refused = {}
             for name, patient in (("north", northern), ("absent", absent)):
                 body = json.dumps(_booking(patient)).encode()
-                refused[name] = await south.post(BOOK, content=body, headers=headers)
+                refused[name] = await south.post(book, content=body, headers=headers)
             booked = await south.post(
-                BOOK, content=json.dumps(_booking(southern)).encode(), headers=headers
+                book, content=json.dumps(_booking(southern)).encode(), headers=headers
             )
-            listed = (await south.get(APPOINTMENTS)).json()["data"]
+            history = (await south.get(f"/scheduling.schedule/{schedule}/events")).json()["data"]
     for name, patient in (("north", northern), ("absent", absent)):
         problem = _problem(refused[name], 422, "unknown-reference")
         [entry] = problem["errors"]
         assert entry["field"] == "body.patient_id", problem
         assert f"scheduling.patient {patient}" in entry["message"], entry
-    assert _created(booked) == listed[0]["id"]
-    assert [row["patient_id"] for row in listed] == [southern]
+    assert booked.status_code == 200, booked.text
+    assert [event["data"]["patient_id"] for event in history[1:]] == [southern]

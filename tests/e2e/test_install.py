@@ -70,9 +70,13 @@ def _run(
 def test_the_installed_cli_checks_an_example_from_another_folder(
     installed: Path, tmp_path: Path
 ) -> None:
-    checked = _run(installed, "check", str(REPOSITORY / "examples" / "bank.yaml"), cwd=tmp_path)
+    spec = REPOSITORY / "examples" / "bank" / "fluvius.yaml"
+    checked = _run(installed, "check", str(spec), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "bank.yaml: 1 domain(s), 1 aggregate(s), no errors" in checked.stdout + checked.stderr
+    assert (
+        "bank/fluvius.yaml: 1 domain(s), 1 aggregate(s), no errors"
+        in checked.stdout + checked.stderr
+    )
     package = installed.parent.parent / "lib"
     assert not list(package.rglob("__editable__*")), "the install must not be editable"
 
@@ -84,6 +88,8 @@ def test_the_installed_cli_creates_a_project_from_its_bundled_templates(
     assert created.returncode == 0, created.stdout + created.stderr
     assert (tmp_path / "bank" / "bank" / "_generated" / "service.py").is_file()
     assert (tmp_path / "bank" / "Dockerfile").is_file()
+    rules = (tmp_path / "bank" / "bank" / "banking" / "account.py").read_text()
+    assert "SECOND_TELLER_ABOVE" in rules  # the example's code is bundled too
 
 
 GENERATOR = ("copier", "jinja2", "ruamel", "ruff", "fluvius_cli")

@@ -1,5 +1,6 @@
-"""`/metrics`: behind FLUVIUS_METRICS, its numbers move as commands are sent, and under
-`fluvius run --workers 2` a scrape of either process counts the requests of both."""
+"""`/metrics`: behind FLUVIUS_METRICS, its numbers move as commands are sent and as the relay
+and the streams catch up, and under `fluvius run --workers 2` a scrape of either process counts
+the requests of both."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.projects import fluvius, import_service, served, wait_until_ready
+from tests.streams.receiver import SECRET, Receiver, receiving
 
 pytestmark = pytest.mark.slow
 
@@ -132,6 +134,56 @@ async def test_the_numbers_move_as_commands_are_sent(
         assert unmatched.status_code == 404
         last = await _scrape(teller)
         assert _value(last, requests, method="GET", route="unmatched", status="404") >= 1
+
+
+async def test_the_lag_of_the_relay_and_of_a_stream_is_measured(
+    examples: dict[str, Path], database_url: str
+) -> None:
+    service = import_service(examples["bank"], "bank")
+    gives_up = Receiver(failing=5)  # a webhook's five attempts at the first event: a dead letter
+    async with receiving(gives_up) as receiver:
+        stream = {"FLUVIUS_STREAM_MONEY_URL": receiver.url, "FLUVIUS_STREAM_MONEY_SECRET": SECRET}
+        async with (
+            served(
+                service,
+                database_url,
+                metrics=True,
+                workers_in_process=True,
+                worker_poll_s=0.05,
+                worker_retry_base_s=0.01,
+                extra=stream,
+            ) as api,
+            api.client("teller") as teller,
+        ):
+            before = await _scrape(teller)
+            opened = await teller.post(OPEN, json=OPENING)
+            assert opened.status_code == 201
+            deposit = f"/banking:deposit/account/{opened.json()['data']['id']}"
+            for _ in range(3):
+                assert (await teller.post(deposit, json={"amount": "5"})).status_code == 200
+            lag = "fluvius_checkpoint_lag_events"
+            for _ in range(600):
+                after = await _scrape(teller)
+                behind = [
+                    _value(after, lag, checkpoint=name)
+                    for name in ("relay:banking", "stream:money:banking")
+                ]
+                if len(receiver.envelopes) == 2 and behind == [0, 0]:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(receiver.envelopes) == 2, "the stream never published the deposits"
+            assert behind == [0, 0]
+
+    def moved(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    for reader in ("relay:banking", "stream:money:banking"):
+        assert moved("fluvius_read_lag_seconds_count", reader=reader) == 4
+        assert moved("fluvius_read_lag_seconds_sum", reader=reader) > 0
+        assert _value(after, "fluvius_read_lag_last_seconds", reader=reader) > 0
+        within = moved("fluvius_read_lag_seconds_bucket", reader=reader, le="+Inf")
+        assert within == 4
+    assert moved("fluvius_stream_errors_total", stream="money") == 1
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fluvius_cli.app import app
-from fluvius_cli.generate.render import EVENT_MODEL_PATH, render_project
+from fluvius_cli.generate.regions import EVENT_MODEL
+from fluvius_cli.generate.render import README_PATH, Owner, render_project
 from fluvius_cli.generate.view import ProjectView
 from fluvius_cli.graph import EventModel, Kind, event_model, markdown
 from fluvius_cli.graph.formats import dot, mermaid
@@ -176,8 +177,9 @@ def test_svg_without_graphviz_says_so_in_one_line(
     assert "Graphviz's `dot`" in result.stderr
 
 
-def test_the_generated_project_documents_the_event_model(spec_file: Path) -> None:
+def test_the_generated_readme_embeds_the_event_model(spec_file: Path) -> None:
     spec = load_spec(spec_file)
-    [page] = [file for file in render_project(spec) if file.path == EVENT_MODEL_PATH]
-    assert page.content == markdown(event_model(ProjectView(spec)))
-    assert f"```mermaid\n{mermaid(event_model(ProjectView(spec)))}```\n" in page.content
+    [region] = [file for file in render_project(spec) if file.path == README_PATH]
+    assert (region.owner, region.markers) == (Owner.REGION, EVENT_MODEL)
+    assert region.content == markdown(event_model(ProjectView(spec)))
+    assert region.content == f"```mermaid\n{mermaid(event_model(ProjectView(spec)))}```\n"

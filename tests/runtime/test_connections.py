@@ -100,11 +100,15 @@ async def test_the_sql_log_sees_direct_statements_and_does_not_change_their_path
         messages = [message for _, message in logged]
         assert messages[0] == "BEGIN (direct)"
         assert messages[-1] == "COMMIT"
-        insert = next(
-            i for i, m in enumerate(messages) if m.startswith("INSERT INTO banking_event")
-        )
-        assert messages[insert + 1].startswith("[direct] (")
-        assert str(opened.aggregate_id) in messages[insert + 1]
+        # one round trip reads the locked state row, one writes the event, state and command
+        statements = messages[1:-1:2]
+        assert [statement.split()[0] for statement in statements] == ["SELECT", "WITH"]
+        assert statements[0].endswith("FOR UPDATE")
+        write = statements[1]
+        for table in ("banking_event", "banking_account", "banking_command"):
+            assert f"INSERT INTO {table}" in write or f"UPDATE {table}" in write
+        assert all(message.startswith("[direct] (") for message in messages[2:-1:2])
+        assert str(opened.aggregate_id) in messages[-2]
         assert not any("[generated in" in m or "[cached since" in m for m in messages)
     finally:
         await database.dispose()

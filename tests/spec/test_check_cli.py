@@ -16,7 +16,7 @@ from fluvius_cli.spec import Code, check_file
 
 app = application()
 ROOT = Path(__file__).parents[2]
-BANK = ROOT / "examples" / "bank.yaml"
+BANK = ROOT / "examples" / "bank" / "fluvius.yaml"
 MISSPELT = Path(__file__).parent / "bad" / "fv101-misspelt-domains.yaml"
 TEXT_LINE = re.compile(
     r"(?P<file>.+):(?P<line>\d+):(?P<column>\d+): (?P<code>FV\d{3}) (?P<text>.+)"

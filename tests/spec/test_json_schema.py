@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from fluvius_cli.spec.schema import spec_json_schema
 
 ROOT = Path(__file__).parents[2]
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples").glob("*/fluvius.yaml"))
 BAD = Path(__file__).parent / "bad"
 GOOD = sorted((Path(__file__).parent / "good").glob("*.yaml"))
 # Corpus files whose only problem is the shape: unknown keys, missing keys, wrong types,
@@ -57,7 +57,7 @@ def test_schema_is_valid_2020_12() -> None:
     Draft202012Validator.check_schema(schema)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.parent.name for path in EXAMPLES])
 def test_examples_validate(validator: Draft202012Validator, path: Path) -> None:
     assert list(validator.iter_errors(load(path))) == []
 

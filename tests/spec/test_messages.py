@@ -193,7 +193,7 @@ def case(name: str, edits: list[tuple[str, str]], *expected: str) -> object:
         case(
             "index-on-json",
             [("total: decimal", "total: {type: json, index: true}")],
-            f"`index` applies to fields of any type but json only; {TOTAL} is json",
+            f"`index` applies to fields of any type but json and file only; {TOTAL} is json",
         ),
         # Rules.
         case(

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from fluvius_cli.spec import CheckResult, check_text
 
-BANK_TEXT = (Path(__file__).parents[2] / "examples" / "bank.yaml").read_text()
+BANK_TEXT = (Path(__file__).parents[2] / "examples" / "bank" / "fluvius.yaml").read_text()
 BANK = YAML(typ="safe").load(BANK_TEXT)
 
 # Words of the spec format, so that random documents often reach the deeper checks.

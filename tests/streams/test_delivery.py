@@ -151,10 +151,17 @@ def _assert_delivered(expected: list[RecordedEvent[Event]], received: list[dict[
     assert seen == set(by_id)
 
 
+@pytest.mark.parametrize(
+    "consumer_type", [NatsConsumer, RedisConsumer], ids=lambda c: c.__name__[: -len("Consumer")]
+)
 async def test_a_relay_process_killed_with_sigkill_loses_nothing(
-    database: Database, processor: CommandProcessor, service: Service, database_url: str
+    database: Database,
+    processor: CommandProcessor,
+    service: Service,
+    database_url: str,
+    consumer_type: type[Consumer],
 ) -> None:
-    consumer = NatsConsumer()
+    consumer = consumer_type()
     await consumer.start(Target(service.name, MONEY.name))
     try:
         accounts = [

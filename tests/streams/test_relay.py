@@ -10,11 +10,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
+from typer.testing import CliRunner
 
 from fluvius.application import CommandProcessor
+from fluvius.cli import runtime_app
+from fluvius.cli import workers as workers_verb
 from fluvius.cli.workers import _requeue, _status
 from fluvius.data import Database
+from fluvius.observability.instruments import REGISTRY
 from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.streams.envelope import Message
@@ -24,7 +29,8 @@ from fluvius.streams.relay import StreamRelay
 from fluvius.worker.inprocess import InProcessWorkers
 from fluvius.worker.jobs import JobStore
 from tests.runtime.bank import Account, Deposit, OpenAccount
-from tests.streams.consumers import NatsConsumer, RedisConsumer
+from tests.services import require
+from tests.streams.consumers import NATS_URL, NatsConsumer, RedisConsumer
 from tests.streams.proxy import Proxy
 from tests.streams.receiver import SECRET, Receiver, receiving
 from tests.streams.service import MONEY
@@ -172,9 +178,12 @@ async def test_a_webhook_that_refuses_an_event_makes_a_dead_letter_to_retry(
         assert [e["id"] for e in receiver.envelopes] == ids[:2] + ids[3:]
         assert receiver.requests == len(ids) + 2, "the refused event was tried three times"
 
-        rows, letters = await _status(found)
+        rows, letters, errors = await _status(found)
         (row,) = [row for row in rows if row[0] == "stream:money"]
         assert row[1:] == ("stream → http", row[2], 0, 0, 0, 0, 1)
+        assert errors["stream:money"].count == 1
+        assert "HTTP 503" in errors["stream:money"].last
+        assert errors["stream:money"].since <= errors["stream:money"].at
         (letter,) = letters
         assert (letter["worker"], letter["job_key"]) == ("stream:money", ids[2])
         assert "HTTP 503" in letter["error"]
@@ -189,6 +198,52 @@ async def test_a_webhook_that_refuses_an_event_makes_a_dead_letter_to_retry(
             assert await JobStore(service.tables).dead(connection) == []
         await relay.publisher.close()
     assert uuid.UUID(letter["job_key"])
+
+
+async def test_fluvius_workers_shows_what_a_refusing_broker_said(
+    database: Database,
+    processor: CommandProcessor,
+    service: Service,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    require("NATS", NATS_URL, 4222)
+    target = Target(service.name, MONEY.name)
+    client = await nats.connect(NATS_URL)
+    jetstream = client.jetstream()
+    # the stream's JetStream stream exists, but takes none of its subjects: no one answers
+    await jetstream.add_stream(name=jetstream_name(target), subjects=[f"not-{service.name}.>"])
+    relay = StreamRelay(service, MONEY, database, publisher_for(NATS_URL, target))
+    counted = _broker_errors()
+    try:
+        await _deposits(processor)
+        for _ in range(2):
+            assert await _failure(relay) is not None
+        settings = Settings.load(
+            service.name,
+            tmp_path,
+            {"FLUVIUS_DATABASE_URL": database_url, "FLUVIUS_STREAM_MONEY_URL": NATS_URL},
+        )
+        monkeypatch.setattr(workers_verb, "open_project", lambda _: _Found(service, settings))
+        result = await asyncio.to_thread(CliRunner().invoke, runtime_app(), ["workers"])
+    finally:
+        await relay.publisher.close()
+        await jetstream.delete_stream(jetstream_name(target))
+        await client.close()
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.split())
+    assert "stream:money stream → nats" in shown
+    assert "broker errors" in shown
+    assert "stream:money 2 since " in shown
+    assert "RuntimeError: JetStream did not store a message: no ack (status 503)" in shown
+    assert _broker_errors() - counted == 2
+
+
+def _broker_errors() -> float:
+    """The broker errors of the money stream that this process has counted."""
+    labels = {"stream": MONEY.name}
+    return REGISTRY.get_sample_value("fluvius_stream_errors_total", labels) or 0.0
 
 
 async def test_the_in_process_workers_run_the_streams_that_have_a_url(

@@ -18,11 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
+from fluvius.application.files import resolve_files
 from fluvius.application.reading import TransactionReader
 from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import Storage, storage_of
 from fluvius.data.reader import Checkpoint
-from fluvius.data.store import EventStore, StaleState, StoredCommand, violated_table
+from fluvius.data.store import (
+    CommandEntry,
+    EventStore,
+    StaleState,
+    StateChange,
+    StoredCommand,
+    new_events,
+    violated_table,
+)
 from fluvius.domain.context import Context
 from fluvius.domain.errors import (
     AlreadyExists,
@@ -225,9 +234,18 @@ class CommandProcessor:
             )
         await _check_refs(store, request)
         now = request.context.now or dt.datetime.now(dt.UTC)
+        command = await resolve_files(
+            store,
+            request.storage.uploads,
+            handler.files,
+            request.command,
+            user=request.context.user,
+            tenant=tenant,
+            now=now,
+        )
         reader = TransactionReader(store, tenant)
         aggregate = aggregate_type(state, _decision_context(request, now), reader, self.services)
-        decision = aggregate.decide(request.command)
+        decision = aggregate.decide(command)
         events = decision if isinstance(decision, list) else list(await decision)
         for event in events:
             aggregate.apply(event)
@@ -240,13 +258,13 @@ class CommandProcessor:
             correlation_id=request.context.correlation_id or request.command_id,
             causation_id=request.context.causation_id,
         )
-        recorded = []
+        recorded = new_events(
+            aggregate_type.name, request.aggregate_id, state.version, events, metadata, now
+        )
+        change = None
         if events:
-            recorded = await store.append(
-                aggregate_type.name, request.aggregate_id, state.version, events, metadata, now
-            )
             new_state = aggregate.state.evolve(created_at=state.created_at or now, updated_at=now)
-            await store.save_state(
+            change = StateChange(
                 request.storage.table, new_state, previous_version=state.version, tenant=tenant
             )
         response = {
@@ -254,7 +272,7 @@ class CommandProcessor:
             "version": aggregate.state.version,
             "events": [event.summary() for event in recorded],
         }
-        await store.record_command(
+        entry = CommandEntry(
             tenant=request.tenant_key,
             command_id=request.log_key,
             aggregate=aggregate_type.qualified_name(),
@@ -264,6 +282,7 @@ class CommandProcessor:
             response=response,
             recorded_at=now,
         )
+        recorded = await store.write(recorded, state=change, command=entry)
         return CommandResult(response, token=_token(request, recorded))
 
 

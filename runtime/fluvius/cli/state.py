@@ -45,16 +45,21 @@ def replay(aggregate: AggregateOption = None, project: ProjectOption = Path()) -
 
 
 def verify(aggregate: AggregateOption = None, project: ProjectOption = Path()) -> None:
-    """Prove that the state tables equal the fold of the events; exit 1 on any difference."""
+    """Prove that the state tables equal the fold of the events, and that every file the events
+    record is in the media store with its sha256; exit 1 on any difference."""
+    from fluvius.application.file_check import records_files, verify_files
     from fluvius.cli.console import out
     from fluvius.data import Database
     from fluvius.data import verify as compare
+    from fluvius.media import open_store
 
     found = open_project(project)
+    settings = found.settings()
 
-    async def run() -> bool:
-        database = Database(found.settings().database_url)
-        clean = True
+    async def run() -> tuple[bool, bool]:
+        database = Database(settings.database_url)
+        media = open_store(settings.media_url)
+        state_clean = files_clean = True
         try:
             for chosen in _aggregates(found, aggregate):
                 report = await compare(database, chosen)
@@ -62,13 +67,24 @@ def verify(aggregate: AggregateOption = None, project: ProjectOption = Path()) -
                 out.print(f"{mark} {report.aggregate}: {report.checked} checked")
                 for difference in report.differences:
                     out.print(f"  {difference.aggregate_id} {difference.problem}", markup=False)
-                clean = clean and report.ok
+                state_clean = state_clean and report.ok
+                if records_files(chosen):
+                    files = await verify_files(database, chosen, media)
+                    mark = "[green]✓[/]" if files.ok else "[red]✗[/]"
+                    out.print(f"{mark} {files.aggregate} files: {files.checked} checked")
+                    for problem in files.problems:
+                        out.print(f"  file {problem.file_id} {problem.problem}", markup=False)
+                    files_clean = files_clean and files.ok
         finally:
             await database.dispose()
-        return clean
+        return state_clean, files_clean
 
-    if not asyncio.run(run()):
+    state_clean, files_clean = asyncio.run(run())
+    if not state_clean:
         out.print("state differs from the events: `fluvius replay` rebuilds it")
+    if not files_clean:
+        out.print("files that events record are missing or changed in the media store")
+    if not (state_clean and files_clean):
         raise typer.Exit(1)
 
 

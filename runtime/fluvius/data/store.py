@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
 from fluvius.data.mapping import storage_of
+from fluvius.data.uploads import UploadRecord, upload_query, use_statement
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 from fluvius.observability.hooks import tracing
@@ -64,6 +65,86 @@ class StoredCommand:
 
 class StaleState(Exception):
     """The state row changed under a writer that did not hold its lock."""
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """An aggregate's state row after a command: inserted when `previous_version` is 0, else
+    updated from that version."""
+
+    table: Table
+    state: State
+    previous_version: int
+    tenant: str | None
+
+    def row(self) -> dict[str, Any]:
+        """The row's values, with its tenant when the table has tenants."""
+        row = self.state.model_dump()
+        if has_tenancy(self.table):
+            row["tenant_id"] = _required_tenant(self.table, self.tenant)
+        return row
+
+    def stale(self) -> StaleState:
+        """The error of an update that found the row at another version."""
+        return StaleState(
+            f"{self.table.name} {self.state.id} is no longer at version {self.previous_version}"
+        )
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """A command's entry in the command log: its reply, kept under its id."""
+
+    tenant: str
+    command_id: str
+    aggregate: str
+    aggregate_id: uuid.UUID
+    name: str
+    request_hash: str
+    response: dict[str, Any]
+    recorded_at: dt.datetime
+
+    def row(self) -> dict[str, Any]:
+        """The command log's row."""
+        return {
+            "tenant_id": self.tenant,
+            "command_id": self.command_id,
+            "aggregate": self.aggregate,
+            "aggregate_id": self.aggregate_id,
+            "name": self.name,
+            "request_hash": self.request_hash,
+            "response": self.response,
+            "recorded_at": self.recorded_at,
+        }
+
+
+def new_events(
+    aggregate: str,
+    aggregate_id: uuid.UUID,
+    after_version: int,
+    events: Sequence[Event],
+    metadata: EventMetadata,
+    recorded_at: dt.datetime,
+) -> list[RecordedEvent[Event]]:
+    """`events` as they will be recorded at versions after_version+1.. ; their position and
+    transaction id are the log's to give (`EventStore.write`), 0 until then."""
+    if metadata.traceparent is None and (traceparent := tracing().traceparent()):
+        metadata = metadata.model_copy(update={"traceparent": traceparent})
+    return [
+        RecordedEvent(
+            position=0,
+            id=uuid7(),
+            aggregate=aggregate,
+            aggregate_id=aggregate_id,
+            version=after_version + index,
+            name=event.event_name,
+            schema_version=event.schema_version,
+            data=event,
+            metadata=metadata,
+            recorded_at=recorded_at,
+        )
+        for index, event in enumerate(events, start=1)
+    ]
 
 
 def violated_table(error: IntegrityError) -> str | None:
@@ -191,6 +272,83 @@ def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
     )
 
 
+@cache
+def _write_statement(
+    log: DomainLog,
+    events: int,
+    state: Table | None,
+    state_columns: tuple[str, ...],
+    *,
+    inserts_state: bool,
+    records_command: bool,
+) -> Select[Any]:
+    """PostgreSQL's one statement for a command's writes: `events` events appended (parameters
+    `event<i>_<column>`), the state row inserted (`state_<column>`) or updated at its version
+    (as `_update_statement`), the command log's entry (`command_<column>`). It returns each
+    event's position, transaction id and version, and how many state rows it saved."""
+    appended = (
+        insert(log.events)
+        .values([_event_parameters(log.events, f"event{index}_") for index in range(events)])
+        .returning(log.events.c.position, log.events.c.transaction_id, log.events.c.version)
+        .cte("appended")
+    )
+    saved_rows: ColumnElement[int] = literal(0)
+    if state is not None:
+        written = (
+            insert(state).values(_row_parameters(state, "state_", state_columns))
+            if inserts_state
+            else _update_statement(state, state_columns)
+        )
+        saved = written.returning(state.c.id).cte("saved")
+        saved_rows = select(func.count()).select_from(saved).scalar_subquery()
+    query = select(
+        appended.c.position,
+        appended.c.transaction_id,
+        appended.c.version,
+        saved_rows.label("saved"),
+    )
+    if records_command:
+        recorded = insert(log.commands).values(_row_parameters(log.commands, "command_"))
+        query = query.add_cte(recorded.cte("recorded"))
+    return query
+
+
+def _row_parameters(
+    table: Table, prefix: str, columns: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """`columns` (all by default) of a row of `table` as parameters `<prefix><column>`."""
+    names = [column.name for column in table.c] if columns is None else columns
+    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
+
+
+def _event_parameters(events: Table, prefix: str) -> dict[str, Any]:
+    """An event-log row as parameters `<prefix><column>`; its position is the log's, its
+    transaction id the writing transaction's."""
+    columns = [c.name for c in events.c if c.name not in ("position", "transaction_id")]
+    row = _row_parameters(events, prefix, columns)
+    row["transaction_id"] = _transaction_id("postgresql")
+    return row
+
+
+def _event_row(event: RecordedEvent[Event]) -> dict[str, Any]:
+    """The event log's row of `event`, but its position and transaction id."""
+    return {
+        "event_id": event.id,
+        "aggregate": event.aggregate,
+        "aggregate_id": event.aggregate_id,
+        "version": event.version,
+        "name": event.name,
+        "schema_version": event.schema_version,
+        "data": event.data.model_dump(mode="json"),
+        "metadata": event.metadata.model_dump(mode="json", exclude_none=True),
+        "recorded_at": event.recorded_at,
+    }
+
+
+def _prefixed(prefix: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{name}": value for name, value in row.items()}
+
+
 class EventStore:
     """Reads and writes of one domain's tables within the caller's transaction.
 
@@ -291,6 +449,15 @@ class EventStore:
             parameters["tenant_id"] = _required_tenant(table, tenant)
         return bool(await self._rows(_tenant_row_query(table), parameters))
 
+    async def find_upload(self, table: Table, upload_id: uuid.UUID) -> UploadRecord | None:
+        """The upload `upload_id` (fluvius.data.uploads), if it exists."""
+        rows = await self._rows(upload_query(table), {"id": upload_id})
+        return UploadRecord.of(rows[0]) if rows else None
+
+    async def use_upload(self, table: Table, upload_id: uuid.UUID, now: dt.datetime) -> None:
+        """Record that a command keeps the upload `upload_id`: it no longer expires."""
+        await self._count(use_statement(table), {"upload_id": upload_id, "now": now})
+
     async def append(
         self,
         aggregate: str,
@@ -301,44 +468,97 @@ class EventStore:
         recorded_at: dt.datetime,
     ) -> list[RecordedEvent[Event]]:
         """Append `events` at versions after_version+1.. ; a taken version raises IntegrityError."""
-        table = self.log.events
-        if metadata.traceparent is None and (traceparent := tracing().traceparent()):
-            metadata = metadata.model_copy(update={"traceparent": traceparent})
-        meta = metadata.model_dump(mode="json", exclude_none=True)
-        rows: list[dict[str, Any]] = [
-            {
-                "event_id": uuid7(),
-                "aggregate": aggregate,
-                "aggregate_id": aggregate_id,
-                "version": after_version + index,
-                "name": event.event_name,
-                "schema_version": event.schema_version,
-                "data": event.model_dump(mode="json"),
-                "metadata": meta,
-                "recorded_at": recorded_at,
-            }
-            for index, event in enumerate(events, start=1)
-        ]
-        dialect = self.connection.dialect.name
-        if dialect == "postgresql":
+        return await self.write(
+            new_events(aggregate, aggregate_id, after_version, events, metadata, recorded_at)
+        )
+
+    async def write(
+        self,
+        events: Sequence[RecordedEvent[Event]],
+        *,
+        state: StateChange | None = None,
+        command: CommandEntry | None = None,
+    ) -> list[RecordedEvent[Event]]:
+        """Write a command's changes: `events` (from `new_events`) at their versions, the state
+        row, the command log's entry; the events as recorded, with their positions and
+        transaction id. A taken version or command id raises IntegrityError, a state row no
+        longer at `state.previous_version` StaleState.
+
+        Run directly on asyncpg (see `Database.transaction`), the writes of one or more events
+        are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
+        each: on SQLite, which has no network between them, and under SQLAlchemy's statement
+        listeners, which expect to see each write. On PostgreSQL a statement before them takes
+        the transaction's id ahead of the events' positions and wakes the live readers at commit.
+        """
+        if events and self.connection.dialect.name == "postgresql":
             await self._rows(_ANNOUNCE, {"channel": self.log.channel})
-        statement = _append_statement(table, dialect)
-        written = [(await self._rows(statement, row))[0] for row in rows]
+        if self.driver is not None and events:
+            written = await self._write_together(events, state, command)
+        else:
+            written = await self._write_in_turn(events, state, command)
+        by_version = {row["version"]: row for row in written}
         return [
-            RecordedEvent(
-                position=returned["position"],
-                id=row["event_id"],
-                aggregate=aggregate,
-                aggregate_id=aggregate_id,
-                version=row["version"],
-                name=row["name"],
-                schema_version=row["schema_version"],
-                data=event,
-                metadata=metadata,
-                recorded_at=recorded_at,
-                transaction_id=returned["transaction_id"],
+            replace(
+                event,
+                position=by_version[event.version]["position"],
+                transaction_id=by_version[event.version]["transaction_id"],
             )
-            for returned, row, event in zip(written, rows, events, strict=True)
+            for event in events
+        ]
+
+    async def _write_together(
+        self,
+        events: Sequence[RecordedEvent[Event]],
+        state: StateChange | None,
+        command: CommandEntry | None,
+    ) -> Sequence[Mapping[str, Any]]:
+        parameters: dict[str, Any] = {}
+        for index, event in enumerate(events):
+            parameters.update(_prefixed(f"event{index}_", _event_row(event)))
+        state_columns: tuple[str, ...] = ()
+        if state is not None:
+            row = state.row()
+            state_columns = tuple(row)
+            if state.previous_version == 0:
+                parameters.update(_prefixed("state_", row))
+            else:
+                parameters.update(_prefixed("set_", row))
+                parameters.update(where_id=state.state.id, where_version=state.previous_version)
+        if command is not None:
+            parameters.update(_prefixed("command_", command.row()))
+        statement = _write_statement(
+            self.log,
+            len(events),
+            None if state is None else state.table,
+            state_columns,
+            inserts_state=state is not None and state.previous_version == 0,
+            records_command=command is not None,
+        )
+        written = await self._rows(statement, parameters)
+        if state is not None and written[0]["saved"] != 1:
+            raise state.stale()
+        return written
+
+    async def _write_in_turn(
+        self,
+        events: Sequence[RecordedEvent[Event]],
+        state: StateChange | None,
+        command: CommandEntry | None,
+    ) -> list[Mapping[str, Any]]:
+        statement = _append_statement(self.log.events, self.connection.dialect.name)
+        written = [(await self._rows(statement, _event_row(event)))[0] for event in events]
+        if state is not None:
+            await self.save_state(
+                state.table,
+                state.state,
+                previous_version=state.previous_version,
+                tenant=state.tenant,
+            )
+        if command is not None:
+            await self._count(_insert_statement(self.log.commands), command.row())
+        return [
+            {**returned, "version": event.version}
+            for returned, event in zip(written, events, strict=True)
         ]
 
     async def save_state(
@@ -350,43 +570,15 @@ class EventStore:
         tenant: str | None,
     ) -> None:
         """Insert the row of a new aggregate, or update it from `previous_version`."""
-        row = state.model_dump()
-        if has_tenancy(table):
-            row["tenant_id"] = _required_tenant(table, tenant)
+        change = StateChange(table, state, previous_version=previous_version, tenant=tenant)
+        row = change.row()
         if previous_version == 0:
             await self._count(_insert_statement(table), row)
             return
-        parameters = {f"set_{name}": value for name, value in row.items()}
+        parameters = _prefixed("set_", row)
         parameters.update(where_id=state.id, where_version=previous_version)
         if await self._count(_update_statement(table, tuple(row)), parameters) != 1:
-            raise StaleState(f"{table.name} {state.id} is no longer at version {previous_version}")
-
-    async def record_command(
-        self,
-        *,
-        tenant: str,
-        command_id: str,
-        aggregate: str,
-        aggregate_id: uuid.UUID,
-        name: str,
-        request_hash: str,
-        response: dict[str, Any],
-        recorded_at: dt.datetime,
-    ) -> None:
-        """Keep the command's reply under its id; a reused id raises IntegrityError."""
-        await self._count(
-            _insert_statement(self.log.commands),
-            {
-                "tenant_id": tenant,
-                "command_id": command_id,
-                "aggregate": aggregate,
-                "aggregate_id": aggregate_id,
-                "name": name,
-                "request_hash": request_hash,
-                "response": response,
-                "recorded_at": recorded_at,
-            },
-        )
+            raise change.stale()
 
 
 def recorded_event(

@@ -34,6 +34,7 @@ CHECKPOINT_TABLE = "fluvius_checkpoint"
 JOB_TABLE = "fluvius_job"
 PROJECTION_TABLE = "fluvius_projection"
 DEAD_LETTER_TABLE = "fluvius_dead_letter"
+UPLOAD_TABLE = "fluvius_upload"
 NAME_LENGTH = 64
 TENANT_LENGTH = 64
 
@@ -170,6 +171,25 @@ def dead_letter_table(metadata: MetaData) -> Table:
     )
 
 
+def upload_table(metadata: MetaData) -> Table:
+    """Declare `fluvius_upload`: each file received by `POST /media`, whose bytes are in the
+    media store under its id; `used_at` is set once a command records it, else it expires."""
+    return Table(
+        UPLOAD_TABLE,
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("tenant_id", String(TENANT_LENGTH), nullable=False),
+        Column("owner", String(200), nullable=False),
+        Column("name", String(255), nullable=False),
+        Column("size", BigInteger, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("content_type", String(255), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("expires_at", UtcDateTime, nullable=False, index=True),
+        Column("used_at", UtcDateTime),
+    )
+
+
 @dataclass(frozen=True)
 class RuntimeTables:
     """The tables fluvius keeps for itself in every service."""
@@ -178,6 +198,7 @@ class RuntimeTables:
     projections: Table
     jobs: Table
     dead_letters: Table
+    uploads: Table | None = None
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -187,4 +208,5 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         projection_table(metadata),
         job_table(metadata),
         dead_letter_table(metadata),
+        upload_table(metadata),
     )

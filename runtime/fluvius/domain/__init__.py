@@ -34,6 +34,7 @@ from fluvius.domain.errors import (
     UnknownReference,
     VersionConflict,
 )
+from fluvius.domain.files import FileInfo, FileRule, Upload
 from fluvius.domain.messages import Command, Event, EventMetadata, RecordedEvent, State
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "DomainError",
     "Event",
     "EventMetadata",
+    "FileInfo",
+    "FileRule",
     "GuardFailed",
     "IdempotencyConflict",
     "InvalidCommand",
@@ -57,6 +60,7 @@ __all__ = [
     "ScopeDenied",
     "State",
     "UnknownReference",
+    "Upload",
     "VersionConflict",
     "applies",
     "handles",

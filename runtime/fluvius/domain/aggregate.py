@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from fluvius.domain.context import Context
 from fluvius.domain.errors import GuardFailed
+from fluvius.domain.files import FileRule
 from fluvius.domain.messages import Command, Event, State
 from fluvius.domain.reading import NoReader, StateReader
 from fluvius.domain.rules import Requirement
@@ -48,6 +49,7 @@ class CommandHandler:
     create: bool = False
     requires: tuple[Requirement, ...] = ()
     refs: Mapping[str, Ref] = field(default_factory=dict)
+    files: Mapping[str, FileRule] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -68,13 +70,17 @@ def handles(
     create: bool = False,
     requires: Sequence[Requirement] = (),
     refs: Mapping[str, Ref] | None = None,
+    files: Mapping[str, FileRule] | None = None,
 ) -> Callable[[F], F]:
     """Mark a method as the decision on `payload`; `requires` are the guards the state must meet,
-    `refs` maps the payload's fields that name other aggregates to those aggregates."""
+    `refs` maps the payload's fields that name other aggregates to those aggregates, `files`
+    maps its file fields to what they accept."""
 
     def mark(function: F) -> F:
         guards = tuple(requires)
-        handler = CommandHandler(payload, function.__name__, create, guards, dict(refs or {}))
+        handler = CommandHandler(
+            payload, function.__name__, create, guards, dict(refs or {}), dict(files or {})
+        )
         setattr(function, _HANDLES, handler)
         return function
 

@@ -82,3 +82,21 @@ class UnknownReference(InvalidCommand):
     """A field of the command refers to an aggregate that does not exist in the caller's tenant."""
 
     code = "unknown-reference"
+
+
+class FileRejected(InvalidCommand):
+    """A file field names an upload that does not exist, has expired, or is not the caller's."""
+
+    code = "invalid-file"
+
+
+class FileTooLarge(FileRejected):
+    """A file is over the size its field (or the service) accepts."""
+
+    code = "file-too-large"
+
+
+class UnsupportedFileType(FileRejected):
+    """A file's content type, read from its bytes, is not one its field accepts."""
+
+    code = "unsupported-file-type"

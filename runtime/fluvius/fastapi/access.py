@@ -68,13 +68,30 @@ class Gate:
                 f"the permission {resource}:{action} is not granted to the roles of the caller "
                 f"({roles})",
             )
+        self._require_tenant(principal)
+        return Access(principal, decision)
+
+    async def identify(self, token: str | None, purpose: str) -> Principal:
+        """The authenticated caller bearing `token`, for what needs no permission but a caller
+        (`purpose` says what, in the 401)."""
+        principal = await self.verifier.principal(token)
+        if principal.anonymous:
+            raise ProblemError(
+                HTTPStatus.UNAUTHORIZED,
+                "unauthenticated",
+                f"{purpose} needs a bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        self._require_tenant(principal)
+        return principal
+
+    def _require_tenant(self, principal: Principal) -> None:
         if self.tenancy and principal.tenant is None:
             raise ProblemError(
                 HTTPStatus.FORBIDDEN,
                 "tenant-required",
                 "this service keeps each tenant's data apart: the token needs a `tenant` claim",
             )
-        return Access(principal, decision)
 
     def scope(self, access: Access) -> Scope | None:
         """The command scope of a scoped permission."""

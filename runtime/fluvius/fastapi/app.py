@@ -8,10 +8,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from fluvius.data.consistency import HEADER as CONSISTENCY_HEADER
+from fluvius.data.mapping import storage_of
 from fluvius.fastapi.commands import add_command_routes
 from fluvius.fastapi.health import health_router
 from fluvius.fastapi.live import live_endpoint
 from fluvius.fastapi.live.protocol import OPENAPI_NOTE
+from fluvius.fastapi.media import UPLOAD_PATH, add_file_routes, add_upload_route
 from fluvius.fastapi.middleware import REQUEST_ID_HEADER, BodyLimit, RequestContext
 from fluvius.fastapi.openapi import parameters_never_null, refine_openapi
 from fluvius.fastapi.problems import Problem, install_problem_handlers
@@ -57,7 +59,7 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
     app.router.route_class = ServiceRoute
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(UPLOAD_PATH,))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -77,9 +79,13 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         from fluvius.observability.tracing import trace_service
 
         trace_service(app, runtime.database, service.name)
+    uploads = service.tables.uploads
+    if uploads is not None and any(storage_of(a).uploads is not None for a in service.aggregates()):
+        add_upload_route(app, runtime, uploads)
     for aggregate in service.aggregates():
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)
+        add_file_routes(app, runtime, aggregate)
     _declare_problem_schema(app)
     refine_openapi(app, parameters_never_null)
     return app

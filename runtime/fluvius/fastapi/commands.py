@@ -37,7 +37,12 @@ from fluvius.domain.errors import InvalidCommand
 from fluvius.domain.messages import Command
 from fluvius.fastapi.access import Access, bearer_token
 from fluvius.fastapi.context import current_request_id
-from fluvius.fastapi.problems import FieldProblem, ProblemError, problem_responses
+from fluvius.fastapi.problems import (
+    FieldProblem,
+    ProblemError,
+    domain_status,
+    problem_responses,
+)
 from fluvius.fastapi.replies import CommandReply
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
@@ -83,6 +88,8 @@ _RESPONSES = problem_responses(
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
+# A command with file fields also refuses a file of the wrong type.
+_FILE_RESPONSES = {**_RESPONSES, **problem_responses(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)}
 
 
 def add_command_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
@@ -324,7 +331,7 @@ def _add_routes(
         "methods": ["POST"],
         "tags": [aggregate.domain],
         "response_model": CommandReply,
-        "responses": _RESPONSES,
+        "responses": _FILE_RESPONSES if handler.files else _RESPONSES,
         "description": description,
         "status_code": HTTPStatus.CREATED if handler.create else HTTPStatus.OK,
         "route_class_override": CommandRoute,
@@ -432,7 +439,7 @@ def _body_problem(error: InvalidCommand) -> ProblemError:
         FieldProblem.model_validate({**item, "field": f"body.{item['field']}"})
         for item in error.errors
     ]
-    return ProblemError(HTTPStatus.UNPROCESSABLE_ENTITY, error.code, error.message, errors=errors)
+    return ProblemError(domain_status(error), error.code, error.message, errors=errors)
 
 
 def _expected_version(if_match: str | None) -> int | None:

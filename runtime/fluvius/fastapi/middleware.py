@@ -76,14 +76,16 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuses request bodies over `max_bytes` with 413, whether announced or streamed."""
+    """Refuses request bodies over `max_bytes` with 413, whether announced or streamed; the
+    paths in `exempt` apply limits of their own (uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         announced = Headers(scope=scope).get("content-length", "")

@@ -19,12 +19,14 @@ from fluvius.domain.errors import (
     AlreadyExists,
     ConcurrencyError,
     DomainError,
+    FileTooLarge,
     GuardFailed,
     IdempotencyConflict,
     InvalidCommand,
     NotFound,
     Rejected,
     ScopeDenied,
+    UnsupportedFileType,
     VersionConflict,
 )
 from fluvius.fastapi.context import current_request_id
@@ -42,6 +44,8 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], HTTPStatus]] = [
     (ConcurrencyError, HTTPStatus.CONFLICT),
     (VersionConflict, HTTPStatus.PRECONDITION_FAILED),
     (IdempotencyConflict, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (FileTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (UnsupportedFileType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (InvalidCommand, HTTPStatus.UNPROCESSABLE_ENTITY),
     (ScopeDenied, HTTPStatus.FORBIDDEN),
 ]
@@ -174,7 +178,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_domain_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, DomainError)
-        status = next(status for kind, status in _DOMAIN_STATUS if isinstance(error, kind))
+        status = domain_status(error)
         errors = _domain_field_errors(error)
         return problem_response(request, status, error.code, error.message, errors=errors)
 
@@ -259,6 +263,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(SQLAlchemyError, on_database_error)
+
+
+def domain_status(error: DomainError) -> HTTPStatus:
+    """The HTTP status of a domain error."""
+    return next(status for kind, status in _DOMAIN_STATUS if isinstance(error, kind))
 
 
 def _domain_field_errors(error: DomainError) -> list[FieldProblem] | None:

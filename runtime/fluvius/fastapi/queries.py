@@ -100,6 +100,32 @@ def only_parameters(*names: str) -> Any:
 CONSISTENT = Depends(consistency_token)
 
 
+async def row_if_visible(
+    connection: AsyncConnection,
+    runtime: Runtime,
+    aggregate: type[Aggregate[Any]],
+    access: Access,
+    aggregate_id: uuid.UUID,
+) -> dict[str, Any] | None:
+    """The state row `aggregate_id` if the caller may read it (tenant and scope), else None."""
+    table = storage_of(aggregate).table
+    conditions = runtime.gate.row_conditions(access, table)
+    query = select(table).where(table.c.id == aggregate_id, *conditions)
+    row = (await connection.execute(query)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def visible_row(
+    runtime: Runtime, aggregate: type[Aggregate[Any]], access: Access, aggregate_id: uuid.UUID
+) -> dict[str, Any]:
+    """The state row `aggregate_id` read on the primary if the caller may read it, else NotFound."""
+    async with runtime.database.read.connect() as connection:
+        row = await row_if_visible(connection, runtime, aggregate, access, aggregate_id)
+    if row is None:
+        raise NotFound(f"{aggregate.qualified_name()} {aggregate_id} does not exist")
+    return row
+
+
 def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[Any]]) -> None:
     """The list, item and history routes of `aggregate`."""
     admitted = runtime.gate.require(aggregate.qualified_name(), READ)
@@ -123,10 +149,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     async def visible_row(
         connection: AsyncConnection, access: Access, aggregate_id: uuid.UUID
     ) -> dict[str, Any] | None:
-        conditions = runtime.gate.row_conditions(access, table)
-        query = select(table).where(table.c.id == aggregate_id, *conditions)
-        row = (await connection.execute(query)).mappings().first()
-        return None if row is None else dict(row)
+        return await row_if_visible(connection, runtime, aggregate, access, aggregate_id)
 
     def found(read: Read[T | None], aggregate_id: uuid.UUID) -> T:
         """What `read` found; a 404 saying where it looked when it found no row."""

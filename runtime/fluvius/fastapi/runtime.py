@@ -12,6 +12,7 @@ from fluvius.data.driver import Database
 from fluvius.fastapi.access import Gate
 from fluvius.fastapi.auth import TokenVerifier
 from fluvius.fastapi.live import LiveHub
+from fluvius.media import open_store
 from fluvius.worker import InProcessWorkers
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Runtime:
         self.settings = settings
         self.database = Database.from_settings(settings, replica=True)
         self.processor = CommandProcessor(self.database)
+        self.media = open_store(settings.media_url)
         permissions = [p for domain in service.domains for p in domain.permissions]
         self.gate = Gate(TokenVerifier(settings), Enforcer(permissions), tenancy=service.tenancy)
         self.live = LiveHub(service, self.database, self.gate)

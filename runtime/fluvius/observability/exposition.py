@@ -1,6 +1,6 @@
 """`/metrics`: the instruments of this process, or of every process of `fluvius run --workers N`,
 and what the database says at the time of the scrape: jobs by worker and state, how far each
-relay is behind its log, and each read replica behind the primary."""
+relay and each running stream is behind its logs, and each read replica behind the primary."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from starlette.requests import Request  # at run time: FastAPI reads the endpoin
 from starlette.responses import Response
 
 from fluvius.data.reader import Checkpoints
-from fluvius.observability.metrics import REGISTRY
+from fluvius.observability.instruments import REGISTRY
 from fluvius.observability.processes import MULTIPROCESS_DIRECTORY
+from fluvius.streams.relay import checkpoint_name, stream_url
 from fluvius.worker.jobs import JobStore
 from fluvius.worker.relay import relay_name, relayed
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from fluvius.data.replicas import Replicas
     from fluvius.fastapi.runtime import Runtime
     from fluvius.service import Service
+    from fluvius.settings import Settings
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -37,7 +39,7 @@ async def metrics_endpoint(request: Request) -> Response:
     async with runtime.database.read.connect() as connection:
         families = [
             await _jobs(connection, runtime.service),
-            await _lags(connection, runtime.service),
+            await _lags(connection, runtime.service, runtime.settings),
         ]
         if runtime.database.replicas:
             families.extend(await _replicas(connection, runtime.database.replicas))
@@ -75,19 +77,28 @@ async def _jobs(connection: AsyncConnection, service: Service) -> Metric:
     return family
 
 
-async def _lags(connection: AsyncConnection, service: Service) -> Metric:
+async def _lags(connection: AsyncConnection, service: Service, settings: Settings) -> Metric:
     family = GaugeMetricFamily(
         "fluvius_checkpoint_lag_events",
         "How far each reader of a log is behind: the log's last position minus its checkpoint's.",
         labels=["checkpoint"],
     )
+    readers = [(relay_name(domain.name), domain) for domain, _workers in relayed(service)]
+    readers += [
+        (checkpoint_name(stream.name, name), service.domain(name))
+        for stream in service.streams
+        if stream_url(settings, stream)
+        for name in stream.domains()
+    ]
     checkpoints = Checkpoints(service.tables.checkpoints)
-    for domain, _workers in relayed(service):
-        name = relay_name(domain.name)
-        events = domain.log.events
-        head = (await connection.execute(select(func.max(events.c.position)))).scalar() or 0
+    heads: dict[str, int] = {}
+    for name, domain in readers:
+        if domain.name not in heads:
+            events = domain.log.events
+            last = await connection.execute(select(func.max(events.c.position)))
+            heads[domain.name] = last.scalar() or 0
         read = await checkpoints.load(connection, name)
-        family.add_metric([name], max(head - read.position, 0))
+        family.add_metric([name], max(heads[domain.name] - read.position, 0))
     return family
 
 

@@ -1,9 +1,5 @@
-"""The service's Prometheus instruments, and what records them: HTTP requests, commands, pool.
-
-They live in this module's registry, one per process. Under `fluvius run --workers N` each
-process writes them to files in `PROMETHEUS_MULTIPROC_DIR` instead, and a scrape of any process
-adds up every process's (exposition.py).
-"""
+"""What the HTTP app records in the instruments (instruments.py): its requests, the commands
+sent over HTTP, and its connection pool."""
 
 from __future__ import annotations
 
@@ -11,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Gauge
 from sqlalchemy import event
 
 from fluvius.domain.errors import (
@@ -22,6 +18,13 @@ from fluvius.domain.errors import (
     VersionConflict,
 )
 from fluvius.fastapi.middleware import CLIENT_CLOSED
+from fluvius.observability.instruments import (
+    COMMANDS,
+    CONNECTIONS_IN_USE,
+    CONNECTIONS_WAITING,
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+)
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,40 +32,7 @@ if TYPE_CHECKING:
     from fluvius.application.processor import CommandResult
     from fluvius.data.driver import Database
 
-REGISTRY = CollectorRegistry(auto_describe=True)
 UNMATCHED = "unmatched"  # the route of a request no route matched: one label, whatever its path
-HTTP_REQUESTS = Counter(
-    "fluvius_http_requests",
-    "HTTP requests answered, by method, route template and status.",
-    ["method", "route", "status"],
-    registry=REGISTRY,
-)
-HTTP_LATENCY = Histogram(
-    "fluvius_http_request_duration_seconds",
-    "Time from a request's arrival to the end of its reply, by method and route template.",
-    ["method", "route"],
-    registry=REGISTRY,
-)
-COMMANDS = Counter(
-    "fluvius_commands",
-    "Commands sent over HTTP, by command (domain:name) and outcome: ok, retried (the stored "
-    "reply to a repeated Idempotency-Key), conflict, refused or error.",
-    ["command", "outcome"],
-    registry=REGISTRY,
-)
-CONNECTIONS_IN_USE = Gauge(
-    "fluvius_db_connections_in_use",
-    "Database connections checked out of the pool, by engine (write, read).",
-    ["engine"],
-    registry=REGISTRY,
-    multiprocess_mode="livesum",
-)
-CONNECTIONS_WAITING = Gauge(
-    "fluvius_db_connections_waiting",
-    "Commands waiting for a write connection (PostgreSQL, where writers queue in turn).",
-    registry=REGISTRY,
-    multiprocess_mode="livesum",
-)
 _CONFLICTS = (VersionConflict, ConcurrencyError, AlreadyExists, IdempotencyConflict)
 
 

@@ -7,9 +7,10 @@ version, the correlation id and, with tenancy, the tenant.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from fluvius.domain.messages import Event, RecordedEvent
@@ -59,6 +60,7 @@ def envelope(
 def message(
     service: str, domain: str, event: RecordedEvent[Event], *, tenancy: bool = False
 ) -> Message:
-    """`event` as a message whose body is its CloudEvent."""
-    body = json.dumps(envelope(service, domain, event, tenancy=tenancy), separators=(",", ":"))
-    return Message(str(event.id), domain, event.name, str(event.aggregate_id), body.encode())
+    """`event` as a message whose body is its CloudEvent, in compact UTF-8 JSON (pydantic's
+    encoder: a third of the time of the standard library's, which a relay feels)."""
+    body = to_json(envelope(service, domain, event, tenancy=tenancy))
+    return Message(str(event.id), domain, event.name, str(event.aggregate_id), body)

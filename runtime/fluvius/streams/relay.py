@@ -14,12 +14,17 @@ skips the round; on SQLite run one instance (two relays could each publish a bat
 either saves the checkpoint: duplicates, never a gap). No write transaction stays open while a
 broker is waited on, so a broker that is down never holds up the commands.
 
+Each batch a broker refused or did not confirm, and each event a webhook gave up on, is a
+broker error: counted (`fluvius_stream_errors_total`) and recorded, the last with when and how
+many since the relay started, for `fluvius workers` to show.
+
 Events a webhook gave up on become dead jobs of the stream's worker (`stream:<name>`) with a
 dead letter; `fluvius workers retry` queues one again and the relay delivers it next round.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import uuid
@@ -32,10 +37,11 @@ from sqlalchemy import func, select
 from fluvius.data.driver import Database
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.data.store import EventStore
+from fluvius.observability.instruments import report_broker_error, report_lag
 from fluvius.settings import PREFIX
 from fluvius.streams.envelope import Message, message
 from fluvius.streams.publishers import Failure, Publisher, Target, publisher_for
-from fluvius.worker.jobs import Job, JobStore
+from fluvius.worker.jobs import BrokerErrors, Job, JobStore
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
@@ -84,6 +90,8 @@ class StreamRelay:
         self.jobs = JobStore(service.tables)
         self.domains = [service.domain(name) for name in stream.domains()]
         self.heartbeat = Heartbeat()
+        self.started = dt.datetime.now(dt.UTC)
+        self.errors = 0
 
     async def run_once(self) -> int:
         """Publish what is past each checkpoint (and dead letters queued again); return how
@@ -126,10 +134,11 @@ class StreamRelay:
             ]
             carried.sort(key=lambda event: event.position)  # each aggregate's versions in order
             messages = [self._message(domain, event) for event in carried]
-            failures = await self.publisher.publish(messages) if messages else []
+            failures = await self._publish(messages) if messages else []
             async with self.database.write.begin() as connection:
                 await self._bury(connection, domain, failures)
                 await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
+        report_lag(name, (event.recorded_at for event in events))
         return len(events)
 
     async def _redeliver(self) -> int:
@@ -148,15 +157,38 @@ class StreamRelay:
                     event = await EventStore(connection, domain.log).event(
                         domain.aggregates, job.event_id
                     )
-                failures = (
-                    await self.publisher.publish([self._message(domain, event)]) if event else []
-                )
+                failures = await self._publish([self._message(domain, event)]) if event else []
                 async with self.database.write.begin() as connection:
                     if failures:
                         await self.jobs.fail(connection, job, attempt, failures[0].error, None)
                     else:
                         await self.jobs.succeed(connection, job)
         return len(claimed)
+
+    async def _publish(self, messages: list[Message]) -> list[Failure]:
+        """Publish `messages`, recording a broker error when the broker fails the batch (then
+        it raises) and for each event a webhook gave up on."""
+        try:
+            failures = await self.publisher.publish(messages)
+        except Exception as error:
+            await self._broker_error(f"{type(error).__name__}: {error}", 1)
+            raise
+        if failures:
+            await self._broker_error(failures[-1].error, len(failures))
+        return failures
+
+    async def _broker_error(self, error: str, count: int) -> None:
+        """Count `count` broker errors, and record them with `error` as the last."""
+        self.errors += count
+        report_broker_error(self.stream.name, count)
+        errors = BrokerErrors(error, dt.datetime.now(dt.UTC), self.errors, self.started)
+        try:
+            async with self.database.write.begin() as connection:
+                await self.jobs.note_broker_error(
+                    connection, self.stream.worker, self.domains[0].name, errors
+                )
+        except Exception:  # the database is down too: the round fails all the same
+            logger.exception("%s could not record its broker's error", self.stream.worker)
 
     @asynccontextmanager
     async def _lease(self) -> AsyncIterator[bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -57,13 +58,15 @@ class Api:
 
 
 def test_settings(service: Service, database_url: str) -> Settings:
-    """Settings for a test run of `service` on `database_url`, with a fresh secret."""
+    """Settings for a test run of `service` on `database_url`, with a fresh secret and a fresh
+    folder for uploaded files (outside the project, which tests must not write into)."""
     return Settings(
         database_url=database_url,
         jwt_secret=secrets.token_urlsafe(32),
         jwt_issuer=f"{service.name}-test",
         jwt_audience=service.name,
         workers_in_process=False,
+        media_url=tempfile.mkdtemp(prefix=f"{service.name}-media-"),
     )
 
 

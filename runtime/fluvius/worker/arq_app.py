@@ -18,6 +18,7 @@ from arq.connections import RedisSettings
 
 from fluvius.application.processor import CommandProcessor
 from fluvius.data.driver import Database
+from fluvius.media import open_store
 from fluvius.service import Service
 from fluvius.settings import Settings
 from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
@@ -49,6 +50,7 @@ class WorkerProcess:
             self.processor,
             retry_base_s=settings.worker_retry_base_s,
             timeout_s=settings.worker_timeout_s,
+            media=open_store(settings.media_url),
         )
         queue = ArqQueue(self.database, service.tables, redis)
         self.relay = Relay(service, self.database, queue)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from fluvius.domain.aggregate import Aggregate
     from fluvius.domain.messages import Command, RecordedEvent
+    from fluvius.media import MediaStore
 
 
 @dataclass
@@ -24,6 +25,7 @@ class WorkerContext:
     attempt: int = 1
     event: RecordedEvent[Any] | None = None
     scheduled_at: dt.datetime | None = None
+    media: MediaStore | None = None
     _sent: int = field(default=0, init=False)
 
     @property

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from fluvius.data.tables import DomainLog
     from fluvius.domain.aggregate import Aggregate
     from fluvius.domain.messages import Event, RecordedEvent
+    from fluvius.media import MediaStore
     from fluvius.service import Service
 
 logger = logging.getLogger("fluvius.worker")
@@ -58,8 +59,10 @@ class Executor:
         *,
         retry_base_s: float = 1.0,
         timeout_s: float = 300.0,
+        media: MediaStore | None = None,
     ) -> None:
         self.service = service
+        self.media = media
         self.database = database
         self.processor = processor
         self.retry_base_s = retry_base_s
@@ -90,7 +93,9 @@ class Executor:
                 f"attempt {attempt} is past the last of {worker.retries + 1}: the attempts "
                 "before ended without an outcome",
             )
-        context = WorkerContext(self.processor, worker.name, attempt, scheduled_at=job.scheduled_at)
+        context = WorkerContext(
+            self.processor, worker.name, attempt, scheduled_at=job.scheduled_at, media=self.media
+        )
         try:
             async with asyncio.timeout(self.timeout_s):
                 if isinstance(worker, EventWorker):

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from fluvius.media import open_store
 from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
@@ -56,6 +57,7 @@ class InProcessWorkers:
             processor,
             retry_base_s=settings.worker_retry_base_s,
             timeout_s=settings.worker_timeout_s,
+            media=open_store(settings.media_url),
         )
         self.runner = JobRunner(
             self.executor,

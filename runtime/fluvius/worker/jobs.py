@@ -3,6 +3,9 @@
 It makes a job run once (a job already done is skipped), lets `fluvius workers` count, and
 without Redis it is the queue itself: jobs are claimed from it by a compare-and-set on status,
 and a running job's `updated_at` is its lease, renewed while it runs.
+
+One row of a stream's worker is no job: key `broker`, status `broker`, it keeps the stream's
+broker errors (the last, when, and how many since its relay started), never claimed nor counted.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ class Status(StrEnum):
     RETRYING = "retrying"
     DONE = "done"
     DEAD = "dead"
+    BROKER = "broker"  # a stream's broker errors, not a job
 
 
 DUE = (Status.QUEUED, Status.RETRYING)
+BROKER_KEY = "broker"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,16 @@ class Counts:
     done: int = 0
     retrying: int = 0
     dead: int = 0
+
+
+@dataclass(frozen=True)
+class BrokerErrors:
+    """A stream's broker errors: the last one, when, and how many since its relay started."""
+
+    last: str
+    at: dt.datetime
+    count: int
+    since: dt.datetime
 
 
 class NotRequeueable(LookupError):
@@ -270,6 +285,40 @@ class JobStore:
                 waiting=found.get(Status.QUEUED, 0) + found.get(Status.RUNNING, 0),
             )
             for worker, found in by_worker.items()
+        }
+
+    async def note_broker_error(
+        self, connection: AsyncConnection, worker: str, domain: str, errors: BrokerErrors
+    ) -> None:
+        """Record `errors` as the broker errors of the stream whose worker is `worker`."""
+        values = {
+            "worker": worker,
+            "job_key": BROKER_KEY,
+            "domain": domain,
+            "status": Status.BROKER.value,
+            "attempts": errors.count,
+            "error": errors.last,
+            "scheduled_at": errors.since,
+            "available_at": errors.at,
+            "updated_at": errors.at,
+        }
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(self.jobs).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[self.jobs.c.worker, self.jobs.c.job_key],
+            set_={key: statement.excluded[key] for key in values if key != "worker"},
+        )
+        await connection.execute(statement)
+
+    async def broker_errors(self, connection: AsyncConnection) -> dict[str, BrokerErrors]:
+        """The broker errors of each stream that had some, by its worker."""
+        table = self.jobs
+        query = select(table).where(table.c.status == Status.BROKER.value)
+        return {
+            row["worker"]: BrokerErrors(
+                row["error"], row["updated_at"], row["attempts"], row["scheduled_at"]
+            )
+            for row in (await connection.execute(query)).mappings().all()
         }
 
     async def dead(self, connection: AsyncConnection) -> list[dict[str, Any]]:

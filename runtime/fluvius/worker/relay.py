@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from fluvius.application.workers import EventWorker
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.observability.instruments import report_lag
 from fluvius.worker.jobs import Job
 from fluvius.worker.loops import Heartbeat, keep_running
 
@@ -65,6 +66,7 @@ class Relay:
                 and event.name == worker.event.event_name
             ]
             await self.queue.enqueue(jobs, (name, Checkpoint.of(events[-1])))
+            report_lag(name, (event.recorded_at for event in events))
             read += len(events)
         return read
 

@@ -44,8 +44,8 @@ class _Batch:
     def ack(self, index: int, reply: Msg) -> None:
         if self.done.done():
             return
-        answer = json.loads(reply.data) if reply.data else {}
-        if "error" in answer or "seq" not in answer:
+        if not _stored(reply.data):
+            answer = json.loads(reply.data) if reply.data else {}
             status = (reply.headers or {}).get("Status", "")
             error = answer.get("error") or f"no ack (status {status or 'none'})"
             self.done.set_exception(RuntimeError(f"JetStream did not store a message: {error}"))
@@ -53,6 +53,12 @@ class _Batch:
         self.waiting.discard(index)
         if not self.waiting:
             self.done.set_result(None)
+
+
+def _stored(reply: bytes) -> bool:
+    """True when `reply` is JetStream's ack of a stored message (`{"stream":...,"seq":...}`),
+    told from an error or an empty status reply on the bytes: a batch has thousands of acks."""
+    return b'"seq":' in reply and b'"error"' not in reply
 
 
 class NatsPublisher:
