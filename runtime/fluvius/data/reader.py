@@ -55,9 +55,13 @@ class LogReader:
         self.aggregates: Mapping[str, type[Aggregate[Any]]] = {a.name: a for a in aggregates}
 
     async def read(
-        self, after: Checkpoint, limit: int = DEFAULT_BATCH
+        self,
+        after: Checkpoint,
+        limit: int = DEFAULT_BATCH,
+        connection: AsyncConnection | None = None,
     ) -> list[RecordedEvent[Event]]:
-        """Up to `limit` events after `after`, oldest first."""
+        """Up to `limit` events after `after`, oldest first; on `connection` when one is given
+        (inside the reader's own transaction), else on a connection of the engine."""
         events = self.log.events
         order = tuple_(events.c.transaction_id, events.c.position)
         query = (
@@ -69,8 +73,11 @@ class LogReader:
         if self.engine.dialect.name == "postgresql":
             oldest_running = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text)
             query = query.where(events.c.transaction_id < oldest_running.cast(BigInteger))
-        async with self.engine.connect() as connection:
+        if connection is not None:
             rows = (await connection.execute(query)).all()
+        else:
+            async with self.engine.connect() as own:
+                rows = (await own.execute(query)).all()
         return [recorded_event(self.aggregates[row.aggregate], row) for row in rows]
 
     async def earlier(self, events: Sequence[RecordedEvent[Event]]) -> list[RecordedEvent[Event]]:

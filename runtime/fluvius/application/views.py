@@ -1,0 +1,176 @@
+"""What a view is: a table of rows keyed by one field, and the rules by which events change them.
+
+A generated service declares each view of its spec as a `View`; its projector (in
+`fluvius.worker.projector`) folds the events of the logs it reads into its rows. `fold` is the
+one place where a view's rules meet its rows: the projector, `fluvius verify` and the tests all
+fold through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from fluvius.domain.rules import ViewRule, with_metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+    from fluvius.domain.messages import Event, RecordedEvent
+
+VIEW_WORKER_PREFIX = "view:"  # a view's projector among the workers
+
+
+class Progress:
+    """How far, in this process, a view's projector has read each domain's log: a position it
+    raises and an asyncio condition it signals, for readers waiting for a write to show."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+        self._changed: asyncio.Condition | None = None
+
+    @property
+    def changed(self) -> asyncio.Condition:
+        """The condition notified on each move (made in the running event loop, on first use)."""
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def moved(self, domain: str, position: int) -> None:
+        """The projector has read `domain`'s log up to `position`."""
+        self.positions[domain] = max(self.positions.get(domain, 0), position)
+        async with self.changed:
+            self.changed.notify_all()
+
+
+@dataclass(frozen=True)
+class View:
+    """A read model: `table` holds a row per `key` value, `rules` say what each event does.
+
+    `rules` are keyed by `domain.aggregate.event`; `types` give each field's Python type (values
+    are cast to it), `defaults` the values of a new row.
+    """
+
+    name: str
+    domain: str
+    table: Table = field(hash=False, compare=False)
+    key: str
+    types: Mapping[str, type] = field(hash=False)
+    rules: Mapping[str, ViewRule] = field(hash=False)
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    tenancy: bool = False
+    description: str = ""
+    progress: Progress = field(default_factory=Progress, hash=False, compare=False, repr=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+    @property
+    def worker(self) -> str:
+        """The projector's name among the workers (`fluvius workers`)."""
+        return f"{VIEW_WORKER_PREFIX}{self.qualified_name}"
+
+    def domains(self) -> list[str]:
+        """The domains whose logs feed the view, in declaration order."""
+        return list(dict.fromkeys(name.partition(".")[0] for name in self.rules))
+
+    def checkpoint(self, domain: str) -> str:
+        """The checkpoint name of the view's reading of `domain`'s log."""
+        return f"{self.worker}:{domain}"
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the definition: a view whose definition changed is rebuilt."""
+        definition = {
+            "key": self.key,
+            "types": {name: kind.__name__ for name, kind in sorted(self.types.items())},
+            "defaults": {name: repr(value) for name, value in sorted(self.defaults.items())},
+            "rules": {name: repr(rule) for name, rule in sorted(self.rules.items())},
+        }
+        return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
+
+    def rule_for(self, domain: str, event: RecordedEvent[Event]) -> ViewRule | None:
+        """The rule for `event` of `domain`'s log, or None when the view ignores it."""
+        return self.rules.get(f"{domain}.{event.aggregate}.{event.name}")
+
+    def cast(self, name: str, value: Any) -> Any:
+        """`value` as a value of the field `name`."""
+        return cast_to(self.types.get(name), value)
+
+    def identity(self, domain: str, event: RecordedEvent[Event]) -> Identity | None:
+        """The row `event` of `domain`'s log changes: (tenant, key), the tenant None without
+        tenancy; None when the view ignores the event or its key is null."""
+        rule = self.rule_for(domain, event)
+        if rule is None:
+            return None
+        key = self.cast(self.key, rule.row_key(_message(event)))
+        if key is None:
+            return None
+        return (event.metadata.tenant if self.tenancy else None, key)
+
+    def fold(self, rows: Rows, domain: str, event: RecordedEvent[Event]) -> Identity | None:
+        """Apply `event` to `rows` (a row per identity, None once deleted) and return the
+        identity it changed; `rows` must hold that identity's stored row, if there is one."""
+        rule = self.rule_for(domain, event)
+        identity = self.identity(domain, event)
+        if rule is None or identity is None:
+            return None
+        tenant, key = identity
+        current = rows.get(identity) or self.new_row(tenant, key)
+        changed = rule.evaluate(current, _message(event), self.cast)
+        if changed is not None:
+            changed[self.key] = key  # a row's key is the key it is stored under
+        rows[identity] = changed
+        return identity
+
+    def new_row(self, tenant: str | None, key: Any) -> dict[str, Any]:
+        """A row no event has touched yet: the defaults, the key (and the tenant)."""
+        row = {name: self.defaults.get(name) for name in self.types}
+        row[self.key] = key
+        if self.tenancy:
+            row[TENANT_COLUMN] = tenant
+        return row
+
+
+Identity = tuple[str | None, Any]
+Rows = MutableMapping[Identity, dict[str, Any] | None]
+TENANT_COLUMN = "tenant_id"
+
+
+def _message(event: RecordedEvent[Event]) -> dict[str, Any]:
+    """What a view's rules read of `event`: its fields, and its metadata as `@name`."""
+    return with_metadata(event.data.model_dump(), metadata_of(event))
+
+
+def metadata_of(event: RecordedEvent[Event]) -> dict[str, Any]:
+    """The metadata of `event` that a view's rules may read."""
+    return {
+        "aggregate_id": event.aggregate_id,
+        "event_id": event.id,
+        "recorded_at": event.recorded_at,
+        "user": event.metadata.user,
+        "tenant": event.metadata.tenant,
+    }
+
+
+def cast_to(kind: type | None, value: Any) -> Any:
+    """`value` as a `kind`: text and numbers from the spec become the field's type."""
+    if value is None or kind is None or isinstance(value, kind):
+        return value
+    if kind is Decimal:
+        return Decimal(str(value))
+    if kind is uuid.UUID:
+        return uuid.UUID(str(value))
+    if kind is dt.datetime:
+        return dt.datetime.fromisoformat(str(value))
+    if kind is dt.date:
+        return dt.date.fromisoformat(str(value))
+    return kind(value)

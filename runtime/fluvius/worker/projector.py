@@ -1,0 +1,179 @@
+"""A view's projector: folds the events of the logs that feed the view into its rows.
+
+Each round reads a domain's log past the view's checkpoint with the gap-safe reader and, in ONE
+transaction, changes the rows and moves the checkpoint: an event takes effect exactly once,
+whatever crashes or restarts. The transaction holds the view's lease: on PostgreSQL a
+transaction-level advisory lock named after the view (an instance that cannot take it skips the
+round; one that dies loses it with its connection), on SQLite the write lock of BEGIN IMMEDIATE.
+The checkpoint is read inside that transaction, so two instances never fold the same events.
+
+A view whose definition changed (its fingerprint differs from the one recorded with its
+checkpoints), or that is new, is emptied and folded again from the start of every log, while
+the service keeps serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fluvius.application.views import TENANT_COLUMN, Identity, Rows, View
+from fluvius.data.projections import record_fingerprint, recorded_fingerprint
+from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.worker.loops import Heartbeat, keep_running
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Sequence
+
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from fluvius.data.driver import Database
+    from fluvius.domain.messages import Event, RecordedEvent
+    from fluvius.service import Domain, Service
+
+BATCH = 5000
+
+
+def lock_key(view: View) -> int:
+    """The PostgreSQL advisory lock of a view's projector (a signed 64-bit number)."""
+    digest = hashlib.sha256(f"fluvius-view:{view.qualified_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Projector:
+    """Keeps one view's rows equal to the fold of the events that feed it."""
+
+    def __init__(
+        self, service: Service, view: View, database: Database, *, batch: int = BATCH
+    ) -> None:
+        self.service = service
+        self.view = view
+        self.database = database
+        self.batch = batch
+        self.checkpoints = Checkpoints(service.tables.checkpoints)
+        self.heartbeat = Heartbeat()
+
+    async def run_once(self) -> int:
+        """Fold what is past each checkpoint, a batch per domain; return how many events were
+        read (0 when another instance holds the lease)."""
+        read = 0
+        for name in self.view.domains():
+            read += await self._project(self.service.domain(name))
+        return read
+
+    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Project until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
+
+        async def round_() -> bool:
+            return await self.run_once() > 0
+
+        await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat)
+
+    async def catch_up(self) -> int:
+        """Fold until every log is read to its end (as the gap-safe reader sees it)."""
+        total = 0
+        while read := await self.run_once():
+            total += read
+        return total
+
+    async def rebuild(self) -> None:
+        """Empty the view and forget its checkpoints: the next rounds fold it from the start."""
+        async with self.database.write.begin() as connection:
+            if await self._leased(connection):
+                await self._reset(connection)
+
+    async def _project(self, domain: Domain) -> int:
+        reader = LogReader(self.database.write, domain.log, domain.aggregates)
+        name = self.view.checkpoint(domain.name)
+        async with self.database.write.begin() as connection:
+            if not await self._leased(connection):
+                return 0
+            recorded = await recorded_fingerprint(
+                connection, self.service.tables.projections, self.view.worker
+            )
+            if recorded != self.view.fingerprint:
+                await self._reset(connection)
+            after = await self.checkpoints.load(connection, name)
+            events = await reader.read(after, self.batch, connection)
+            if not events:
+                return 0
+            await self._apply(connection, domain.name, events)
+            await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
+        await self.view.progress.moved(domain.name, events[-1].position)
+        return len(events)
+
+    async def _leased(self, connection: AsyncConnection) -> bool:
+        if connection.dialect.name != "postgresql":
+            return True  # BEGIN IMMEDIATE already holds the database's write lock
+        key = lock_key(self.view)
+        return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+    async def _reset(self, connection: AsyncConnection) -> None:
+        await connection.execute(delete(self.view.table))
+        checkpoints = self.service.tables.checkpoints
+        names = [self.view.checkpoint(domain) for domain in self.view.domains()]
+        await connection.execute(delete(checkpoints).where(checkpoints.c.name.in_(names)))
+        await record_fingerprint(
+            connection, self.service.tables.projections, self.view.worker, self.view.fingerprint
+        )
+
+    async def _apply(
+        self, connection: AsyncConnection, domain: str, events: Sequence[RecordedEvent[Event]]
+    ) -> None:
+        """Fold `events` into the rows they change: one read of those rows, one write back."""
+        identities = {
+            identity
+            for event in events
+            if (identity := self.view.identity(domain, event)) is not None
+        }
+        if not identities:
+            return
+        rows: Rows = await self._load(connection, identities)
+        for event in events:
+            self.view.fold(rows, domain, event)
+        gone = [identity for identity, row in rows.items() if row is None]
+        kept = [row for row in rows.values() if row is not None]
+        if gone:
+            await connection.execute(delete(self.view.table).where(self._matching(gone)))
+        if kept:
+            await connection.execute(self._upsert(), kept)
+
+    async def _load(self, connection: AsyncConnection, identities: set[Identity]) -> Rows:
+        query = select(self.view.table).where(self._matching(list(identities)))
+        found = (await connection.execute(query)).mappings().all()
+        return {self._identity_of(row): dict(row) for row in found}
+
+    def _identity_of(self, row: Any) -> Identity:
+        tenant = row[TENANT_COLUMN] if self.view.tenancy else None
+        return (tenant, row[self.view.key])
+
+    def _matching(self, identities: list[Identity]) -> ColumnElement[bool]:
+        """The rows of `identities`: their keys, tenant by tenant with tenancy."""
+        table = self.view.table
+        key = table.c[self.view.key]
+        if not self.view.tenancy:
+            return key.in_([value for _, value in identities])
+        by_tenant: dict[str | None, list[Any]] = {}
+        for tenant, value in identities:
+            by_tenant.setdefault(tenant, []).append(value)
+        return or_(
+            *(
+                and_(table.c[TENANT_COLUMN] == tenant, key.in_(values))
+                for tenant, values in by_tenant.items()
+            )
+        )
+
+    def _upsert(self) -> Any:
+        table = self.view.table
+        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        keys = [column.name for column in table.primary_key.columns]
+        others = [column.name for column in table.columns if column.name not in keys]
+        return statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in others}
+        )
