@@ -8,7 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from fluvius.application import CommandProcessor
 from fluvius.data import Database
@@ -104,3 +104,21 @@ async def test_a_changed_definition_rebuilds_the_view(
     assert await _rows(database) == {}
     await _project(projector, 2)
     assert (await _rows(database))["ann"]["accounts"] == 20
+
+
+async def test_verify_finds_a_row_that_is_not_the_fold(
+    database: Database, processor: CommandProcessor
+) -> None:
+    view = owners_view()
+    projector = Projector(view_service(view), view, database)
+    await _open(processor, "ann", "3")
+    await _open(processor, "bob", "4")
+    await _project(projector, 2)
+    assert await projector.differences() == []
+
+    async with database.write.begin() as connection:
+        await connection.execute(
+            update(owners_table).where(owners_table.c.owner == "bob").values(accounts=7)
+        )
+    (difference,) = await projector.differences()
+    assert difference.startswith("bob: stored")

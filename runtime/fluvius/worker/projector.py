@@ -14,6 +14,7 @@ the service keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -21,20 +22,20 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fluvius.application.views import TENANT_COLUMN, Identity, Rows, View
+from fluvius.data.driver import Database
 from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Sequence
 
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from fluvius.data.driver import Database
     from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.service import Domain, Service
+    from fluvius.settings import Settings
 
 BATCH = 5000
 
@@ -87,6 +88,35 @@ class Projector:
             if await self._leased(connection):
                 await self._reset(connection)
 
+    async def differences(self) -> list[str]:
+        """How the view's rows differ from the fold of the events up to its checkpoints (none
+        when they are equal); under the lease, so that the projector does not move meanwhile."""
+        async with self.database.write.begin() as connection:
+            await self._leased(connection, wait=True)
+            folded: Rows = {}
+            for name in self.view.domains():
+                domain = self.service.domain(name)
+                reader = LogReader(self.database.write, domain.log, domain.aggregates)
+                until = await self.checkpoints.load(connection, self.view.checkpoint(name))
+                after = Checkpoint()
+                while after < until:
+                    events = await reader.read(after, self.batch, connection)
+                    events = [e for e in events if Checkpoint.of(e) <= until]
+                    if not events:
+                        break
+                    for event in events:
+                        self.view.fold(folded, name, event)
+                    after = Checkpoint.of(events[-1])
+            found = (await connection.execute(select(self.view.table))).mappings().all()
+        stored = {self._identity_of(row): dict(row) for row in found}
+        expected = {identity: row for identity, row in folded.items() if row is not None}
+        return [
+            f"{identity[1]}: stored {_shown(stored.get(identity))}, "
+            f"events make {_shown(expected.get(identity))}"
+            for identity in sorted(set(stored) | set(expected), key=str)
+            if stored.get(identity) != expected.get(identity)
+        ]
+
     async def _project(self, domain: Domain) -> int:
         reader = LogReader(self.database.write, domain.log, domain.aggregates)
         name = self.view.checkpoint(domain.name)
@@ -107,10 +137,15 @@ class Projector:
         await self.view.progress.moved(domain.name, events[-1].position)
         return len(events)
 
-    async def _leased(self, connection: AsyncConnection) -> bool:
+    async def _leased(self, connection: AsyncConnection, *, wait: bool = False) -> bool:
+        """Take the view's lease for the transaction of `connection`: False when another
+        instance holds it, unless `wait`, which waits until it is free."""
         if connection.dialect.name != "postgresql":
             return True  # BEGIN IMMEDIATE already holds the database's write lock
         key = lock_key(self.view)
+        if wait:
+            await connection.execute(select(func.pg_advisory_xact_lock(key)))
+            return True
         return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
     async def _reset(self, connection: AsyncConnection) -> None:
@@ -177,3 +212,27 @@ class Projector:
         return statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in others}
         )
+
+
+def _shown(row: dict[str, Any] | None) -> str:
+    return "no row" if row is None else str({name: str(value) for name, value in row.items()})
+
+
+class Projectors:
+    """The projectors of a service's views, on a connection pool of their own (one connection a
+    view: each round's transaction), so that a projector never waits behind the commands for a
+    connection, nor they behind it."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        views = service.views()
+        self.database: Database | None = None
+        self.projectors: list[Projector] = []
+        if not views:
+            return
+        self.database = Database(settings.database_url, pool_size=len(views))
+        self.projectors = [Projector(service, view, self.database) for view in views]
+
+    async def close(self) -> None:
+        """Close the projectors' connections (once they have stopped)."""
+        if self.database is not None:
+            await self.database.dispose()
