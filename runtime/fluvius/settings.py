@@ -40,6 +40,7 @@ class Settings:
     worker_retry_base_s: float = 1.0
     worker_timeout_s: float = 300.0
     worker_concurrency: int = 8
+    consistency_wait_s: float = 2.0
     metrics: bool = False
     tracing: bool = False
     consistency_wait_s: float = 2.0
@@ -97,6 +98,9 @@ class Settings:
             ),
             worker_concurrency=_integer(
                 get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
+            ),
+            consistency_wait_s=_number(
+                get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
             ),
             metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
             consistency_wait_s=_number(

@@ -59,7 +59,7 @@ async def test_the_view_is_the_fold_of_the_log(
     assert rows["ann"]["balance"] == Decimal("12.50")
     assert rows["ann"]["last_account"] == str(last)
     assert (rows["bob"]["accounts"], rows["bob"]["balance"]) == (1, Decimal(1))
-    assert view.progress.positions["banking"] == 4
+    assert view.progress.checkpoints["banking"].position == 4
     assert await projector.catch_up() == 0  # nothing is applied twice
 
 

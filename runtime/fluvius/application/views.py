@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from fluvius.data.reader import Checkpoint
 from fluvius.domain.rules import ViewRule, with_metadata
 
 if TYPE_CHECKING:
@@ -29,11 +30,11 @@ VIEW_WORKER_PREFIX = "view:"  # a view's projector among the workers
 
 
 class Progress:
-    """How far, in this process, a view's projector has read each domain's log: a position it
+    """How far, in this process, a view's projector has read each domain's log: a checkpoint it
     raises and an asyncio condition it signals, for readers waiting for a write to show."""
 
     def __init__(self) -> None:
-        self.positions: dict[str, int] = {}
+        self.checkpoints: dict[str, Checkpoint] = {}
         self._changed: asyncio.Condition | None = None
 
     @property
@@ -43,9 +44,9 @@ class Progress:
             self._changed = asyncio.Condition()
         return self._changed
 
-    async def moved(self, domain: str, position: int) -> None:
-        """The projector has read `domain`'s log up to `position`."""
-        self.positions[domain] = max(self.positions.get(domain, 0), position)
+    async def moved(self, domain: str, checkpoint: Checkpoint) -> None:
+        """The projector has read `domain`'s log up to `checkpoint`."""
+        self.checkpoints[domain] = max(self.checkpoints.get(domain, Checkpoint()), checkpoint)
         async with self.changed:
             self.changed.notify_all()
 
@@ -72,6 +73,11 @@ class View:
     @property
     def qualified_name(self) -> str:
         return f"{self.domain}.{self.name}"
+
+    @property
+    def class_name(self) -> str:
+        """The view's name in PascalCase, for the classes that describe its rows."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
 
     @property
     def worker(self) -> str:

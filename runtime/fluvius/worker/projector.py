@@ -134,7 +134,7 @@ class Projector:
                 return 0
             await self._apply(connection, domain.name, events)
             await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
-        await self.view.progress.moved(domain.name, events[-1].position)
+        await self.view.progress.moved(domain.name, Checkpoint.of(events[-1]))
         return len(events)
 
     async def _leased(self, connection: AsyncConnection, *, wait: bool = False) -> bool:
@@ -209,6 +209,8 @@ class Projector:
         statement = dialect.insert(table)
         keys = [column.name for column in table.primary_key.columns]
         others = [column.name for column in table.columns if column.name not in keys]
+        if not others:
+            return statement.on_conflict_do_nothing(index_elements=keys)
         return statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in others}
         )
