@@ -67,7 +67,6 @@ class View:
     rules: Mapping[str, ViewRule] = field(hash=False)
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     tenancy: bool = False
-    description: str = ""
     progress: Progress = field(default_factory=Progress, hash=False, compare=False, repr=False)
 
     @property
@@ -111,31 +110,28 @@ class View:
         """`value` as a value of the field `name`."""
         return cast_to(self.types.get(name), value)
 
-    def identity(self, domain: str, event: RecordedEvent[Event]) -> Identity | None:
-        """The row `event` of `domain`'s log changes: (tenant, key), the tenant None without
-        tenancy; None when the view ignores the event or its key is null."""
+    def step(self, domain: str, event: RecordedEvent[Event]) -> Step | None:
+        """What `event` of `domain`'s log does to the view: its rule, what the rule reads and
+        the row it changes; None when the view ignores the event or its key is null."""
         rule = self.rule_for(domain, event)
         if rule is None:
             return None
-        key = self.cast(self.key, rule.row_key(_message(event)))
+        message = with_metadata(event.data.model_dump(), metadata_of(event))
+        key = self.cast(self.key, rule.row_key(message))
         if key is None:
             return None
-        return (event.metadata.tenant if self.tenancy else None, key)
+        tenant = event.metadata.tenant if self.tenancy else None
+        return Step(rule, message, (tenant, key))
 
-    def fold(self, rows: Rows, domain: str, event: RecordedEvent[Event]) -> Identity | None:
-        """Apply `event` to `rows` (a row per identity, None once deleted) and return the
-        identity it changed; `rows` must hold that identity's stored row, if there is one."""
-        rule = self.rule_for(domain, event)
-        identity = self.identity(domain, event)
-        if rule is None or identity is None:
-            return None
-        tenant, key = identity
-        current = rows.get(identity) or self.new_row(tenant, key)
-        changed = rule.evaluate(current, _message(event), self.cast)
+    def fold(self, rows: Rows, step: Step) -> None:
+        """Apply `step` to `rows` (a row per identity, None once deleted); `rows` must hold
+        the stored row of the step's identity, if there is one."""
+        tenant, key = step.identity
+        current = rows.get(step.identity) or self.new_row(tenant, key)
+        changed = step.rule.evaluate(current, step.message, self.cast)
         if changed is not None:
             changed[self.key] = key  # a row's key is the key it is stored under
-        rows[identity] = changed
-        return identity
+        rows[step.identity] = changed
 
     def new_row(self, tenant: str | None, key: Any) -> dict[str, Any]:
         """A row no event has touched yet: the defaults, the key (and the tenant)."""
@@ -146,14 +142,19 @@ class View:
         return row
 
 
-Identity = tuple[str | None, Any]
-Rows = MutableMapping[Identity, dict[str, Any] | None]
 TENANT_COLUMN = "tenant_id"
+Identity = tuple[str | None, Any]
+"""A row of a view: (tenant, key), the tenant None without tenancy."""
+Rows = MutableMapping[Identity, dict[str, Any] | None]
 
 
-def _message(event: RecordedEvent[Event]) -> dict[str, Any]:
-    """What a view's rules read of `event`: its fields, and its metadata as `@name`."""
-    return with_metadata(event.data.model_dump(), metadata_of(event))
+@dataclass(frozen=True)
+class Step:
+    """One event as a view sees it: its rule, what the rule reads, the row it changes."""
+
+    rule: ViewRule
+    message: Mapping[str, Any]
+    identity: Identity
 
 
 def metadata_of(event: RecordedEvent[Event]) -> dict[str, Any]:

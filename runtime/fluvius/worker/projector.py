@@ -105,7 +105,8 @@ class Projector:
                     if not events:
                         break
                     for event in events:
-                        self.view.fold(folded, name, event)
+                        if (step := self.view.step(name, event)) is not None:
+                            self.view.fold(folded, step)
                     after = Checkpoint.of(events[-1])
             found = (await connection.execute(select(self.view.table))).mappings().all()
         stored = {self._identity_of(row): dict(row) for row in found}
@@ -161,16 +162,12 @@ class Projector:
         self, connection: AsyncConnection, domain: str, events: Sequence[RecordedEvent[Event]]
     ) -> None:
         """Fold `events` into the rows they change: one read of those rows, one write back."""
-        identities = {
-            identity
-            for event in events
-            if (identity := self.view.identity(domain, event)) is not None
-        }
-        if not identities:
+        steps = [step for event in events if (step := self.view.step(domain, event)) is not None]
+        if not steps:
             return
-        rows: Rows = await self._load(connection, identities)
-        for event in events:
-            self.view.fold(rows, domain, event)
+        rows: Rows = await self._load(connection, {step.identity for step in steps})
+        for step in steps:
+            self.view.fold(rows, step)
         gone = [identity for identity, row in rows.items() if row is None]
         kept = [row for row in rows.values() if row is not None]
         if gone:
