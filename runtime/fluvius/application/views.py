@@ -19,12 +19,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fluvius.data.reader import Checkpoint
-from fluvius.domain.rules import ViewRule, with_metadata
+from fluvius.domain.rules import ViewRule
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
-
-    from fluvius.domain.messages import Event, RecordedEvent
 
 VIEW_WORKER_PREFIX = "view:"  # a view's projector among the workers
 
@@ -102,26 +100,23 @@ class View:
         }
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
 
-    def rule_for(self, domain: str, event: RecordedEvent[Event]) -> ViewRule | None:
-        """The rule for `event` of `domain`'s log, or None when the view ignores it."""
-        return self.rules.get(f"{domain}.{event.aggregate}.{event.name}")
+    def rule_for(self, domain: str, aggregate: str, event: str) -> ViewRule | None:
+        """The rule for the event `event` of `aggregate` in `domain`'s log, or None when the
+        view ignores it."""
+        return self.rules.get(f"{domain}.{aggregate}.{event}")
 
     def cast(self, name: str, value: Any) -> Any:
         """`value` as a value of the field `name`."""
         return cast_to(self.types.get(name), value)
 
-    def step(self, domain: str, event: RecordedEvent[Event]) -> Step | None:
-        """What `event` of `domain`'s log does to the view: its rule, what the rule reads and
-        the row it changes; None when the view ignores the event or its key is null."""
-        rule = self.rule_for(domain, event)
-        if rule is None:
-            return None
-        message = with_metadata(event.data.model_dump(), metadata_of(event))
+    def step(self, rule: ViewRule, message: Mapping[str, Any], tenant: str | None) -> Step | None:
+        """What an event does to the view: its `rule`, reading `message` (the event's fields as
+        JSON values, its metadata as `@name`), on the row its key names in `tenant`; None when
+        the key is null."""
         key = self.cast(self.key, rule.row_key(message))
         if key is None:
             return None
-        tenant = event.metadata.tenant if self.tenancy else None
-        return Step(rule, message, (tenant, key))
+        return Step(rule, message, (tenant if self.tenancy else None, key))
 
     def fold(self, rows: Rows, step: Step) -> None:
         """Apply `step` to `rows` (a row per identity, None once deleted); `rows` must hold
@@ -155,17 +150,6 @@ class Step:
     rule: ViewRule
     message: Mapping[str, Any]
     identity: Identity
-
-
-def metadata_of(event: RecordedEvent[Event]) -> dict[str, Any]:
-    """The metadata of `event` that a view's rules may read."""
-    return {
-        "aggregate_id": event.aggregate_id,
-        "event_id": event.id,
-        "recorded_at": event.recorded_at,
-        "user": event.metadata.user,
-        "tenant": event.metadata.tenant,
-    }
 
 
 def cast_to(kind: type | None, value: Any) -> Any:

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fluvius.application.views import TENANT_COLUMN, Identity, Rows, View
+from fluvius.application.views import TENANT_COLUMN, Identity, Rows, Step, View
 from fluvius.data.driver import Database
 from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.domain.rules import with_metadata
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.service import Domain, Service
     from fluvius.settings import Settings
 
@@ -96,18 +96,16 @@ class Projector:
             folded: Rows = {}
             for name in self.view.domains():
                 domain = self.service.domain(name)
-                reader = LogReader(self.database.write, domain.log, domain.aggregates)
                 until = await self.checkpoints.load(connection, self.view.checkpoint(name))
                 after = Checkpoint()
                 while after < until:
-                    events = await reader.read(after, self.batch, connection)
-                    events = [e for e in events if Checkpoint.of(e) <= until]
-                    if not events:
+                    rows = await self._read(connection, domain, after)
+                    rows = [row for row in rows if _checkpoint(row) <= until]
+                    if not rows:
                         break
-                    for event in events:
-                        if (step := self.view.step(name, event)) is not None:
-                            self.view.fold(folded, step)
-                    after = Checkpoint.of(events[-1])
+                    for step in self._steps(domain, rows):
+                        self.view.fold(folded, step)
+                    after = _checkpoint(rows[-1])
             found = (await connection.execute(select(self.view.table))).mappings().all()
         stored = {self._identity_of(row): dict(row) for row in found}
         expected = {identity: row for identity, row in folded.items() if row is not None}
@@ -119,7 +117,6 @@ class Projector:
         ]
 
     async def _project(self, domain: Domain) -> int:
-        reader = LogReader(self.database.write, domain.log, domain.aggregates)
         name = self.view.checkpoint(domain.name)
         async with self.database.write.begin() as connection:
             if not await self._leased(connection):
@@ -130,13 +127,57 @@ class Projector:
             if recorded != self.view.fingerprint:
                 await self._reset(connection)
             after = await self.checkpoints.load(connection, name)
-            events = await reader.read(after, self.batch, connection)
-            if not events:
+            rows = await self._read(connection, domain, after)
+            if not rows:
                 return 0
-            await self._apply(connection, domain.name, events)
-            await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
-        await self.view.progress.moved(domain.name, Checkpoint.of(events[-1]))
-        return len(events)
+            await self._apply(connection, self._steps(domain, rows))
+            reached = _checkpoint(rows[-1])
+            await self.checkpoints.save(connection, name, reached)
+        await self.view.progress.moved(domain.name, reached)
+        return len(rows)
+
+    async def _read(
+        self, connection: AsyncConnection, domain: Domain, after: Checkpoint
+    ) -> Sequence[Any]:
+        """The next log rows past `after` with the gap-safe reader, with only what a view's
+        rules read of them: an event the view ignores costs no parsing."""
+        events = domain.log.events
+        query = LogReader(self.database.write, domain.log, domain.aggregates).query(
+            after, self.batch
+        )
+        narrowed = query.with_only_columns(
+            events.c.transaction_id,
+            events.c.position,
+            events.c.event_id,
+            events.c.aggregate,
+            events.c.aggregate_id,
+            events.c.name,
+            events.c.schema_version,
+            events.c.data,
+            events.c.metadata["user"].as_string().label("user"),
+            events.c.metadata["tenant"].as_string().label("tenant"),
+            events.c.recorded_at,
+        )
+        return (await connection.execute(narrowed)).all()
+
+    def _steps(self, domain: Domain, rows: Sequence[Any]) -> list[Step]:
+        """What each row the view reads does to it, in log order."""
+        steps = []
+        for row in rows:
+            rule = self.view.rule_for(domain.name, row.aggregate, row.name)
+            if rule is None:
+                continue
+            metadata = {
+                "aggregate_id": row.aggregate_id,
+                "event_id": row.event_id,
+                "recorded_at": row.recorded_at,
+                "user": row.user,
+                "tenant": row.tenant,
+            }
+            message = with_metadata(_current(domain, row), metadata)
+            if (step := self.view.step(rule, message, row.tenant)) is not None:
+                steps.append(step)
+        return steps
 
     async def _leased(self, connection: AsyncConnection, *, wait: bool = False) -> bool:
         """Take the view's lease for the transaction of `connection`: False when another
@@ -158,11 +199,8 @@ class Projector:
             connection, self.service.tables.projections, self.view.worker, self.view.fingerprint
         )
 
-    async def _apply(
-        self, connection: AsyncConnection, domain: str, events: Sequence[RecordedEvent[Event]]
-    ) -> None:
-        """Fold `events` into the rows they change: one read of those rows, one write back."""
-        steps = [step for event in events if (step := self.view.step(domain, event)) is not None]
+    async def _apply(self, connection: AsyncConnection, steps: list[Step]) -> None:
+        """Fold `steps` into the rows they change: one read of those rows, one write back."""
         if not steps:
             return
         rows: Rows = await self._load(connection, {step.identity for step in steps})
@@ -211,6 +249,21 @@ class Projector:
         return statement.on_conflict_do_update(
             index_elements=keys, set_={name: statement.excluded[name] for name in others}
         )
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    """The checkpoint just after a log row."""
+    return Checkpoint(row.transaction_id, row.position)
+
+
+def _current(domain: Domain, row: Any) -> dict[str, Any]:
+    """A log row's data as JSON values, in the current shape of its event (an event of an older
+    schema version goes through the aggregate's upcasters)."""
+    aggregate = domain.aggregate(row.aggregate)
+    if row.schema_version == aggregate.events[row.name].event.schema_version:
+        return dict(row.data)
+    event = aggregate.load_event(row.name, row.schema_version, row.data)
+    return event.model_dump(mode="json")
 
 
 def _shown(row: dict[str, Any] | None) -> str:
