@@ -19,7 +19,7 @@ from fluvius.domain.rules import (
     ViewRule,
 )
 from fluvius.service import Domain, Service
-from tests.runtime.bank import Account, accounts, log, metadata
+from tests.runtime.bank import Account, TenantAccount, accounts, log, metadata, tenant_accounts
 from tests.streams.service import TABLES, _runtime
 
 view_metadata = new_metadata()
@@ -35,17 +35,31 @@ owners_table = view_table(
 )
 
 
-def owners_view(*, extra: int = 1) -> View:
-    """Balance and accounts per owner; `extra` changes the definition (an account counts it)."""
+tenant_owners_table = view_table(
+    view_metadata,
+    "banking_tenant_owner_balance",
+    Column("owner", String(80)),
+    Column("balance", Money()),
+    Column("accounts", Integer),
+    Column("last_account", String(36)),
+    key="owner",
+    tenancy=True,
+)
+
+
+def owners_view(*, extra: int = 1, tenancy: bool = False) -> View:
+    """Balance and accounts per owner (of the tenant, with `tenancy`); `extra` changes the
+    definition (an account counts it)."""
+    aggregate = "tenant_account" if tenancy else "account"
     return View(
         name="owner_balance",
         domain="banking",
-        table=owners_table,
+        table=tenant_owners_table if tenancy else owners_table,
         key="owner",
         types={"owner": str, "balance": Decimal, "accounts": int, "last_account": str},
         defaults={"balance": Decimal(0), "accounts": 0},
         rules={
-            "banking.account.account-opened": ViewRule(
+            f"banking.{aggregate}.account-opened": ViewRule(
                 EventFieldRef("owner"),
                 Projection(
                     (
@@ -56,6 +70,7 @@ def owners_view(*, extra: int = 1) -> View:
                 ),
             ),
         },
+        tenancy=tenancy,
     )
 
 
@@ -65,7 +80,15 @@ def view_service(view: View) -> Service:
         name=f"bank{uuid.uuid4().hex[:8]}",
         metadata=metadata,
         tables=TABLES,
-        domains=(Domain("banking", log, (Account,), tables={Account: accounts}, views=(view,)),),
+        domains=(
+            Domain(
+                "banking",
+                log,
+                (Account, TenantAccount),
+                tables={Account: accounts, TenantAccount: tenant_accounts},
+                views=(view,),
+            ),
+        ),
     )
 
 

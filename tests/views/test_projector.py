@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from fluvius.application import CommandProcessor
+from fluvius.application import CommandContext, CommandProcessor
 from fluvius.data import Database
 from fluvius.worker.projector import Projector
-from tests.runtime.bank import Account, Deposit, OpenAccount
-from tests.views.service import owners_table, owners_view, view_service
+from tests.runtime.bank import Account, Deposit, OpenAccount, TenantAccount
+from tests.views.service import owners_table, owners_view, tenant_owners_table, view_service
 
 WAIT_S = 30
 
@@ -122,3 +122,22 @@ async def test_verify_finds_a_row_that_is_not_the_fold(
         )
     (difference,) = await projector.differences()
     assert difference.startswith("bob: stored")
+
+
+async def test_with_tenancy_each_tenant_has_its_own_rows(
+    database: Database, processor: CommandProcessor
+) -> None:
+    view = owners_view(tenancy=True)
+    projector = Projector(view_service(view), view, database)
+    for tenant, deposit in (("north", "1"), ("south", "2"), ("north", "3")):
+        await processor.execute(
+            TenantAccount,
+            OpenAccount(owner="ann", initial_deposit=Decimal(deposit)),
+            context=CommandContext(tenant=tenant),
+        )
+    await _project(projector, 3)
+    async with database.write.connect() as connection:
+        found = (await connection.execute(select(tenant_owners_table))).mappings().all()
+    rows = {row["tenant_id"]: (row["accounts"], row["balance"]) for row in found}
+    assert rows == {"north": (2, Decimal(4)), "south": (1, Decimal(2))}
+    assert await projector.differences() == []
