@@ -75,12 +75,36 @@ class Projector:
 
         await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat)
 
-    async def catch_up(self) -> int:
-        """Fold until every log is read to its end (as the gap-safe reader sees it)."""
+    async def catch_up(self, poll_s: float = 0.05) -> int:
+        """Fold until the view includes every event recorded before the call; return how many
+        events were read. (On PostgreSQL the gap-safe reader waits for every older transaction
+        of the server to end, so a round may find nothing yet: it tries again after `poll_s`.)"""
+        ends = {name: await self._end(self.service.domain(name)) for name in self.view.domains()}
         total = 0
-        while read := await self.run_once():
+        while True:
+            read = await self.run_once()
             total += read
-        return total
+            if not read:
+                async with self.database.write.connect() as connection:
+                    reached = {
+                        name: await self.checkpoints.load(connection, self.view.checkpoint(name))
+                        for name in ends
+                    }
+                if all(reached[name] >= end for name, end in ends.items()):
+                    return total
+                await asyncio.sleep(poll_s)
+
+    async def _end(self, domain: Domain) -> Checkpoint:
+        """The checkpoint just after the last event of `domain`'s log, as it is now."""
+        events = domain.log.events
+        last = (
+            select(events.c.transaction_id, events.c.position)
+            .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+            .limit(1)
+        )
+        async with self.database.write.connect() as connection:
+            row = (await connection.execute(last)).first()
+        return Checkpoint(row.transaction_id, row.position) if row is not None else Checkpoint()
 
     async def rebuild(self) -> None:
         """Empty the view and forget its checkpoints: the next rounds fold it from the start."""
