@@ -156,6 +156,11 @@ class _Renderer:
                 imports.update(view.imports())
             files.append(
                 self.file(
+                    f"{base}/views.py", "domain/user_views.py.j2", user, domain=domain, views=views
+                )
+            )
+            files.append(
+                self.file(
                     f"{base}/_generated/views.py",
                     "domain/views.py.j2",
                     fluvius,

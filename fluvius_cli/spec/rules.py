@@ -118,6 +118,16 @@ class _Checker:
             return False
         return True
 
+    def module_name(self, path: Path) -> None:
+        """An aggregate's or view's name: snake_case, and free to name its module and table."""
+        if not self.name_form(path, names.SNAKE, "snake_case"):
+            return
+        name = str(path[-1])
+        problem = names.identifier_problem(name) or names.DOMAIN_MODULES.get(name)
+        if problem is None and name in names.LOG_TABLES:
+            problem = f"would name the table of the domain's {name} log"
+        self.reserved(path, problem)
+
     def reserved(self, path: Path, problem: str | None) -> None:
         if problem is not None:
             self.report(path, Code.RESERVED_NAME, f"'{path[-1]}' {problem}", key=True)
@@ -291,13 +301,7 @@ class _AggregateChecker:
         self.path: Path = ("domains", domain, "aggregates", name)
 
     def check(self) -> None:
-        if self.checker.name_form(self.path, names.SNAKE, "snake_case"):
-            problem = names.identifier_problem(self.name)
-            if problem is None and self.name in names.DOMAIN_MODULES:
-                problem = "is the name of the domain's workers module"
-            if problem is None and self.name in names.LOG_TABLES:
-                problem = f"would name the table of the domain's {self.name} log"
-            self.checker.reserved(self.path, problem)
+        self.checker.module_name(self.path)
         self.fields((*self.path, "fields"), self.aggregate.fields, state=True)
         self.class_names()
         for command_name, command in self.aggregate.commands.items():
@@ -712,13 +716,7 @@ class _ViewChecker(_AggregateChecker):
         self.path = ("domains", domain, "views", name)
 
     def check(self) -> None:
-        if self.checker.name_form(self.path, names.SNAKE, "snake_case"):
-            problem = names.identifier_problem(self.name)
-            if problem is None and self.name in names.DOMAIN_MODULES:
-                problem = "is the name of the domain's workers module"
-            if problem is None and self.name in names.LOG_TABLES:
-                problem = f"would name the table of the domain's {self.name} log"
-            self.checker.reserved(self.path, problem)
+        self.checker.module_name(self.path)
         self.fields((*self.path, "fields"), self.view.fields, state=False)
         key = self.view.fields.get(self.view.key)
         if key is None and self.checker.missing((*self.path, "fields", self.view.key)):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import Column, Integer, MetaData, String
 
-from fluvius.application.views import View
+from fluvius.application.views import Handlers, View
 from fluvius.data import Database, Money, new_metadata, view_table
 from fluvius.domain.rules import (
     Change,
@@ -47,7 +47,7 @@ tenant_owners_table = view_table(
 )
 
 
-def owners_view(*, extra: int = 1, tenancy: bool = False) -> View:
+def owners_view(*, extra: int = 1, tenancy: bool = False, handlers: Handlers | None = None) -> View:
     """Balance and accounts per owner (of the tenant, with `tenancy`); `extra` changes the
     definition (an account counts it)."""
     aggregate = "tenant_account" if tenancy else "account"
@@ -71,6 +71,7 @@ def owners_view(*, extra: int = 1, tenancy: bool = False) -> View:
             ),
         },
         tenancy=tenancy,
+        handlers=handlers or {},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -140,4 +141,26 @@ async def test_with_tenancy_each_tenant_has_its_own_rows(
         found = (await connection.execute(select(tenant_owners_table))).mappings().all()
     rows = {row["tenant_id"]: (row["accounts"], row["balance"]) for row in found}
     assert rows == {"north": (2, Decimal(4)), "south": (1, Decimal(2))}
+    assert await projector.differences() == []
+
+
+async def test_a_user_handler_replaces_the_rule_of_its_event(
+    database: Database, processor: CommandProcessor
+) -> None:
+    def opened(row: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any] | None:
+        if event["initial_deposit"] == "0":
+            return None  # an empty account removes its owner's summary
+        return {**row, "accounts": row["accounts"] + 100, "balance": event["initial_deposit"]}
+
+    plain = owners_view()
+    view = owners_view(handlers={"banking.account.account-opened": opened})
+    assert view.fingerprint != plain.fingerprint  # a new handler rebuilds the view
+    projector = Projector(view_service(view), view, database)
+    await _open(processor, "ann", "2.5")
+    await _open(processor, "bob", "1")
+    await _open(processor, "bob", "0")
+    await _project(projector, 3)
+    rows = await _rows(database)
+    assert set(rows) == {"ann"}
+    assert (rows["ann"]["accounts"], rows["ann"]["balance"]) == (100, Decimal("2.5"))
     assert await projector.differences() == []

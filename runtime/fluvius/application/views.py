@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import inspect
 import json
 import uuid
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,8 @@ class View:
     """A read model: `table` holds a row per `key` value, `rules` say what each event does.
 
     `rules` are keyed by `domain.aggregate.event`; `types` give each field's Python type (values
-    are cast to it), `defaults` the values of a new row.
+    are cast to it), `defaults` the values of a new row. A handler of `handlers` (the user's
+    Python, keyed as `rules`) replaces the rule of its event.
     """
 
     name: str
@@ -65,6 +67,7 @@ class View:
     rules: Mapping[str, ViewRule] = field(hash=False)
     defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     tenancy: bool = False
+    handlers: Mapping[str, Handler] = field(default_factory=dict, hash=False)
     progress: Progress = field(default_factory=Progress, hash=False, compare=False, repr=False)
 
     @property
@@ -97,33 +100,38 @@ class View:
             "types": {name: kind.__name__ for name, kind in sorted(self.types.items())},
             "defaults": {name: repr(value) for name, value in sorted(self.defaults.items())},
             "rules": {name: repr(rule) for name, rule in sorted(self.rules.items())},
+            "handlers": {name: _source(h) for name, h in sorted(self.handlers.items())},
         }
         return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()
-
-    def rule_for(self, domain: str, aggregate: str, event: str) -> ViewRule | None:
-        """The rule for the event `event` of `aggregate` in `domain`'s log, or None when the
-        view ignores it."""
-        return self.rules.get(f"{domain}.{aggregate}.{event}")
 
     def cast(self, name: str, value: Any) -> Any:
         """`value` as a value of the field `name`."""
         return cast_to(self.types.get(name), value)
 
-    def step(self, rule: ViewRule, message: Mapping[str, Any], tenant: str | None) -> Step | None:
-        """What an event does to the view: its `rule`, reading `message` (the event's fields as
-        JSON values, its metadata as `@name`), on the row its key names in `tenant`; None when
-        the key is null."""
+    def step(self, event: str, message: Mapping[str, Any], tenant: str | None) -> Step | None:
+        """What `event` (`domain.aggregate.event`) does to the view, reading `message` (the
+        event's fields as JSON values, its metadata as `@name`), on the row its key names in
+        `tenant`; None when the view ignores the event or the key is null."""
+        rule = self.rules.get(event)
+        if rule is None:
+            return None
         key = self.cast(self.key, rule.row_key(message))
         if key is None:
             return None
-        return Step(rule, message, (tenant if self.tenancy else None, key))
+        return Step(event, rule, message, (tenant if self.tenancy else None, key))
 
     def fold(self, rows: Rows, step: Step) -> None:
         """Apply `step` to `rows` (a row per identity, None once deleted); `rows` must hold
         the stored row of the step's identity, if there is one."""
         tenant, key = step.identity
         current = rows.get(step.identity) or self.new_row(tenant, key)
-        changed = step.rule.evaluate(current, step.message, self.cast)
+        handler = self.handlers.get(step.event)
+        if handler is None:
+            changed = step.rule.evaluate(current, step.message, self.cast)
+        elif (handled := handler(dict(current), step.message)) is not None:
+            changed = {name: self.cast(name, value) for name, value in handled.items()}
+        else:
+            changed = None
         if changed is not None:
             changed[self.key] = key  # a row's key is the key it is stored under
         rows[step.identity] = changed
@@ -143,10 +151,25 @@ Identity = tuple[str | None, Any]
 Rows = MutableMapping[Identity, dict[str, Any] | None]
 
 
+Handler = Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any] | None]
+"""The user's Python for one event of a view: (the row before, what the event reads) -> the row
+after, or None to delete it."""
+Handlers = Mapping[str, Handler]
+"""A view's handlers, keyed by `domain.aggregate.event`."""
+
+
+def _source(handler: Handler) -> str:
+    try:
+        return inspect.getsource(handler)
+    except (OSError, TypeError):
+        return repr(handler)
+
+
 @dataclass(frozen=True)
 class Step:
-    """One event as a view sees it: its rule, what the rule reads, the row it changes."""
+    """One event as a view sees it: its name, rule and what it reads, the row it changes."""
 
+    event: str
     rule: ViewRule
     message: Mapping[str, Any]
     identity: Identity

@@ -188,8 +188,8 @@ class Projector:
         """What each row the view reads does to it, in log order."""
         steps = []
         for row in rows:
-            rule = self.view.rule_for(domain.name, row.aggregate, row.name)
-            if rule is None:
+            event = f"{domain.name}.{row.aggregate}.{row.name}"
+            if event not in self.view.rules:
                 continue
             metadata = {
                 "aggregate_id": row.aggregate_id,
@@ -199,7 +199,7 @@ class Projector:
                 "tenant": row.tenant,
             }
             message = with_metadata(_current(domain, row), metadata)
-            if (step := self.view.step(rule, message, row.tenant)) is not None:
+            if (step := self.view.step(event, message, row.tenant)) is not None:
                 steps.append(step)
         return steps
 
