@@ -43,7 +43,6 @@ class Settings:
     consistency_wait_s: float = 2.0
     metrics: bool = False
     tracing: bool = False
-    consistency_wait_s: float = 2.0
     media_url: str = "var/media"
     media_max_bytes: int = 100 * 1000 * 1000
     media_upload_ttl_s: int = 3600
@@ -103,9 +102,6 @@ class Settings:
                 get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
             ),
             metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
-            consistency_wait_s=_number(
-                get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
-            ),
             tracing=traces_configured(environment),
             media_url=get("MEDIA_URL") or str((root / "var" / "media").resolve()),
             media_max_bytes=_integer(
