@@ -87,8 +87,8 @@ def verify(
                 differences = await Projector(service, chosen_view, database).differences()
                 mark = "[red]✗[/]" if differences else "[green]✓[/]"
                 out.print(f"{mark} view {chosen_view.qualified_name}")
-                for problem in differences:
-                    out.print(f"  {problem}", markup=False)
+                for view_difference in differences:
+                    out.print(f"  {view_difference}", markup=False)
                 state_clean = state_clean and not differences
             if view and not aggregate:
                 return state_clean, files_clean
