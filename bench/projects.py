@@ -41,7 +41,7 @@ def example_project(
         fluvius("new", "project", example, "--example", example, "--dir", str(root))
     else:
         folder.mkdir(parents=True, exist_ok=True)
-        spec = (REPOSITORY / "examples" / f"{example}.yaml").read_text()
+        spec = (REPOSITORY / "examples" / example / "fluvius.yaml").read_text()
         root = spec_project(
             name, spec.replace(f"\n  name: {example}\n", f"\n  name: {name}\n"), folder
         )

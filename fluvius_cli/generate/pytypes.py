@@ -59,6 +59,21 @@ _STATE = {
     "date": code("dt.date", _DATETIME),
     "datetime": code("dt.datetime", _DATETIME),
 }
+# The Python class of each type's values, as a view casts them.
+_CLASSES = {
+    "string": code("str"),
+    "text": code("str"),
+    "enum": code("str"),
+    "integer": code("int"),
+    "decimal": code("Decimal", _DECIMAL),
+    "float": code("float"),
+    "boolean": code("bool"),
+    "uuid": code("uuid.UUID", _UUID),
+    "ref": code("uuid.UUID", _UUID),
+    "date": code("dt.date", _DATETIME),
+    "datetime": code("dt.datetime", _DATETIME),
+    "json": code("object"),
+}
 BOUNDS = ("ge", "gt", "le", "lt")
 _COLUMNS = {
     "text": code("Text()", Import(_SQL, "Text")),
@@ -114,6 +129,11 @@ def string_length(spec: FieldSpec) -> int | None:
     if spec.type == "enum":
         return max(len(value) for value in spec.values or [""])
     return None
+
+
+def python_class(spec: FieldSpec) -> Code:
+    """The Python class of the field's values."""
+    return _CLASSES[spec.type]
 
 
 def column_type(spec: FieldSpec, field_name: str) -> Code:

@@ -13,6 +13,7 @@ import jinja2
 from fluvius_cli.generate.event_versions import LOCK_PATH, EventVersions
 from fluvius_cli.generate.http_samples import HttpTests
 from fluvius_cli.generate.imports import Import, Imports
+from fluvius_cli.generate.read_models import ReadModelView, read_models
 from fluvius_cli.generate.regions import EVENT_MODEL, Markers
 from fluvius_cli.generate.samples import ContractTests, Subject
 from fluvius_cli.generate.view import AggregateView, DomainView, ProjectView
@@ -122,6 +123,7 @@ class _Renderer:
     def domain(self, domain: DomainView) -> list[RenderedFile]:
         base = f"{self.package_dir}/{domain.name}"
         user, fluvius = Owner.USER, Owner.FLUVIUS
+        views = read_models(domain)
         files = [
             self.file(f"{base}/__init__.py", "domain/__init__.py.j2", user, domain=domain),
             self.file(f"{base}/_generated/__init__.py", "generated_init.py.j2", fluvius),
@@ -130,15 +132,43 @@ class _Renderer:
                 "domain/tables.py.j2",
                 fluvius,
                 domain=domain,
-                imports=_table_imports(domain).lines(),
+                views=views,
+                imports=_table_imports(domain, views).lines(),
             ),
             self.file(
-                f"{base}/_generated/policies.py", "domain/policies.py.j2", fluvius, domain=domain
+                f"{base}/_generated/policies.py",
+                "domain/policies.py.j2",
+                fluvius,
+                domain=domain,
+                views=views,
             ),
             self.file(
-                f"{base}/_generated/domain.py", "domain/domain.py.j2", fluvius, domain=domain
+                f"{base}/_generated/domain.py",
+                "domain/domain.py.j2",
+                fluvius,
+                domain=domain,
+                views=views,
             ),
         ]
+        if views:
+            imports = Imports()
+            for view in views:
+                imports.update(view.imports())
+            files.append(
+                self.file(
+                    f"{base}/views.py", "domain/user_views.py.j2", user, domain=domain, views=views
+                )
+            )
+            files.append(
+                self.file(
+                    f"{base}/_generated/views.py",
+                    "domain/views.py.j2",
+                    fluvius,
+                    domain=domain,
+                    views=views,
+                    imports=imports.lines(),
+                )
+            )
         if domain.workers:
             files.append(self.workers(f"{base}/workers.py", domain))
         for aggregate in domain.aggregates:
@@ -265,12 +295,14 @@ def _world_imports(neighbour: AggregateView) -> list[Import]:
     ]
 
 
-def _table_imports(domain: DomainView) -> Imports:
+def _table_imports(domain: DomainView, views: list[ReadModelView]) -> Imports:
     imports = Imports([Import("fluvius.data", "domain_log")])
     if domain.aggregates:
         imports.update([Import("fluvius.data", "state_table")])
-    for aggregate in domain.aggregates:
-        for field in aggregate.fields:
+    if views:
+        imports.update([Import("fluvius.data", "view_table")])
+    for fields in [aggregate.fields for aggregate in domain.aggregates] + [v.fields for v in views]:
+        for field in fields:
             imports.update(field.column.imports)
     return imports
 

@@ -17,6 +17,7 @@ from fluvius.domain.rules import (
     EventFieldRef,
     FieldRef,
     Literal,
+    MetadataRef,
     Operand,
     Operation,
     Requirement,
@@ -189,6 +190,8 @@ class EventView:
             return pytypes.convert(f"event.{value.name}", source, target)
         if isinstance(value, FieldRef):
             return code(f"self.state.{value.name}")
+        if isinstance(value, MetadataRef):
+            raise ValueError(f"an aggregate's apply cannot read metadata (@{value.name})")
         return pytypes.literal(target, value.value)
 
     def imports(self) -> set[Import]:

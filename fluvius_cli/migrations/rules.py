@@ -61,6 +61,11 @@ class SchemaRules:
             for domain_name, domain in spec.domains.items()
             for name, aggregate in domain.aggregates.items()
         }
+        self.views = {
+            f"{domain_name}_{name}": f"{domain_name}.{name}"
+            for domain_name, domain in spec.domains.items()
+            for name in domain.views
+        }
         self.logs = {
             f"{domain}_{kind}": domain for domain in spec.domains for kind in ("event", "command")
         }
@@ -88,6 +93,8 @@ class SchemaRules:
                 return [f"{verb} domain {self.logs[table]}"]
             if table in RUNTIME_TABLES:
                 return [f"{verb} the fluvius tables"]
+            if table in self.views:
+                return [f"{verb} view {self.views[table]}"]
             owner = self.aggregates.get(table)
             return [f"{verb} aggregate {owner.qualified if owner else table}"]
         if isinstance(operation, CreateIndexOp | DropIndexOp):

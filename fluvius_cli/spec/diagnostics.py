@@ -104,6 +104,16 @@ class Code(enum.Enum):
         "unknown-command-field",
         "A `$field` in `requires` that the command does not carry.",
     )
+    UNKNOWN_METADATA = (
+        "FV319",
+        "unknown-metadata",
+        "An `@name` in a view's rule that is not event metadata.",
+    )
+    BAD_VIEW_KEY = (
+        "FV320",
+        "bad-view-key",
+        "A view's key that is not one of its fields, or a rule's key its key field cannot hold.",
+    )
     # Changes that the database cannot take safely.
     UNSAFE_MIGRATION = (
         "FV401",

@@ -1,9 +1,11 @@
 """The spec's `apply` and `requires` read into the runtime's rule model, each rule with its place.
 
 `$name` reads a field of the event (in `requires`, of the command); `$$text` is the literal text
-`$text`; in `requires`, `{field: name}` reads another field of the state; anything else is a
-literal. This module is the one reader of that convention: the checker, the generator and the
-contract-test samples all see the spec's rules through it.
+`$text`; in `requires`, `{field: name}` reads another field of the state; in a view's `from`,
+`@name` reads the event's metadata (`@aggregate_id`, `@recorded_at`, `@user`, ...) and
+`@@text` is the literal text `@text`; anything else is a literal. This module is the one reader
+of that convention: the checker, the generator and the contract-test samples all see the spec's
+rules through it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from fluvius.domain.rules import (
     EventFieldRef,
     FieldRef,
     Literal,
+    MetadataRef,
     Operand,
     Operation,
+    Projection,
     Requirement,
+    ViewRule,
 )
 from fluvius_cli.spec.document import Path
 
 T = TypeVar("T")
 
 REF_PREFIX = "$"
+METADATA_PREFIX = "@"
 STATE_REF_KEY = "field"
 
 
@@ -46,21 +52,42 @@ def operand(raw: Any) -> Literal | EventFieldRef:
     return Literal(raw)
 
 
-def written(value: Literal | EventFieldRef) -> Any:
-    """An operand of `apply` as the spec writes it."""
+def view_operand(raw: Any) -> Literal | EventFieldRef | MetadataRef:
+    """A value of a view's `from` rule: `@name` reads the event's metadata."""
+    if isinstance(raw, str) and raw.startswith(METADATA_PREFIX):
+        rest = raw[len(METADATA_PREFIX) :]
+        return Literal(rest) if rest.startswith(METADATA_PREFIX) else MetadataRef(rest)
+    return operand(raw)
+
+
+def written(value: Literal | EventFieldRef | MetadataRef) -> Any:
+    """An operand of `apply` or `from` as the spec writes it."""
     if isinstance(value, EventFieldRef):
         return f"{REF_PREFIX}{value.name}"
+    if isinstance(value, MetadataRef):
+        return f"{METADATA_PREFIX}{value.name}"
     raw = value.value
     return f"{REF_PREFIX}{raw}" if isinstance(raw, str) and raw.startswith(REF_PREFIX) else raw
 
 
-def changes(apply: Mapping[str, Mapping[str, Any]]) -> tuple[Located[Change], ...]:
-    """An event's `apply` ({"set": {...}, "add": ..., "subtract": ...}), in the spec's order."""
+def changes(
+    apply: Mapping[str, Any], *, place: Path = ("apply",), read: Any = operand
+) -> tuple[Located[Change], ...]:
+    """An event's `apply` ({"set": {...}, "add": ..., "subtract": ...}), in the spec's order,
+    each change placed under `place` and its value read by `read`."""
     return tuple(
-        Located(("apply", operation.value, field), Change(operation, field, operand(raw)))
+        Located((*place, operation.value, field), Change(operation, field, read(raw)))
         for operation in Operation
         for field, raw in apply.get(operation.value, {}).items()
     )
+
+
+def view_rule(rule: Mapping[str, Any]) -> tuple[ViewRule, tuple[Located[Change], ...]]:
+    """A view's `from` rule ({"key": ..., "set": ..., "add": ..., "subtract": ..., "delete": ...})
+    as the model reads it, with each change placed relative to the rule."""
+    located = changes(rule, place=(), read=view_operand)
+    projection = Projection(tuple(change.rule for change in located))
+    return ViewRule(view_operand(rule["key"]), projection, bool(rule.get("delete"))), located
 
 
 def requirements(requires: Mapping[str, Any]) -> tuple[Located[Requirement], ...]:

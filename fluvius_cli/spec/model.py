@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from fluvius.domain.rules import Change, Projection, Requirement
+from fluvius.domain.rules import Change, Projection, Requirement, ViewRule
 from fluvius_cli.spec import language
 from fluvius_cli.spec.language import Located
 
@@ -256,12 +256,45 @@ class WorkerSpec(SpecModel):
     retries: int = Field(3, ge=0, le=25, description="Attempts after the first failure.")
 
 
+class ViewRuleSpec(SpecModel):
+    """How one event changes a view's row: `$field` reads the event, `@name` its metadata."""
+
+    key: Scalar = Field(
+        description="The row the event changes: `$field`, `@aggregate_id` or a literal."
+    )
+    set: dict[str, Scalar] = Field({}, description="view field -> new value.")
+    add: dict[str, Scalar] = Field({}, description="Numeric view field -> amount added.")
+    subtract: dict[str, Scalar] = Field({}, description="Numeric view field -> amount taken.")
+    delete: bool = Field(False, description="The event deletes the row.")
+
+    def read(self) -> tuple[ViewRule, tuple[Located[Change], ...]]:
+        """The rule in the rule model, with each change placed relative to the rule."""
+        return language.view_rule(self.model_dump())
+
+
+class ViewSpec(SpecModel):
+    """A read model across aggregates: rows keyed by one field, fed by events."""
+
+    description: Description = None
+    key: str = Field(description="The field whose value keys a row.")
+    fields: Annotated[dict[str, FieldDecl], Field(min_length=1)] = Field(
+        description="The row's fields by snake_case name."
+    )
+    from_: Annotated[dict[str, ViewRuleSpec], Field(min_length=1)] = Field(
+        alias="from",
+        description="The events that feed it (event, aggregate.event or domain.event) and "
+        "how each changes its row.",
+    )
+    policies: dict[str, PolicySpec] = Field({}, description="Who may read it, by role.")
+
+
 class DomainSpec(SpecModel):
-    """A bounded context: aggregates that share an event log, and its workers."""
+    """A bounded context: aggregates that share an event log, its workers and views."""
 
     description: Description = None
     aggregates: dict[str, AggregateSpec] = Field(description="Aggregates by snake_case name.")
     workers: dict[str, WorkerSpec] = Field({}, description="Workers by kebab-case name.")
+    views: dict[str, ViewSpec] = Field({}, description="Views (read models) by snake_case name.")
 
 
 class ProjectSpec(SpecModel):

@@ -56,7 +56,11 @@ DOMAIN_NAMES = {
     "app": "is the module of the service's HTTP app (app.py)",
     "services": "is the module of the service's dependencies (services.py)",
 }
-DOMAIN_MODULES = frozenset({"workers"})
+# Modules of a domain's package that user code fills, with the reason a name may not take them.
+DOMAIN_MODULES = {
+    "workers": "is the name of the domain's workers module",
+    "views": "is the name of the domain's views module",
+}
 LOG_TABLES = frozenset({"event", "command"})  # <domain>_event and <domain>_command exist
 
 

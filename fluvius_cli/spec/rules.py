@@ -9,11 +9,14 @@ from typing import Any
 from fluvius.cron import CronError, parse_cron
 from fluvius.domain.files import content_type_problem, parse_size
 from fluvius.domain.rules import (
+    EVENT_METADATA,
     Change,
     Comparison,
     EventFieldRef,
     FieldRef,
     Literal,
+    MetadataRef,
+    Operand,
     Operation,
     Requirement,
 )
@@ -32,8 +35,10 @@ from fluvius_cli.spec.model import (
     EventSpec,
     FieldSpec,
     StreamSpec,
+    ViewRuleSpec,
+    ViewSpec,
 )
-from fluvius_cli.spec.streams import StreamEvent, UnresolvedEvent, resolve
+from fluvius_cli.spec.streams import StreamEvent, UnresolvedEvent, resolve, resolve_from
 from fluvius_cli.spec.structure import describe
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import (
@@ -113,6 +118,16 @@ class _Checker:
             return False
         return True
 
+    def module_name(self, path: Path) -> None:
+        """An aggregate's or view's name: snake_case, and free to name its module and table."""
+        if not self.name_form(path, names.SNAKE, "snake_case"):
+            return
+        name = str(path[-1])
+        problem = names.identifier_problem(name) or names.DOMAIN_MODULES.get(name)
+        if problem is None and name in names.LOG_TABLES:
+            problem = f"would name the table of the domain's {name} log"
+        self.reserved(path, problem)
+
     def reserved(self, path: Path, problem: str | None) -> None:
         if problem is not None:
             self.report(path, Code.RESERVED_NAME, f"'{path[-1]}' {problem}", key=True)
@@ -156,6 +171,9 @@ class _Checker:
         self.names_unique((*path, "aggregates"), list(domain.aggregates))
         for aggregate_name, aggregate in domain.aggregates.items():
             _AggregateChecker(self, name, aggregate_name, aggregate).check()
+        self.names_unique((*path, "views"), list(domain.views))
+        for view_name, view in domain.views.items():
+            _ViewChecker(self, name, view_name, view).check()
         self.names_unique((*path, "workers"), list(domain.workers))
         for worker_name in domain.workers:
             self.worker(name, domain, worker_name)
@@ -233,15 +251,16 @@ class _Checker:
         """Each aggregate's state table, `<domain>_<aggregate>`, must have a name of its own."""
         owners: dict[str, str] = {}
         for domain_name, domain in self.domains.items():
-            for aggregate_name in domain.aggregates:
+            declared = [("aggregates", name) for name in domain.aggregates]
+            declared += [("views", name) for name in domain.views]
+            for kind, aggregate_name in declared:
                 table = names.normalised(f"{domain_name}_{aggregate_name}")
-                qualified = f"{domain_name}.{aggregate_name}"
+                qualified = f"{kind[:-1]} '{domain_name}.{aggregate_name}'"
                 if table in owners:
                     self.report(
-                        ("domains", domain_name, "aggregates", aggregate_name),
+                        ("domains", domain_name, kind, aggregate_name),
                         Code.NAME_COLLISION,
-                        f"aggregate '{qualified}' would share the table {table} with "
-                        f"'{owners[table]}'",
+                        f"{qualified} would share the table {table} with {owners[table]}",
                         key=True,
                     )
                 else:
@@ -282,13 +301,7 @@ class _AggregateChecker:
         self.path: Path = ("domains", domain, "aggregates", name)
 
     def check(self) -> None:
-        if self.checker.name_form(self.path, names.SNAKE, "snake_case"):
-            problem = names.identifier_problem(self.name)
-            if problem is None and self.name in names.DOMAIN_MODULES:
-                problem = "is the name of the domain's workers module"
-            if problem is None and self.name in names.LOG_TABLES:
-                problem = f"would name the table of the domain's {self.name} log"
-            self.checker.reserved(self.path, problem)
+        self.checker.module_name(self.path)
         self.fields((*self.path, "fields"), self.aggregate.fields, state=True)
         self.class_names()
         for command_name, command in self.aggregate.commands.items():
@@ -689,6 +702,183 @@ class _AggregateChecker:
                 f"scope '{field_name}' is {spec.type}; a scope field holds the caller's id "
                 f"({', '.join(sorted(SCOPE_TYPES))})",
             )
+
+
+class _ViewChecker(_AggregateChecker):
+    """The rules inside one view: its fields and key, the events that feed it, its policies."""
+
+    def __init__(self, checker: _Checker, domain: str, name: str, view: ViewSpec):
+        self.checker = checker
+        self.report = checker.report
+        self.domain = domain
+        self.name = name
+        self.view = view
+        self.path = ("domains", domain, "views", name)
+
+    def check(self) -> None:
+        self.checker.module_name(self.path)
+        self.fields((*self.path, "fields"), self.view.fields, state=False)
+        key = self.view.fields.get(self.view.key)
+        if key is None and self.checker.missing((*self.path, "fields", self.view.key)):
+            self.report(
+                (*self.path, "key"),
+                Code.BAD_VIEW_KEY,
+                f"the key '{self.view.key}' is not a field of view {self.domain}.{self.name}",
+                closest(self.view.key, self.view.fields),
+            )
+        elif key is not None and key.type == "json":
+            self.report(
+                (*self.path, "key"), Code.BAD_VIEW_KEY, "a json field cannot key a view's rows"
+            )
+        for reference, rule in self.view.from_.items():
+            self.rule((*self.path, "from", reference), reference, rule, key)
+        self.checker.names_unique((*self.path, "policies"), list(self.view.policies))
+        for role in self.view.policies:
+            self.view_policy(role)
+
+    def state_field(self, path: Path, field_name: str, *, key: bool = True) -> FieldSpec | None:
+        spec = self.view.fields.get(field_name)
+        if spec is None and self.checker.missing((*self.path, "fields", field_name)):
+            self.report(
+                path,
+                Code.UNKNOWN_STATE_FIELD,
+                f"'{field_name}' is not a field of view {self.domain}.{self.name}",
+                closest(field_name, self.view.fields),
+                key=key,
+            )
+        return spec
+
+    def rule(self, path: Path, reference: str, rule: ViewRuleSpec, key: FieldSpec | None) -> None:
+        try:
+            found = resolve_from(self.checker.domains, self.domain, reference)
+        except UnresolvedEvent as exc:
+            code = Code.AMBIGUOUS_EVENT if exc.ambiguous else Code.UNKNOWN_EVENT
+            self.report(path, code, str(exc), exc.suggestion, key=True)
+            return
+        event = self.checker.domains[found.domain].aggregates[found.aggregate].events[found.event]
+        view_rule, changes = rule.read()
+        if view_rule.delete and changes:
+            self.report(
+                (*path, "delete"),
+                Code.INVALID_VALUE,
+                f"the rule for '{reference}' deletes the row, so it cannot also change it",
+                key=True,
+            )
+        if key is not None:
+            source = self.operand_spec((*path, "key"), reference, event, view_rule.key)
+            if source is not None and (problem := flow_problem(source, key)):
+                self.report(
+                    (*path, "key"),
+                    Code.BAD_VIEW_KEY,
+                    f"the key of the rule for '{reference}' cannot fill '{self.view.key}': "
+                    f"{problem}",
+                )
+            elif isinstance(view_rule.key, Literal) and (
+                problem := value_problem(key, view_rule.key.value)
+            ):
+                self.report(
+                    (*path, "key"),
+                    Code.BAD_VIEW_KEY,
+                    f"the key {shown(view_rule.key.value)} {problem}",
+                )
+        targets = [located.rule.target for located in changes]
+        for located in changes:
+            self.view_change((*path, *located.place), reference, event, located.rule)
+        for field_name in {f for f in targets if targets.count(f) > 1}:
+            self.report(
+                path,
+                Code.INVALID_VALUE,
+                f"the rule for '{reference}' changes '{field_name}' twice; use one of set, add "
+                "and subtract",
+            )
+
+    def operand_spec(
+        self, path: Path, reference: str, event: EventSpec, operand: Operand | MetadataRef
+    ) -> FieldSpec | None:
+        """The type an operand reads: an event field's, or a metadata's; None for a literal or
+        an operand reported as unknown."""
+        if isinstance(operand, MetadataRef):
+            kind = EVENT_METADATA.get(operand.name)
+            if kind is None:
+                self.report(
+                    path,
+                    Code.UNKNOWN_METADATA,
+                    f"'@{operand.name}' is not event metadata; metadata: "
+                    + ", ".join(f"@{name}" for name in EVENT_METADATA),
+                    closest(operand.name, EVENT_METADATA),
+                )
+                return None
+            return FieldSpec.model_validate({"type": kind})
+        if isinstance(operand, EventFieldRef):
+            spec = event.fields.get(operand.name)
+            if spec is None:
+                self.report(
+                    path,
+                    Code.UNKNOWN_EVENT_FIELD,
+                    f"'${operand.name}' is not a field of event '{reference}'",
+                    closest(operand.name, event.fields),
+                )
+            return spec
+        return None
+
+    def view_change(self, path: Path, reference: str, event: EventSpec, change: Change) -> None:
+        field_name, operation = change.target, change.operation
+        target = self.state_field(path, field_name)
+        if target is not None and operation != Operation.SET and target.type not in NUMERIC_TYPES:
+            self.report(
+                path,
+                Code.NOT_NUMERIC,
+                f"cannot {operation} '{field_name}': it is {target.type}, not a number",
+                key=True,
+            )
+            return
+        value = change.value
+        source = self.operand_spec(path, reference, event, value)
+        if target is None:
+            return
+        if source is not None and (problem := flow_problem(source, target)):
+            self.report(
+                path,
+                Code.TYPE_MISMATCH,
+                f"'{path[-1]}' cannot hold {shown_operand(value)}: {problem}",
+            )
+        if not isinstance(value, Literal):
+            return
+        if operation == Operation.SET:
+            problem = value_problem(target, value.value)
+            wording = f"sets '{field_name}' to {shown(written(value))}, which"
+        else:
+            problem = amount_problem(target, written(value))
+            verb = "adds" if operation == Operation.ADD else "subtracts"
+            wording = f"{verb} {shown(written(value))}, which"
+        if problem:
+            self.report(path, Code.TYPE_MISMATCH, f"the rule for '{reference}' {wording} {problem}")
+
+    def view_policy(self, role: str) -> None:
+        path = (*self.path, "policies", role)
+        policy = self.view.policies[role]
+        self.checker.name_form(path, names.ROLE, "kebab-case or snake_case")
+        for index, action in enumerate(policy.allow):
+            if action != READ_ACTION:
+                self.report(
+                    (*path, "allow", index),
+                    Code.UNKNOWN_COMMAND,
+                    f"role '{role}' is allowed '{action}'; a view is only read (`read`)",
+                    closest(action, [READ_ACTION]),
+                )
+            elif action in policy.allow[:index]:
+                self.report(
+                    (*path, "allow", index), Code.INVALID_VALUE, f"'{action}' is listed twice"
+                )
+        if policy.scope is not None:
+            self.scope((*path, "scope"), role, policy.scope)
+
+
+def shown_operand(operand: Operand | MetadataRef) -> str:
+    """A reading operand as the spec writes it: `$name` or `@name`."""
+    if isinstance(operand, MetadataRef):
+        return f"@{operand.name}"
+    return f"${operand.name}" if isinstance(operand, EventFieldRef) else shown(operand)
 
 
 def _comparison_problem(spec: FieldSpec, requirement: Requirement, written_as: Any) -> str | None:

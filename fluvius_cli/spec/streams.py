@@ -29,6 +29,15 @@ class UnresolvedEvent(LookupError):
         self.ambiguous = ambiguous
 
 
+def resolve_from(domains: Mapping[str, DomainSpec], home: str, reference: str) -> StreamEvent:
+    """The event a view of domain `home` names: `event` or `aggregate.event` in its own domain,
+    `domain.event` or `domain.aggregate.event` in another (a name that is a domain is one)."""
+    first, dot, _ = reference.partition(".")
+    if dot and first in domains:
+        return resolve(domains, reference)
+    return resolve(domains, f"{home}.{reference}")
+
+
 def resolve(domains: Mapping[str, DomainSpec], reference: str) -> StreamEvent:
     """The event `reference` names; raise UnresolvedEvent when it names none or several."""
     domain_name, dot, rest = reference.partition(".")

@@ -9,6 +9,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from fluvius_cli.spec.diagnostics import Code, Diagnostic
@@ -19,7 +20,18 @@ from fluvius_cli.spec.values import shown
 
 # Keys whose values are mappings of user-chosen names to declarations.
 COLLECTIONS = frozenset(
-    {"domains", "aggregates", "fields", "commands", "events", "policies", "workers", "streams"}
+    {
+        "domains",
+        "aggregates",
+        "fields",
+        "commands",
+        "events",
+        "policies",
+        "workers",
+        "streams",
+        "views",
+        "from",
+    }
 )
 
 _KINDS = {
@@ -190,7 +202,10 @@ def describe(path: Path) -> str:
             continue
         names[str(collection)] = name
         domain = names.get("domains", "")
-        aggregate = f"{domain}.{names['aggregates']}" if "aggregates" in names else domain
+        if collection == "views":
+            names.pop("aggregates", None)
+        owner_name = names.get("aggregates", names.get("views"))
+        aggregate = f"{domain}.{owner_name}" if owner_name is not None else domain
         owner = {
             "domains": f"domain '{name}'",
             "aggregates": f"aggregate '{aggregate}'",
@@ -199,6 +214,8 @@ def describe(path: Path) -> str:
             "policies": f"policy '{name}' of {aggregate}",
             "workers": f"worker '{name}' of {domain}",
             "streams": f"stream '{name}'",
+            "views": f"view '{aggregate}'",
+            "from": f"the rule for '{name}' of view '{aggregate}'",
             "fields": f"field '{name}' of {owner}",
         }[str(collection)]
     if path and path[0] == "project":
@@ -208,7 +225,17 @@ def describe(path: Path) -> str:
 
 def _allowed_keys(path: Path) -> list[str]:
     model = _model_at(path)
-    return list(model.model_fields) if model is not None else []
+    if model is None:
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _field_named(model: type[BaseModel], key: str) -> FieldInfo | None:
+    """The model's field that the document's `key` fills (by its alias, when it has one)."""
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return info
+    return None
 
 
 def _model_at(path: Path) -> type[BaseModel] | None:
@@ -217,7 +244,7 @@ def _model_at(path: Path) -> type[BaseModel] | None:
     for step in path:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            info = current.model_fields.get(str(step))
+            info = _field_named(current, str(step))
             if info is None:
                 return None
             current = info.annotation

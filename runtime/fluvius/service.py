@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import MetaData, Table
 
     from fluvius.application.streams import Stream
+    from fluvius.application.views import View
     from fluvius.application.workers import CronWorker, EventWorker
     from fluvius.casbin.permission import Permission
     from fluvius.data.tables import DomainLog, RuntimeTables
@@ -52,6 +53,7 @@ class Domain:
     tables: Mapping[type[Aggregate[Any]], Table] = field(hash=False)
     permissions: tuple[Permission, ...] = ()
     workers: tuple[EventWorker | CronWorker, ...] = ()
+    views: tuple[View, ...] = ()
     description: str = ""
 
     def aggregate(self, name: str) -> type[Aggregate[Any]]:
@@ -110,6 +112,17 @@ class Service:
     def aggregates(self) -> list[type[Aggregate[Any]]]:
         """Every aggregate of every domain."""
         return [aggregate for domain in self.domains for aggregate in domain.aggregates]
+
+    def views(self) -> list[View]:
+        """Every view of every domain."""
+        return [view for domain in self.domains for view in domain.views]
+
+    def view(self, qualified: str) -> View:
+        """The view called `domain.view`."""
+        for view in self.views():
+            if view.qualified_name == qualified:
+                return view
+        raise LookupError(f"service {self.name} has no view '{qualified}'")
 
     def workers(self) -> list[tuple[Domain, EventWorker | CronWorker]]:
         """Every worker, with its domain; with file fields, the built-in upload expiry (in the

@@ -40,9 +40,9 @@ class Settings:
     worker_retry_base_s: float = 1.0
     worker_timeout_s: float = 300.0
     worker_concurrency: int = 8
+    consistency_wait_s: float = 2.0
     metrics: bool = False
     tracing: bool = False
-    consistency_wait_s: float = 2.0
     media_url: str = "var/media"
     media_max_bytes: int = 100 * 1000 * 1000
     media_upload_ttl_s: int = 3600
@@ -98,10 +98,10 @@ class Settings:
             worker_concurrency=_integer(
                 get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", cls.worker_concurrency
             ),
-            metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
             consistency_wait_s=_number(
                 get("CONSISTENCY_WAIT"), "CONSISTENCY_WAIT", cls.consistency_wait_s
             ),
+            metrics=_switch(get("METRICS"), "METRICS", cls.metrics),
             tracing=traces_configured(environment),
             media_url=get("MEDIA_URL") or str((root / "var" / "media").resolve()),
             media_max_bytes=_integer(

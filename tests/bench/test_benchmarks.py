@@ -30,6 +30,7 @@ EXPECTED = {
     "replicas": ("from replica", "its token", "p99 ms"),
     "rules": ("reads one other aggregate", "async handler", "a/b"),
     "media": ("upload MB/s", "download MB/s", "peak above idle MiB"),
+    "views": ("PostgreSQL", "events/s"),
 }
 
 pytestmark = pytest.mark.slow

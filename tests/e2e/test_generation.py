@@ -141,7 +141,9 @@ def test_add_aggregate_keeps_comments_and_the_project_passes(
     before = spec.read_text()
     fluvius("add", "aggregate", "banking.loan", cwd=root)
     after = spec.read_text()
-    assert after.startswith(before.rstrip().rsplit("\n    workers:", 1)[0])
+    aggregates = before.split("\n    views:", 1)[0]  # the new aggregate comes after these
+    assert after.startswith(aggregates)
+    assert after.endswith(before[len(aggregates) :])
     assert [line for line in before.splitlines() if "#" in line] == [
         line for line in after.splitlines() if "#" in line
     ]

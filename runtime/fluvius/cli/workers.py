@@ -13,9 +13,13 @@ import typer
 from fluvius.cli.common import ProjectOption, open_project
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from fluvius.application.views import View
     from fluvius.project import Project
+    from fluvius.service import Service
     from fluvius.streams import Stream
     from fluvius.worker.jobs import BrokerErrors, Counts
 
@@ -24,8 +28,8 @@ app = typer.Typer(help="Inspect and retry the service's workers.")
 
 @app.callback(invoke_without_command=True)
 def show(context: typer.Context, project: ProjectOption = Path()) -> None:
-    """Each worker's and stream's checkpoint, lag, and jobs by status; then the streams' broker
-    errors and the dead letters."""
+    """Each worker's, stream's and view's checkpoint, lag, and jobs by status; then the streams'
+    broker errors and the dead letters."""
     if context.invoked_subcommand is not None:
         return
     from fluvius.cli.console import out, show_table
@@ -120,6 +124,8 @@ async def _status(
                 rows.append((worker.name, worker.event.event_name, at.position, lag, *outcomes))
             for stream in service.streams:
                 rows.append(await _stream_row(connection, found, stream, counts))
+            for view in service.views():
+                rows.append(await _view_row(connection, found, view))
     finally:
         await database.dispose()
     return rows, letters, errors
@@ -132,9 +138,6 @@ async def _stream_row(
     publish, and its dead letters (webhooks)."""
     from urllib.parse import urlsplit
 
-    from sqlalchemy import BigInteger, and_, func, literal, or_, select, tuple_
-
-    from fluvius.data import Checkpoints
     from fluvius.streams.relay import checkpoint_name, stream_url
     from fluvius.worker.jobs import Counts
 
@@ -143,36 +146,64 @@ async def _stream_row(
     trigger = (
         f"stream → {urlsplit(url).scheme}" if url else f"stream, off (FLUVIUS_{stream.setting})"
     )
-    checkpoints = Checkpoints(service.tables.checkpoints)
-    positions, lag = [], 0
-    for name in stream.domains():
-        domain = service.domain(name)
-        at = await checkpoints.load(connection, checkpoint_name(stream.name, name))
-        positions.append(str(at.position))
-        events = domain.log.events
-        carried = [e.split(".")[1:] for e in stream.events if e.startswith(f"{name}.")]
-        lag += (
-            await connection.execute(
-                select(func.count()).where(
-                    tuple_(events.c.transaction_id, events.c.position)
-                    > tuple_(
-                        literal(at.transaction_id, BigInteger), literal(at.position, BigInteger)
-                    ),
-                    or_(*(and_(events.c.aggregate == a, events.c.name == e) for a, e in carried)),
-                )
-            )
-        ).scalar_one()
+    positions, lag = await _positions(
+        connection, service, stream.events, lambda name: checkpoint_name(stream.name, name)
+    )
     jobs = counts.get(stream.worker, Counts())
     return (
         stream.worker,
         trigger,
-        ",".join(positions),
+        positions,
         lag,
         jobs.waiting,
         jobs.done,
         jobs.retrying,
         jobs.dead,
     )
+
+
+async def _view_row(connection: AsyncConnection, found: Project, view: View) -> tuple[Any, ...]:
+    """A view's row: its projector's checkpoint in each domain, and the events it has yet to
+    fold (a view has no jobs)."""
+    positions, lag = await _positions(
+        connection, found.service(), list(view.rules), view.checkpoint
+    )
+    return (view.worker, "view", positions, lag, "-", "-", "-", "-")
+
+
+async def _positions(
+    connection: AsyncConnection,
+    service: Service,
+    events: Sequence[str],
+    checkpoint: Callable[[str], str],
+) -> tuple[str, int]:
+    """Where a reader of `events` (`domain.aggregate.event` names) is in each domain's log,
+    as the positions of its checkpoints (named by `checkpoint`), and how many of those events
+    lie past them."""
+    from sqlalchemy import BigInteger, and_, func, literal, or_, select, tuple_
+
+    from fluvius.data import Checkpoints
+
+    checkpoints = Checkpoints(service.tables.checkpoints)
+    positions, lag = [], 0
+    for name in dict.fromkeys(event.partition(".")[0] for event in events):
+        domain = service.domain(name)
+        at = await checkpoints.load(connection, checkpoint(name))
+        positions.append(str(at.position))
+        table = domain.log.events
+        read = [e.split(".")[1:] for e in events if e.startswith(f"{name}.")]
+        lag += (
+            await connection.execute(
+                select(func.count()).where(
+                    tuple_(table.c.transaction_id, table.c.position)
+                    > tuple_(
+                        literal(at.transaction_id, BigInteger), literal(at.position, BigInteger)
+                    ),
+                    or_(*(and_(table.c.aggregate == a, table.c.name == e) for a, e in read)),
+                )
+            )
+        ).scalar_one()
+    return ",".join(positions), lag
 
 
 async def _requeue(found: Project, letter_id: uuid.UUID) -> str:

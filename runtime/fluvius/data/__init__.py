@@ -15,6 +15,7 @@ from fluvius.data.tables import (
     projection_table,
     runtime_tables,
     state_table,
+    view_table,
 )
 from fluvius.data.types import Money, UtcDateTime, json_type
 
@@ -44,4 +45,5 @@ __all__ = [
     "state_table",
     "storage_of",
     "verify",
+    "view_table",
 ]

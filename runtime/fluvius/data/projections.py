@@ -37,11 +37,22 @@ async def record(
     connection: AsyncConnection, table: Table, aggregate_type: type[Aggregate[Any]]
 ) -> None:
     """Note that the aggregate's state table now holds what its current projection builds."""
-    values = {
-        "aggregate": aggregate_type.qualified_name(),
-        "fingerprint": fingerprint(aggregate_type),
-        "recorded_at": dt.datetime.now(dt.UTC),
-    }
+    await record_fingerprint(
+        connection, table, aggregate_type.qualified_name(), fingerprint(aggregate_type)
+    )
+
+
+async def recorded_fingerprint(connection: AsyncConnection, table: Table, name: str) -> str | None:
+    """The fingerprint recorded for the projection `name`, or None."""
+    query = select(table.c.fingerprint).where(table.c.aggregate == name)
+    return (await connection.execute(query)).scalar_one_or_none()
+
+
+async def record_fingerprint(
+    connection: AsyncConnection, table: Table, name: str, value: str
+) -> None:
+    """Note that the rows of the projection `name` are what the definition `value` builds."""
+    values = {"aggregate": name, "fingerprint": value, "recorded_at": dt.datetime.now(dt.UTC)}
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(values)
     statement = statement.on_conflict_do_update(

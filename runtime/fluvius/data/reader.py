@@ -15,7 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Text, Uuid, any_, bindparam, func, literal, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fluvius.data.store import recorded_event
@@ -54,10 +65,9 @@ class LogReader:
         self.log = log
         self.aggregates: Mapping[str, type[Aggregate[Any]]] = {a.name: a for a in aggregates}
 
-    async def read(
-        self, after: Checkpoint, limit: int = DEFAULT_BATCH
-    ) -> list[RecordedEvent[Event]]:
-        """Up to `limit` events after `after`, oldest first."""
+    def query(self, after: Checkpoint, limit: int = DEFAULT_BATCH) -> Select[Any]:
+        """The statement of `read`: up to `limit` log rows after `after`, in reading order
+        (a caller may narrow its columns with `with_only_columns`)."""
         events = self.log.events
         order = tuple_(events.c.transaction_id, events.c.position)
         query = (
@@ -69,8 +79,14 @@ class LogReader:
         if self.engine.dialect.name == "postgresql":
             oldest_running = func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text)
             query = query.where(events.c.transaction_id < oldest_running.cast(BigInteger))
+        return query
+
+    async def read(
+        self, after: Checkpoint, limit: int = DEFAULT_BATCH
+    ) -> list[RecordedEvent[Event]]:
+        """Up to `limit` events after `after`, oldest first."""
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = (await connection.execute(self.query(after, limit))).all()
         return [recorded_event(self.aggregates[row.aggregate], row) for row in rows]
 
     async def earlier(self, events: Sequence[RecordedEvent[Event]]) -> list[RecordedEvent[Event]]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Insert,
+    Integer,
     Row,
     Select,
     Table,
@@ -292,7 +293,7 @@ def _write_statement(
         .returning(log.events.c.position, log.events.c.transaction_id, log.events.c.version)
         .cte("appended")
     )
-    saved_rows: ColumnElement[int] = literal(0)
+    saved_rows: ColumnElement[int] = literal_column("0", Integer)  # no parameter: runs direct
     if state is not None:
         written = (
             insert(state).values(_row_parameters(state, "state_", state_columns))

@@ -111,6 +111,22 @@ def state_table(metadata: MetaData, name: str, *columns: Column[object], tenancy
     )
 
 
+def view_table(
+    metadata: MetaData, name: str, *columns: Column[object], key: str, tenancy: bool
+) -> Table:
+    """Declare a view's table: tenant_id with tenancy, then `columns`, keyed by the column `key`
+    (within the tenant)."""
+    tenant = [Column("tenant_id", String(TENANT_LENGTH), nullable=False)]
+    keys = ["tenant_id", key] if tenancy else [key]
+    return Table(
+        name,
+        metadata,
+        *(tenant if tenancy else []),
+        *columns,
+        PrimaryKeyConstraint(*keys),
+    )
+
+
 def checkpoint_table(metadata: MetaData) -> Table:
     """Declare `fluvius_checkpoint`: how far each relay or subscriber has read each log."""
     return Table(

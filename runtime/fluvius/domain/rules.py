@@ -1,8 +1,10 @@
 """The spec's rule language as data: how an event changes a state, and when a command may run.
 
 An event's `apply` is a `Projection`: changes that set, add to or subtract from state fields.
-A command's `requires` is a tuple of `Requirement`s on state fields. Each operand is a literal,
-a field of the event or command (`$name` in the spec), or a field of the state. The generator
+A command's `requires` is a tuple of `Requirement`s on state fields. A view's `from` is a
+`ViewRule` per event: the key of the row it changes, then a projection or a deletion. Each
+operand is a literal, a field of the event or command (`$name` in the spec), a field of the
+state, or, in views, the event's metadata (`@name`). The generator
 writes code from these, its contract tests fold samples with them, and the runtime evaluates
 them where rules are read at run time.
 
@@ -57,7 +59,38 @@ class FieldRef:
         return state.get(self.name)
 
 
+EVENT_METADATA: Mapping[str, str] = {
+    "aggregate_id": "uuid",
+    "event_id": "uuid",
+    "recorded_at": "datetime",
+    "user": "string",
+    "tenant": "string",
+}
+"""The metadata a view's rules may read (`@name`), with the spec type of each."""
+METADATA_PREFIX = "@"
+
+
+@dataclass(frozen=True)
+class MetadataRef:
+    """`@name`: the recorded event's metadata (its aggregate id, time, user, ...).
+
+    It reads the key `@name` of the message, which `with_metadata` adds to the event's fields.
+    """
+
+    name: str
+
+    def resolve(self, state: Values, message: Values) -> Any:
+        return message.get(METADATA_PREFIX + self.name)
+
+
+def with_metadata(fields: Values, metadata: Values) -> dict[str, Any]:
+    """An event's fields with its metadata beside them, as `MetadataRef`s read them."""
+    return {**fields, **{METADATA_PREFIX + name: metadata.get(name) for name in EVENT_METADATA}}
+
+
 Operand = Literal | EventFieldRef | FieldRef
+Reading = Literal | EventFieldRef | MetadataRef
+"""What an event's change reads: a literal, the event's field, or (in views) its metadata."""
 
 
 class Operation(StrEnum):
@@ -74,7 +107,7 @@ class Change:
 
     operation: Operation
     target: str
-    value: Operand
+    value: Operand | MetadataRef
 
     def evaluate(self, state: Values, event: Values, cast: Cast = as_given) -> Any:
         """The field's new value (an absent number counts as zero)."""
@@ -99,6 +132,24 @@ class Projection:
         for change in self.changes:
             changed[change.target] = change.evaluate(state, event, cast)
         return changed
+
+
+@dataclass(frozen=True)
+class ViewRule:
+    """How one event changes a view: `key` selects the row, which the projection changes
+    (created from the view's defaults when absent) or which is deleted."""
+
+    key: Reading
+    projection: Projection = Projection()
+    delete: bool = False
+
+    def row_key(self, event: Values) -> Any:
+        """The key of the row the event changes."""
+        return self.key.resolve({}, event)
+
+    def evaluate(self, row: Values, event: Values, cast: Cast = as_given) -> dict[str, Any] | None:
+        """The row after the event, or None when the event deletes it."""
+        return None if self.delete else self.projection.evaluate(row, event, cast)
 
 
 class Comparison(StrEnum):

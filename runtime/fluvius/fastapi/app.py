@@ -20,6 +20,7 @@ from fluvius.fastapi.problems import Problem, install_problem_handlers
 from fluvius.fastapi.queries import add_query_routes
 from fluvius.fastapi.routes import ServiceRoute
 from fluvius.fastapi.runtime import Runtime
+from fluvius.fastapi.views import add_view_routes
 from fluvius.settings import Settings
 from fluvius.streams.asyncapi import asyncapi_router
 
@@ -86,6 +87,8 @@ def build_app(service: Service, settings: Settings | None = None) -> FastAPI:
         add_command_routes(app, runtime, aggregate)
         add_query_routes(app, runtime, aggregate)
         add_file_routes(app, runtime, aggregate)
+    for view in service.views():
+        add_view_routes(app, runtime, view)
     _declare_problem_schema(app)
     refine_openapi(app, parameters_never_null)
     return app

@@ -13,12 +13,15 @@ This module does not postpone annotations: FastAPI reads the endpoints' types at
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fluvius.casbin.permission import READ
@@ -35,14 +38,15 @@ from fluvius.fastapi.openapi import declare_component
 from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.replies import HistoryReply, item_reply, list_reply
 from fluvius.fastapi.runtime import Runtime
-from fluvius.query import Listing, fields_of, list_rows
+from fluvius.query import Listing as Page
+from fluvius.query import fields_of, list_rows
 from fluvius.query.filters import MAX_CONDITIONS, MAX_DEPTH
 from fluvius.query.schema import filter_schema, sort_pattern
 
 T = TypeVar("T")
 MAX_LIMIT = 100
 MAX_HISTORY = 1000
-_RESPONSES = problem_responses(
+RESPONSES = problem_responses(
     HTTPStatus.BAD_REQUEST,
     HTTPStatus.UNAUTHORIZED,
     HTTPStatus.FORBIDDEN,
@@ -100,27 +104,13 @@ def only_parameters(*names: str) -> Any:
 CONSISTENT = Depends(consistency_token)
 
 
-async def row_if_visible(
-    connection: AsyncConnection,
-    runtime: Runtime,
-    aggregate: type[Aggregate[Any]],
-    access: Access,
-    aggregate_id: uuid.UUID,
-) -> dict[str, Any] | None:
-    """The state row `aggregate_id` if the caller may read it (tenant and scope), else None."""
-    table = storage_of(aggregate).table
-    conditions = runtime.gate.row_conditions(access, table)
-    query = select(table).where(table.c.id == aggregate_id, *conditions)
-    row = (await connection.execute(query)).mappings().first()
-    return None if row is None else dict(row)
-
-
 async def visible_row(
     runtime: Runtime, aggregate: type[Aggregate[Any]], access: Access, aggregate_id: uuid.UUID
 ) -> dict[str, Any]:
     """The state row `aggregate_id` read on the primary if the caller may read it, else NotFound."""
+    table = storage_of(aggregate).table
     async with runtime.database.read.connect() as connection:
-        row = await row_if_visible(connection, runtime, aggregate, access, aggregate_id)
+        row = await visible(connection, runtime, access, table, table.c.id == aggregate_id)
     if row is None:
         raise NotFound(f"{aggregate.qualified_name()} {aggregate_id} does not exist")
     return row
@@ -133,81 +123,30 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     state_type = aggregate.state_type
     base = f"/{aggregate.domain}.{aggregate.name}"
     operation = f"{aggregate.domain}_{aggregate.name}"
-    common: dict[str, Any] = {"tags": [aggregate.domain], "responses": _RESPONSES}
-    fields = fields_of(table)
-    filter_name = f"{state_type.__name__.removesuffix('State')}Filter"
-    filter_reference = f"#/components/schemas/{filter_name}"
-    declare_component(app, filter_name, filter_schema(fields, filter_reference))
-    query_parameter = {
-        "name": "query",
-        "in": "query",
-        "required": False,
-        "description": QUERY_HELP,
-        "content": {"application/json": {"schema": {"$ref": filter_reference}}},
-    }
+    common: dict[str, Any] = {"tags": [aggregate.domain], "responses": RESPONSES}
+    add_list_route(
+        app,
+        runtime,
+        Listing(
+            path=f"{base}/",
+            operation=f"{operation}_list",
+            summary=f"List {aggregate.name} rows",
+            table=table,
+            row=state_type,
+            filter_name=f"{state_type.__name__.removesuffix('State')}Filter",
+            tag=aggregate.domain,
+        ),
+        admitted,
+        CONSISTENT,
+    )
 
     async def visible_row(
         connection: AsyncConnection, access: Access, aggregate_id: uuid.UUID
     ) -> dict[str, Any] | None:
-        return await row_if_visible(connection, runtime, aggregate, access, aggregate_id)
+        return await visible(connection, runtime, access, table, table.c.id == aggregate_id)
 
-    def found(read: Read[T | None], aggregate_id: uuid.UUID) -> T:
-        """What `read` found; a 404 saying where it looked when it found no row."""
-        if read.value is None:
-            raise ProblemError(
-                HTTPStatus.NOT_FOUND,
-                NotFound.code,
-                f"{aggregate.qualified_name()} {aggregate_id} does not exist",
-                headers=source_header(read),
-            )
-        return read.value
-
-    @app.get(
-        f"{base}/",
-        response_model=list_reply(state_type),
-        operation_id=f"{operation}_list",
-        summary=f"List {aggregate.name} rows",
-        openapi_extra={"parameters": [query_parameter]},
-        dependencies=[only_parameters("query", "sort", "limit", "page", "cursor")],
-        **common,
-    )
-    async def list_aggregates(
-        access: Access = Depends(admitted),
-        query: Annotated[
-            str | None, Query(max_length=QUERY_LENGTH, include_in_schema=False)
-        ] = None,
-        sort: Annotated[
-            str | None,
-            Query(
-                max_length=512,
-                description="Fields, as `balance.desc,owner`; a field named again is ignored.",
-                json_schema_extra={"pattern": sort_pattern(fields)},  # checked by list_rows
-            ),
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-        page: Annotated[int | None, Query(ge=1, le=10_000_000, description=PAGE_HELP)] = None,
-        cursor: Annotated[str | None, Query(max_length=2048, description=CURSOR_HELP)] = None,
-        token: ConsistencyToken | None = CONSISTENT,
-    ) -> JSONResponse:
-        async def listed(connection: AsyncConnection) -> Listing:
-            return await list_rows(
-                connection,
-                table,
-                query=query,
-                sort=sort,
-                limit=limit,
-                page=page,
-                cursor=cursor,
-                conditions=runtime.gate.row_conditions(access, table),
-            )
-
-        read = await consistent_read(runtime, listed, token)
-        listing = read.value
-        rows = [state_type.model_validate(row).model_dump(mode="json") for row in listing.rows]
-        return JSONResponse(
-            {"status": "OK", "data": rows, "pagination": listing.pagination},
-            headers=source_header(read),
-        )
+    def missing(aggregate_id: uuid.UUID) -> str:
+        return f"{aggregate.qualified_name()} {aggregate_id} does not exist"
 
     @app.get(
         f"{base}/{{id}}",
@@ -225,7 +164,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         read = await consistent_read(
             runtime, lambda connection: visible_row(connection, access, id), token
         )
-        state = state_type.model_validate(found(read, id))
+        state = state_type.model_validate(found(read, missing(id)))
         return JSONResponse(
             {"status": "OK", "data": state.model_dump(mode="json")},
             headers={"ETag": f'"{state.version}"', **source_header(read)},
@@ -238,7 +177,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         summary=f"The events of one {aggregate.name}, oldest first",
         description=FOLLOW_DESCRIPTION,
         dependencies=[only_parameters("after", "limit", "follow")],
-        **{**common, "responses": {**_RESPONSES, 200: _FOLLOW_RESPONSE}},
+        **{**common, "responses": {**RESPONSES, 200: _FOLLOW_RESPONSE}},
     )
     async def aggregate_events(
         id: uuid.UUID,
@@ -258,7 +197,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             seen = await consistent_read(
                 runtime, lambda connection: visible_row(connection, access, id), token
             )
-            found(seen, id)
+            found(seen, missing(id))
             return await event_stream(runtime.live, aggregate, access, id, last_event_id or 0)
 
         async def history(connection: AsyncConnection) -> list[dict[str, Any]] | None:
@@ -269,5 +208,111 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
             return [event.summary() for event in events]
 
         read = await consistent_read(runtime, history, token)
-        data = found(read, id)
+        data = found(read, missing(id))
         return JSONResponse({"status": "OK", "data": data}, headers=source_header(read))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list route: where it is, what it lists and how OpenAPI names it."""
+
+    path: str
+    operation: str
+    summary: str
+    table: Table
+    row: type[BaseModel]
+    filter_name: str
+    tag: str
+
+
+def add_list_route(
+    app: FastAPI,
+    runtime: Runtime,
+    listing: Listing,
+    admitted: Callable[..., Awaitable[Access]],
+    consistent: Any,
+) -> None:
+    """`GET listing.path` with `query=`, `sort=`, `limit` and `page` or `cursor`, confined to
+    the caller's tenant and scope; `consistent` is the dependency that honours a token (it
+    gives the token the read is to include)."""
+    table = listing.table
+    fields = fields_of(table)
+    filter_reference = f"#/components/schemas/{listing.filter_name}"
+    declare_component(app, listing.filter_name, filter_schema(fields, filter_reference))
+    query_parameter = {
+        "name": "query",
+        "in": "query",
+        "required": False,
+        "description": QUERY_HELP,
+        "content": {"application/json": {"schema": {"$ref": filter_reference}}},
+    }
+
+    @app.get(
+        listing.path,
+        response_model=list_reply(listing.row),
+        operation_id=listing.operation,
+        summary=listing.summary,
+        openapi_extra={"parameters": [query_parameter]},
+        dependencies=[only_parameters("query", "sort", "limit", "page", "cursor")],
+        tags=[listing.tag],
+        responses=RESPONSES,
+    )
+    async def list_rows_route(
+        access: Access = Depends(admitted),
+        query: Annotated[
+            str | None, Query(max_length=QUERY_LENGTH, include_in_schema=False)
+        ] = None,
+        sort: Annotated[
+            str | None,
+            Query(
+                max_length=512,
+                description="Fields, as `balance.desc,owner`; a field named again is ignored.",
+                json_schema_extra={"pattern": sort_pattern(fields)},  # checked by list_rows
+            ),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+        page: Annotated[int | None, Query(ge=1, le=10_000_000, description=PAGE_HELP)] = None,
+        cursor: Annotated[str | None, Query(max_length=2048, description=CURSOR_HELP)] = None,
+        token: ConsistencyToken | None = consistent,
+    ) -> JSONResponse:
+        async def listed(connection: AsyncConnection) -> Page:
+            return await list_rows(
+                connection,
+                table,
+                query=query,
+                sort=sort,
+                limit=limit,
+                page=page,
+                cursor=cursor,
+                conditions=runtime.gate.row_conditions(access, table),
+            )
+
+        read = await consistent_read(runtime, listed, token)
+        result = read.value
+        rows = [listing.row.model_validate(row).model_dump(mode="json") for row in result.rows]
+        return JSONResponse(
+            {"status": "OK", "data": rows, "pagination": result.pagination},
+            headers=source_header(read),
+        )
+
+
+async def visible(
+    connection: AsyncConnection,
+    runtime: Runtime,
+    access: Access,
+    table: Table,
+    where: ColumnElement[bool],
+) -> dict[str, Any] | None:
+    """The row of `table` that `where` selects, if the caller's tenant and scope reach it."""
+    query = select(table).where(where, *runtime.gate.row_conditions(access, table))
+    row = (await connection.execute(query)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def found(read: Read[T | None], missing: str) -> T:
+    """What `read` found; a 404 (`missing` says what), saying where it looked, when nothing."""
+    if read.value is None:
+        raise ProblemError(
+            HTTPStatus.NOT_FOUND, NotFound.code, missing, headers=source_header(read)
+        )
+    return read.value

@@ -63,6 +63,7 @@ class Runtime:
 
     async def _start_workers(self) -> None:
         settings = self.settings
-        if self.service.workers() and settings.workers_in_process and not settings.redis_url:
+        background = self.service.workers() or self.service.views()
+        if background and settings.workers_in_process and not settings.redis_url:
             self.workers = InProcessWorkers(self.service, self.database, self.processor, settings)
             await self.workers.start()

@@ -52,7 +52,7 @@ async def list_rows(
     fields = fields_of(table)
     parsed = parse_query(query)
     where = [compile_filter(parsed, table, fields, dialect), *conditions]
-    keys = parse_sort(sort, fields)
+    keys = parse_sort(sort, fields, unique_key(table))
     context = cursor_context(table, parsed, keys)
     columns = [column for column in table.columns if column.name != TENANT_COLUMN]
     rows = select(*columns).where(*where).order_by(*order_by(table, keys, dialect))
@@ -83,6 +83,11 @@ async def list_rows(
             "next_cursor": encode_cursor(context, keys, found[-1]) if more else None,
         },
     )
+
+
+def unique_key(table: Table) -> str:
+    """The column no two rows of a tenant share: the primary key's, past `tenant_id`."""
+    return next(c.name for c in table.primary_key.columns if c.name != TENANT_COLUMN)
 
 
 async def _fetch(

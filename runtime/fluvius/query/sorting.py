@@ -35,8 +35,11 @@ class SortKey:
         return f"{self.name}.{DIRECTIONS[self.descending]}"
 
 
-def parse_sort(text: str | None, fields: Mapping[str, FieldKind]) -> tuple[SortKey, ...]:
-    """The keys of `sort=`, ending with `id`; only `id` when `text` is absent or blank.
+def parse_sort(
+    text: str | None, fields: Mapping[str, FieldKind], tiebreaker: str = TIEBREAKER
+) -> tuple[SortKey, ...]:
+    """The keys of `sort=`, ending with `tiebreaker` (a field no two rows share: `id`, or a
+    view's key); only that when `text` is absent or blank.
 
     A field named twice sorts by its first mention (fluvius.query.schema.sort_pattern cannot
     refuse the second).
@@ -51,8 +54,8 @@ def parse_sort(text: str | None, fields: Mapping[str, FieldKind]) -> tuple[SortK
             keys.append(key)
     if problems:
         raise QueryError(problems)
-    if all(key.name != TIEBREAKER for key in keys):
-        keys.append(SortKey(TIEBREAKER, fields[TIEBREAKER]))
+    if all(key.name != tiebreaker for key in keys):
+        keys.append(SortKey(tiebreaker, fields[tiebreaker]))
     return tuple(keys)
 
 

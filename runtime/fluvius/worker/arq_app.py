@@ -24,6 +24,7 @@ from fluvius.settings import Settings
 from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
 from fluvius.worker.execution import Executor, Outcome
 from fluvius.worker.jobs import Job
+from fluvius.worker.projector import Projectors
 from fluvius.worker.queues import EVENT_JOB, ArqQueue
 from fluvius.worker.relay import Relay
 from fluvius.worker.scheduler import Scheduler
@@ -56,6 +57,7 @@ class WorkerProcess:
         self.relay = Relay(service, self.database, queue)
         self.scheduler = Scheduler(service, queue)
         self.streams = stream_relays.StreamRelays(service, settings)
+        self.projectors = Projectors(service, settings)
         self.poll_s = settings.worker_poll_s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -67,12 +69,14 @@ class WorkerProcess:
             self.scheduler.run(self._stop, self.poll_s),
         ]
         loops += [stream.run(self._stop, self.poll_s) for stream in self.streams.relays]
+        loops += [p.run(self._stop, self.poll_s) for p in self.projectors.projectors]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
         self._stop.set()
         await asyncio.gather(*self._tasks)
         await self.streams.close()
+        await self.projectors.close()
         await self._open.aclose()
         await self.database.dispose()
 

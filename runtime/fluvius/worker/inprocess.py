@@ -1,6 +1,6 @@
 """Workers inside the API process (no Redis): the relay, the cron scheduler, a runner that
 takes due jobs from the job table (the same jobs, retries and dead letters as on arq) and the
-relay of each stream that has a URL set.
+relay of each stream that has a URL set, and the projector of each view.
 
 Each runs as a loop that outlives its errors; `problem` tells `/readyz` when one has stopped
 all the same, or stalled.
@@ -16,6 +16,7 @@ from fluvius.media import open_store
 from fluvius.streams import relay as stream_relays  # a module: the streams import the workers too
 from fluvius.worker.execution import Executor
 from fluvius.worker.jobs import JobStore
+from fluvius.worker.projector import Projectors
 from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from fluvius.worker.runner import LEASE_S, JobRunner
@@ -51,6 +52,7 @@ class InProcessWorkers:
         self.relay = Relay(service, database, queue)
         self.scheduler = Scheduler(service, queue)
         self.streams = stream_relays.StreamRelays(service, settings)
+        self.projectors = Projectors(service, settings)
         self.executor = Executor(
             service,
             database,
@@ -80,6 +82,9 @@ class InProcessWorkers:
         ]
         for stream in self.streams.relays:
             loops.append((stream.stream.worker, stream.run(self._stop, poll), stream.heartbeat))
+        for projector in self.projectors.projectors:
+            worker = projector.view.worker
+            loops.append((worker, projector.run(self._stop, poll), projector.heartbeat))
         if self.scheduler.workers:
             loops.append(
                 ("scheduler", self.scheduler.run(self._stop, poll), self.scheduler.heartbeat)
@@ -95,6 +100,7 @@ class InProcessWorkers:
         await asyncio.gather(*(task for _, task, _ in self._loops), return_exceptions=True)
         self._loops = []
         await self.streams.close()
+        await self.projectors.close()
 
     def problem(self) -> str | None:
         """Why the workers are not ready (a loop that stopped, or is `stall_s` overdue), or None."""

@@ -1,0 +1,118 @@
+"""A domain's views seen from the templates: their tables, rules and policy rows as code."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fluvius.domain.rules import EventFieldRef, FieldRef, Literal, MetadataRef, Reading, ViewRule
+from fluvius_cli.generate import pytypes
+from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
+from fluvius_cli.generate.view import FieldView, PermissionView
+from fluvius_cli.spec.model import ViewSpec
+from fluvius_cli.spec.streams import resolve_from
+
+if TYPE_CHECKING:
+    from fluvius_cli.generate.view import DomainView
+
+_RULES = Import("fluvius.domain", "rules")
+
+
+@dataclass(frozen=True)
+class ReadModelView:
+    """A view of the spec: its table, and its `View` declaration."""
+
+    name: str
+    spec: ViewSpec
+    domain: DomainView
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.domain.name}.{self.name}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.domain.name}_{self.name}"
+
+    @property
+    def table_variable(self) -> str:
+        return f"{self.name}_view_table"
+
+    @property
+    def constant(self) -> str:
+        return self.name.upper()
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [FieldView(name, spec, "state") for name, spec in self.spec.fields.items()]
+
+    @property
+    def types(self) -> list[tuple[str, Code]]:
+        """Each field and the Python class of its values."""
+        return [(field.name, pytypes.python_class(field.spec)) for field in self.fields]
+
+    @property
+    def defaults(self) -> list[tuple[str, Code]]:
+        """The fields with a default, and its value."""
+        return [
+            (field.name, pytypes.literal(field.spec, field.spec.default))
+            for field in self.fields
+            if field.spec.has_default and field.spec.default is not None
+        ]
+
+    @property
+    def rules(self) -> list[tuple[str, Code]]:
+        """Each event that feeds the view, as `domain.aggregate.event`, and its rule."""
+        found = []
+        for reference, rule in self.spec.from_.items():
+            event = resolve_from(self.domain.project.spec.domains, self.domain.name, reference)
+            qualified = f"{event.domain}.{event.aggregate}.{event.event}"
+            found.append((qualified, _rule(rule.read()[0])))
+        return found
+
+    @property
+    def permissions(self) -> list[PermissionView]:
+        return [
+            PermissionView(role, self.qualified_name, action, policy.scope)
+            for role, policy in self.spec.policies.items()
+            for action in policy.allow
+        ]
+
+    def imports(self) -> Imports:
+        imports = Imports([Import("fluvius.application.views", "View")])
+        for _, kind in self.types:
+            imports.update(kind.imports)
+        for _, value in self.defaults:
+            imports.update(value.imports)
+        for _, rule in self.rules:
+            imports.update(rule.imports)
+        return imports
+
+
+def read_models(domain: DomainView) -> list[ReadModelView]:
+    """The views of `domain`."""
+    return [ReadModelView(name, spec, domain) for name, spec in domain.spec.views.items()]
+
+
+def _rule(rule: ViewRule) -> Code:
+    changes = [
+        code(f"rules.Change(rules.Operation.{change.operation.name}, {change.target!r}, ", _RULES)
+        + _reading(change.value)
+        + ")"
+        for change in rule.projection.changes
+    ]
+    projection = code("rules.Projection((", _RULES) + joined(", ", changes)
+    projection = projection + ("," if len(changes) == 1 else "") + "))"
+    delete = ", delete=True" if rule.delete else ""
+    return code("rules.ViewRule(", _RULES) + _reading(rule.key) + ", " + projection + delete + ")"
+
+
+def _reading(value: Reading | FieldRef) -> Code:
+    if isinstance(value, EventFieldRef):
+        return code(f"rules.EventFieldRef({value.name!r})", _RULES)
+    if isinstance(value, MetadataRef):
+        return code(f"rules.MetadataRef({value.name!r})", _RULES)
+    if isinstance(value, Literal):
+        return code(f"rules.Literal({value.value!r})", _RULES)
+    raise TypeError(f"a view's rule cannot read {value!r}")

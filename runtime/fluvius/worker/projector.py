@@ -1,0 +1,314 @@
+"""A view's projector: folds the events of the logs that feed the view into its rows.
+
+Each round reads a domain's log past the view's checkpoint with the gap-safe reader and, in ONE
+transaction, changes the rows and moves the checkpoint: an event takes effect exactly once,
+whatever crashes or restarts. The transaction holds the view's lease: on PostgreSQL a
+transaction-level advisory lock named after the view (an instance that cannot take it skips the
+round; one that dies loses it with its connection), on SQLite the write lock of BEGIN IMMEDIATE.
+The checkpoint is read inside that transaction, so two instances never fold the same events.
+
+A view whose definition changed (its fingerprint differs from the one recorded with its
+checkpoints), or that is new, is emptied and folded again from the start of every log, while
+the service keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fluvius.application.views import TENANT_COLUMN, Identity, Rows, Step, View
+from fluvius.data.driver import Database
+from fluvius.data.projections import record_fingerprint, recorded_fingerprint
+from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.domain.rules import with_metadata
+from fluvius.worker.loops import Heartbeat, keep_running
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from fluvius.service import Domain, Service
+    from fluvius.settings import Settings
+
+BATCH = 5000
+
+
+def lock_key(view: View) -> int:
+    """The PostgreSQL advisory lock of a view's projector (a signed 64-bit number)."""
+    digest = hashlib.sha256(f"fluvius-view:{view.qualified_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class Projector:
+    """Keeps one view's rows equal to the fold of the events that feed it."""
+
+    def __init__(
+        self, service: Service, view: View, database: Database, *, batch: int = BATCH
+    ) -> None:
+        self.service = service
+        self.view = view
+        self.database = database
+        self.batch = batch
+        self.checkpoints = Checkpoints(service.tables.checkpoints)
+        self.heartbeat = Heartbeat()
+
+    async def run_once(self) -> int:
+        """Fold what is past each checkpoint, a batch per domain; return how many events were
+        read (0 when another instance holds the lease)."""
+        read = 0
+        for name in self.view.domains():
+            read += await self._project(self.service.domain(name))
+        return read
+
+    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
+        """Project until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
+
+        async def round_() -> bool:
+            return await self.run_once() > 0
+
+        await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat)
+
+    async def catch_up(self, poll_s: float = 0.05) -> int:
+        """Fold until the view includes every event recorded before the call; return how many
+        events were read. (On PostgreSQL the gap-safe reader waits for every older transaction
+        of the server to end, so a round may find nothing yet: it tries again after `poll_s`.)"""
+        ends = {name: await self._end(self.service.domain(name)) for name in self.view.domains()}
+        total = 0
+        while True:
+            read = await self.run_once()
+            total += read
+            if not read:
+                async with self.database.write.connect() as connection:
+                    reached = {
+                        name: await self.checkpoints.load(connection, self.view.checkpoint(name))
+                        for name in ends
+                    }
+                if all(reached[name] >= end for name, end in ends.items()):
+                    return total
+                await asyncio.sleep(poll_s)
+
+    async def _end(self, domain: Domain) -> Checkpoint:
+        """The checkpoint just after the last event of `domain`'s log, as it is now."""
+        events = domain.log.events
+        last = (
+            select(events.c.transaction_id, events.c.position)
+            .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+            .limit(1)
+        )
+        async with self.database.write.connect() as connection:
+            row = (await connection.execute(last)).first()
+        return Checkpoint(row.transaction_id, row.position) if row is not None else Checkpoint()
+
+    async def rebuild(self) -> None:
+        """Empty the view and forget its checkpoints: the next rounds fold it from the start."""
+        async with self.database.write.begin() as connection:
+            if await self._leased(connection):
+                await self._reset(connection)
+
+    async def differences(self) -> list[str]:
+        """How the view's rows differ from the fold of the events up to its checkpoints (none
+        when they are equal); under the lease, so that the projector does not move meanwhile."""
+        async with self.database.write.begin() as connection:
+            await self._leased(connection, wait=True)
+            folded: Rows = {}
+            for name in self.view.domains():
+                domain = self.service.domain(name)
+                until = await self.checkpoints.load(connection, self.view.checkpoint(name))
+                after = Checkpoint()
+                while after < until:
+                    rows = await self._read(connection, domain, after)
+                    rows = [row for row in rows if _checkpoint(row) <= until]
+                    if not rows:
+                        break
+                    for step in self._steps(domain, rows):
+                        self.view.fold(folded, step)
+                    after = _checkpoint(rows[-1])
+            found = (await connection.execute(select(self.view.table))).mappings().all()
+        stored = {self._identity_of(row): dict(row) for row in found}
+        expected = {identity: row for identity, row in folded.items() if row is not None}
+        return [
+            f"{identity[1]}: stored {_shown(stored.get(identity))}, "
+            f"events make {_shown(expected.get(identity))}"
+            for identity in sorted(set(stored) | set(expected), key=str)
+            if stored.get(identity) != expected.get(identity)
+        ]
+
+    async def _project(self, domain: Domain) -> int:
+        name = self.view.checkpoint(domain.name)
+        async with self.database.write.begin() as connection:
+            if not await self._leased(connection):
+                return 0
+            recorded = await recorded_fingerprint(
+                connection, self.service.tables.projections, self.view.worker
+            )
+            if recorded != self.view.fingerprint:
+                await self._reset(connection)
+            after = await self.checkpoints.load(connection, name)
+            rows = await self._read(connection, domain, after)
+            if not rows:
+                return 0
+            await self._apply(connection, self._steps(domain, rows))
+            reached = _checkpoint(rows[-1])
+            await self.checkpoints.save(connection, name, reached)
+        await self.view.progress.moved(domain.name, reached)
+        return len(rows)
+
+    async def _read(
+        self, connection: AsyncConnection, domain: Domain, after: Checkpoint
+    ) -> Sequence[Any]:
+        """The next log rows past `after` with the gap-safe reader, with only what a view's
+        rules read of them: an event the view ignores costs no parsing."""
+        events = domain.log.events
+        query = LogReader(self.database.write, domain.log, domain.aggregates).query(
+            after, self.batch
+        )
+        narrowed = query.with_only_columns(
+            events.c.transaction_id,
+            events.c.position,
+            events.c.event_id,
+            events.c.aggregate,
+            events.c.aggregate_id,
+            events.c.name,
+            events.c.schema_version,
+            events.c.data,
+            events.c.metadata["user"].as_string().label("user"),
+            events.c.metadata["tenant"].as_string().label("tenant"),
+            events.c.recorded_at,
+        )
+        return (await connection.execute(narrowed)).all()
+
+    def _steps(self, domain: Domain, rows: Sequence[Any]) -> list[Step]:
+        """What each row the view reads does to it, in log order."""
+        steps = []
+        for row in rows:
+            event = f"{domain.name}.{row.aggregate}.{row.name}"
+            if event not in self.view.rules:
+                continue
+            metadata = {
+                "aggregate_id": row.aggregate_id,
+                "event_id": row.event_id,
+                "recorded_at": row.recorded_at,
+                "user": row.user,
+                "tenant": row.tenant,
+            }
+            message = with_metadata(_current(domain, row), metadata)
+            if (step := self.view.step(event, message, row.tenant)) is not None:
+                steps.append(step)
+        return steps
+
+    async def _leased(self, connection: AsyncConnection, *, wait: bool = False) -> bool:
+        """Take the view's lease for the transaction of `connection`: False when another
+        instance holds it, unless `wait`, which waits until it is free."""
+        if connection.dialect.name != "postgresql":
+            return True  # BEGIN IMMEDIATE already holds the database's write lock
+        key = lock_key(self.view)
+        if wait:
+            await connection.execute(select(func.pg_advisory_xact_lock(key)))
+            return True
+        return bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+    async def _reset(self, connection: AsyncConnection) -> None:
+        await connection.execute(delete(self.view.table))
+        checkpoints = self.service.tables.checkpoints
+        names = [self.view.checkpoint(domain) for domain in self.view.domains()]
+        await connection.execute(delete(checkpoints).where(checkpoints.c.name.in_(names)))
+        await record_fingerprint(
+            connection, self.service.tables.projections, self.view.worker, self.view.fingerprint
+        )
+
+    async def _apply(self, connection: AsyncConnection, steps: list[Step]) -> None:
+        """Fold `steps` into the rows they change: one read of those rows, one write back."""
+        if not steps:
+            return
+        rows: Rows = await self._load(connection, {step.identity for step in steps})
+        for step in steps:
+            self.view.fold(rows, step)
+        gone = [identity for identity, row in rows.items() if row is None]
+        kept = [row for row in rows.values() if row is not None]
+        if gone:
+            await connection.execute(delete(self.view.table).where(self._matching(gone)))
+        if kept:
+            await connection.execute(self._upsert(), kept)
+
+    async def _load(self, connection: AsyncConnection, identities: set[Identity]) -> Rows:
+        query = select(self.view.table).where(self._matching(list(identities)))
+        found = (await connection.execute(query)).mappings().all()
+        return {self._identity_of(row): dict(row) for row in found}
+
+    def _identity_of(self, row: Any) -> Identity:
+        tenant = row[TENANT_COLUMN] if self.view.tenancy else None
+        return (tenant, row[self.view.key])
+
+    def _matching(self, identities: list[Identity]) -> ColumnElement[bool]:
+        """The rows of `identities`: their keys, tenant by tenant with tenancy."""
+        table = self.view.table
+        key = table.c[self.view.key]
+        if not self.view.tenancy:
+            return key.in_([value for _, value in identities])
+        by_tenant: dict[str | None, list[Any]] = {}
+        for tenant, value in identities:
+            by_tenant.setdefault(tenant, []).append(value)
+        return or_(
+            *(
+                and_(table.c[TENANT_COLUMN] == tenant, key.in_(values))
+                for tenant, values in by_tenant.items()
+            )
+        )
+
+    def _upsert(self) -> Any:
+        table = self.view.table
+        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        keys = [column.name for column in table.primary_key.columns]
+        others = [column.name for column in table.columns if column.name not in keys]
+        if not others:
+            return statement.on_conflict_do_nothing(index_elements=keys)
+        return statement.on_conflict_do_update(
+            index_elements=keys, set_={name: statement.excluded[name] for name in others}
+        )
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    """The checkpoint just after a log row."""
+    return Checkpoint(row.transaction_id, row.position)
+
+
+def _current(domain: Domain, row: Any) -> dict[str, Any]:
+    """A log row's data as JSON values, in the current shape of its event (an event of an older
+    schema version goes through the aggregate's upcasters)."""
+    aggregate = domain.aggregate(row.aggregate)
+    if row.schema_version == aggregate.events[row.name].event.schema_version:
+        return dict(row.data)
+    event = aggregate.load_event(row.name, row.schema_version, row.data)
+    return event.model_dump(mode="json")
+
+
+def _shown(row: dict[str, Any] | None) -> str:
+    return "no row" if row is None else str({name: str(value) for name, value in row.items()})
+
+
+class Projectors:
+    """The projectors of a service's views, on a connection pool of their own (one connection a
+    view: each round's transaction), so that a projector never waits behind the commands for a
+    connection, nor they behind it."""
+
+    def __init__(self, service: Service, settings: Settings) -> None:
+        views = service.views()
+        self.database: Database | None = None
+        self.projectors: list[Projector] = []
+        if not views:
+            return
+        self.database = Database(settings.database_url, pool_size=len(views))
+        self.projectors = [Projector(service, view, self.database) for view in views]
+
+    async def close(self) -> None:
+        """Close the projectors' connections (once they have stopped)."""
+        if self.database is not None:
+            await self.database.dispose()

@@ -1,0 +1,101 @@
+"""The hand-written bank of tests/runtime with a view: balance and account count per owner."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import Column, Integer, MetaData, String
+
+from fluvius.application.views import Handlers, View
+from fluvius.data import Database, Money, new_metadata, view_table
+from fluvius.domain.rules import (
+    Change,
+    EventFieldRef,
+    Literal,
+    MetadataRef,
+    Operation,
+    Projection,
+    ViewRule,
+)
+from fluvius.service import Domain, Service
+from tests.runtime.bank import Account, TenantAccount, accounts, log, metadata, tenant_accounts
+from tests.streams.service import TABLES, _runtime
+
+view_metadata = new_metadata()
+owners_table = view_table(
+    view_metadata,
+    "banking_owner_balance",
+    Column("owner", String(80)),
+    Column("balance", Money()),
+    Column("accounts", Integer),
+    Column("last_account", String(36)),
+    key="owner",
+    tenancy=False,
+)
+
+
+tenant_owners_table = view_table(
+    view_metadata,
+    "banking_tenant_owner_balance",
+    Column("owner", String(80)),
+    Column("balance", Money()),
+    Column("accounts", Integer),
+    Column("last_account", String(36)),
+    key="owner",
+    tenancy=True,
+)
+
+
+def owners_view(*, extra: int = 1, tenancy: bool = False, handlers: Handlers | None = None) -> View:
+    """Balance and accounts per owner (of the tenant, with `tenancy`); `extra` changes the
+    definition (an account counts it)."""
+    aggregate = "tenant_account" if tenancy else "account"
+    return View(
+        name="owner_balance",
+        domain="banking",
+        table=tenant_owners_table if tenancy else owners_table,
+        key="owner",
+        types={"owner": str, "balance": Decimal, "accounts": int, "last_account": str},
+        defaults={"balance": Decimal(0), "accounts": 0},
+        rules={
+            f"banking.{aggregate}.account-opened": ViewRule(
+                EventFieldRef("owner"),
+                Projection(
+                    (
+                        Change(Operation.ADD, "accounts", Literal(extra)),
+                        Change(Operation.ADD, "balance", EventFieldRef("initial_deposit")),
+                        Change(Operation.SET, "last_account", MetadataRef("aggregate_id")),
+                    )
+                ),
+            ),
+        },
+        tenancy=tenancy,
+        handlers=handlers or {},
+    )
+
+
+def view_service(view: View) -> Service:
+    """The bank with `view`, named afresh for each test."""
+    return Service(
+        name=f"bank{uuid.uuid4().hex[:8]}",
+        metadata=metadata,
+        tables=TABLES,
+        domains=(
+            Domain(
+                "banking",
+                log,
+                (Account, TenantAccount),
+                tables={Account: accounts, TenantAccount: tenant_accounts},
+                views=(view,),
+            ),
+        ),
+    )
+
+
+async def create_tables(database: Database) -> None:
+    """Create the bank's tables, the view's and fluvius's own."""
+    every: tuple[MetaData, ...] = (metadata, _runtime, view_metadata)
+    async with database.write.begin() as connection:
+        for each in every:
+            await connection.run_sync(each.create_all)
