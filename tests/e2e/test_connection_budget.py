@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from fluvius.fastapi.auth import mint_token
 from fluvius.settings import Settings
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius, wait_until_ready
+from tests.e2e.projects import fluvius, import_service, wait_until_ready
 from tests.services import POSTGRES_URL, throwaway_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -177,7 +177,8 @@ async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
 ) -> None:
     await asyncio.gather(*(_ready(instance) for instance in instances))
     settings = Settings.load("bank", project)
-    budget = settings.database_pool_size
+    views = len(import_service(project, "bank").views())
+    budget = settings.database_pool_size + views  # and one per view, for its projector
     assert settings.read_database_url is None
     assert INSTANCES * budget + MIGRATE_AND_VERIFY <= MAX_CONNECTIONS - RESERVED
 
