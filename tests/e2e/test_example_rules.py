@@ -111,14 +111,22 @@ async def test_clinic_bookings_never_overlap_nor_cross_clinics(
         )
         assert (appointment["clinician_id"], appointment["patient_id"]) == ("dr-who", ada)
         assert appointment["schedule_id"] == schedule
+        day = f"/scheduling.clinician_day/{appointment['id']}"
+        listed = await _until_found(north, day)
+        assert (listed["clinician_id"], listed["starts_at"]) == ("dr-who", "2030-01-07T09:00:00Z")
+        assert (await south.get(day)).status_code == 404, "another clinic's day is not seen"
 
         cancel = f"/scheduling:cancel-appointment/appointment/{appointment['id']}"
-        await _ok(await north.post(cancel, json={}))
+        cancelled = await north.post(cancel, json={})
+        await _ok(cancelled)
+        cancelled_token = cancelled.headers["consistency-token"]
         for _ in range(600):
             state = await _ok(await north.get(f"/scheduling.schedule/{schedule}"))
             if len(state["data"]["bookings"]) == 1:
                 break
             await asyncio.sleep(0.1)
+        gone = await north.get(day, headers={"Consistency-Token": cancelled_token})
+        assert gone.status_code == 404, "a cancelled appointment leaves the clinician's day"
         await _ok(await north.post(book, json=nine))
 
 
@@ -136,9 +144,10 @@ async def test_shop_items_are_priced_from_the_catalogue(
         "attributes": {"colour": "blue"},
     }
     async with (
-        served(service, database_url) as api,
+        served(service, database_url, workers_in_process=True, worker_poll_s=0.05) as api,
         api.client("merchandiser") as merchandiser,
         api.client("customer", sub="c-1") as customer,
+        api.client("payments") as payments,
     ):
         created = "/catalog:create-product/product/:new"
         teapot = (await _ok(await merchandiser.post(created, json=product), 201))["data"]["id"]
@@ -151,7 +160,13 @@ async def test_shop_items_are_priced_from_the_catalogue(
 
         priced = {"product_id": teapot, "quantity": 2, "unit_price": "0.01"}
         _refused(await customer.post(add, json=priced), 422, "invalid-request")
-        await _ok(await customer.post(add, json={"product_id": teapot, "quantity": 2}))
+        added = await customer.post(add, json={"product_id": teapot, "quantity": 2})
+        await _ok(added)
+        token = {"Consistency-Token": added.headers["consistency-token"]}
+        sales = await _ok(await payments.get(f"/ordering.product_sales/{teapot}", headers=token))
+        assert (sales["data"]["lines"], sales["data"]["units"]) == (1, 2)
+        assert sales["data"]["revenue"] == "25.00"
+        assert (await customer.get(f"/ordering.product_sales/{teapot}")).status_code == 403
         unpublished = await customer.post(add, json={"product_id": draft, "quantity": 1})
         _refused(unpublished, 409, "product-not-on-sale")
         await _ok(
