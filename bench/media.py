@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import httpx
@@ -25,6 +21,7 @@ import httpx
 from bench.projects import fluvius, spec_project
 from bench.report import show
 from bench.servers import Server, fluvius_run, free_port, serve
+from tests.media.stores import moto_server, s3_bucket
 
 MB = 1_000_000
 SIZES = ((1 * MB, 20), (100 * MB, 2))  # (bytes, files)
@@ -59,10 +56,10 @@ async def _main(quick: bool) -> None:
         root = spec_project("vault", SPEC, folder)
         fluvius("migrate", "--project", str(root), database_url=_database(folder))
         rows = []
-        with _moto(free_port()) as endpoint:
+        with moto_server() as endpoint:
             stores = {
                 "local": str(folder / "media"),
-                "s3": _bucket(endpoint),
+                "s3": s3_bucket(endpoint),
             }
             peaks = []
             for store, url in stores.items():
@@ -174,33 +171,3 @@ async def _peak_during(server: Server, work: Awaitable[str]) -> tuple[int, int]:
         await asyncio.sleep(0.02)
     await task
     return peak, samples
-
-
-@contextmanager
-def _moto(port: int) -> Iterator[str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _bucket(endpoint: str) -> str:
-    bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    httpx.put(f"{endpoint}/{bucket}").raise_for_status()
-    return (
-        f"s3://{bucket}?endpoint={endpoint}"
-        "&access_key_id=bench&secret_access_key=bench&region=us-east-1"
-    )

@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,9 +24,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on a free loopback port, for the session."""
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, stopped at the end of the block."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -47,6 +48,13 @@ def s3_endpoint() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, for the session."""
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def s3_bucket(endpoint: str) -> str:
