@@ -4,6 +4,7 @@ and rebuilt when its definition changes."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -164,3 +165,24 @@ async def test_a_user_handler_replaces_the_rule_of_its_event(
     assert set(rows) == {"ann"}
     assert (rows["ann"]["accounts"], rows["ann"]["balance"]) == (100, Decimal("2.5"))
     assert await projector.differences() == []
+
+
+async def test_a_running_projector_folds_a_commit_without_waiting_for_its_poll(
+    database: Database, processor: CommandProcessor
+) -> None:
+    view = owners_view()
+    projector = Projector(view_service(view), view, database)
+    stop = asyncio.Event()
+    running = asyncio.create_task(projector.run(stop, 3600, commits=database.commits))
+    try:
+        async with asyncio.timeout(WAIT_S):
+            # its first round is done: it rests for its poll
+            while projector.heartbeat.due < time.monotonic() + 60:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            await _open(processor, "ann", "3")
+            while "ann" not in await _rows(database):  # noqa: ASYNC110 (a table to poll)
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    assert (await _rows(database))["ann"]["accounts"] == 1

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fluvius.data.commits import CommitSignals
 from fluvius.data.replicas import Replicas, written_by
 from fluvius.data.types import DECIMAL_ORDER, decimal_order_key
 from fluvius.settings import Settings
@@ -79,7 +80,8 @@ class Database:
 
     On PostgreSQL `read` is `write`. SQLite keeps an engine for each, as they begin transactions
     differently; its connections are files, not server connections. Replicas are PostgreSQL
-    standbys of the primary, each with a pool of its own.
+    standbys of the primary, each with a pool of its own. `commits` wakes the readers of the
+    logs when commands commit (`fluvius.data.commits`).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class Database:
             [_engine(async_url(replica), begin="BEGIN", pool=replica_pool) for replica in replicas],
         )
         self._writers = _Turns(pool)
+        self.commits = CommitSignals(self.url)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, replica: bool) -> Database:
@@ -137,6 +140,8 @@ class Database:
                 transaction = WriteTransaction(connection)
                 async with connection.begin():
                     yield transaction
+                if self.dialect == "sqlite":
+                    self.commits.wake_all()
                 if self.replicas:
                     raw = (await connection.get_raw_connection()).driver_connection
                     transaction.lsn = await wal_written(raw)
@@ -172,7 +177,8 @@ class Database:
         self._writers.observe = observe
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the one listening for commits."""
+        await self.commits.close()
         await self.write.dispose()
         if self.read is not self.write:
             await self.read.dispose()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from fluvius.application.streams import Stream
+    from fluvius.data.commits import CommitSignals
     from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.service import Domain, Service
     from fluvius.settings import Settings
@@ -105,15 +106,20 @@ class StreamRelay:
             await self.publisher.close()
             raise
 
-    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
-        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new;
-        a broker that is down makes the rounds fail and back off, then catch up."""
+    async def run(
+        self, stop: asyncio.Event, poll_s: float, *, commits: CommitSignals | None = None
+    ) -> None:
+        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new
+        (and woken sooner by `commits`); a broker that is down makes the rounds fail and back
+        off, then catch up."""
 
         async def round_() -> bool:
             return await self.run_once() > 0
 
+        channels = [domain.log.channel for domain in self.domains]
+        wake = await commits.wake_event(channels) if commits else None
         try:
-            await keep_running(self.stream.worker, round_, stop, poll_s, self.heartbeat)
+            await keep_running(self.stream.worker, round_, stop, poll_s, self.heartbeat, wake=wake)
         finally:
             await self.publisher.close()
 

@@ -64,12 +64,13 @@ class WorkerProcess:
 
     async def start(self) -> None:
         self.processor.services = await self._open.enter_async_context(self.services)
+        poll, commits = self.poll_s, self.database.commits
         loops = [
-            self.relay.run(self._stop, self.poll_s),
-            self.scheduler.run(self._stop, self.poll_s),
+            self.relay.run(self._stop, poll, commits=commits),
+            self.scheduler.run(self._stop, poll),
         ]
-        loops += [stream.run(self._stop, self.poll_s) for stream in self.streams.relays]
-        loops += [p.run(self._stop, self.poll_s) for p in self.projectors.projectors]
+        loops += [stream.run(self._stop, poll, commits=commits) for stream in self.streams.relays]
+        loops += [p.run(self._stop, poll, commits=commits) for p in self.projectors.projectors]
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:

@@ -48,6 +48,7 @@ class InProcessWorkers:
         lease_s: float = LEASE_S,
     ) -> None:
         self.settings = settings
+        self.commits = database.commits
         queue = DatabaseQueue(database, service.tables)
         self.relay = Relay(service, database, queue)
         self.scheduler = Scheduler(service, queue)
@@ -75,16 +76,18 @@ class InProcessWorkers:
 
     async def start(self) -> None:
         self._stop.clear()
-        poll = self.settings.worker_poll_s
+        poll, commits = self.settings.worker_poll_s, self.commits
         loops: list[tuple[str, Coroutine[None, None, None], Heartbeat]] = [
-            ("relay", self.relay.run(self._stop, poll), self.relay.heartbeat),
+            ("relay", self.relay.run(self._stop, poll, commits=commits), self.relay.heartbeat),
             ("executor", self.runner.run(self._stop), self.runner.heartbeat),
         ]
         for stream in self.streams.relays:
-            loops.append((stream.stream.worker, stream.run(self._stop, poll), stream.heartbeat))
+            run = stream.run(self._stop, poll, commits=commits)
+            loops.append((stream.stream.worker, run, stream.heartbeat))
         for projector in self.projectors.projectors:
             worker = projector.view.worker
-            loops.append((worker, projector.run(self._stop, poll), projector.heartbeat))
+            run = projector.run(self._stop, poll, commits=commits)
+            loops.append((worker, run, projector.heartbeat))
         if self.scheduler.workers:
             loops.append(
                 ("scheduler", self.scheduler.run(self._stop, poll), self.scheduler.heartbeat)

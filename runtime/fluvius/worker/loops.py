@@ -1,6 +1,7 @@
 """The loops of the workers (relay, scheduler, job runner): each goes round until it is stopped,
 outlives whatever a round raises (logged, then a pause that grows while rounds keep failing) and
 beats a heartbeat, so that a loop which stopped or stalled can be told from one that waits.
+The readers of the logs (relays, projectors) are also woken by commits (`fluvius.data.commits`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger("fluvius.worker")
 MAX_DOUBLINGS = 5  # the pause after failed rounds doubles from the poll interval up to 32 times it
+SETTLE_S = 0.02  # the first pause after a round that found work, or after a commit
 
 Round = Callable[[], Awaitable[bool]]
 
@@ -33,14 +35,28 @@ class Heartbeat:
 
 
 async def keep_running(
-    name: str, round_: Round, stop: asyncio.Event, poll_s: float, heartbeat: Heartbeat
+    name: str,
+    round_: Round,
+    stop: asyncio.Event,
+    poll_s: float,
+    heartbeat: Heartbeat,
+    *,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Run `round_` until `stop` is set: again at once after a round that found work (True),
-    after `poll_s` after one that found none, and after a pause doubling from `poll_s` while
-    rounds fail. A round's error is logged; only the cancellation of this task ends the loop."""
+    """Run `round_` until `stop` is set: again at once after a round that found work (True).
+
+    After rounds that find none the loop pauses, SETTLE_S at first and doubling up to `poll_s`:
+    what a commit wrote may not be readable at once (the gap-safe reader waits for older
+    transactions to end). Setting `wake` (a commit) ends a pause and starts the pauses from
+    SETTLE_S again. While rounds fail, the pause doubles from `poll_s` and `wake` is ignored. A
+    round's error is logged; only the cancellation of this task ends the loop."""
     failures = 0
+    settle = poll_s
     while not stop.is_set():
         heartbeat.beat()
+        if wake is not None and wake.is_set():
+            wake.clear()  # what commits from now on ends the next pause
+            settle = SETTLE_S
         try:
             busy = await round_()
             failures = 0
@@ -50,10 +66,15 @@ async def keep_running(
             failures += 1
             logger.exception("the %s failed (%s in a row); it tries again", name, failures)
             busy = False
-        pause = 0.0 if busy else poll_s * 2 ** min(failures, MAX_DOUBLINGS)
+        if failures:
+            pause = poll_s * 2 ** min(failures, MAX_DOUBLINGS)
+        elif busy:
+            pause, settle = 0.0, SETTLE_S
+        else:
+            pause, settle = min(settle, poll_s), min(settle * 2, poll_s)
         heartbeat.beat(pause)
         if pause:
-            await wait(stop, pause)
+            await wait(stop, pause, wake=None if failures else wake)
 
 
 def cancelled(error: BaseException) -> bool:
@@ -63,9 +84,12 @@ def cancelled(error: BaseException) -> bool:
     return isinstance(error, asyncio.CancelledError) and task is not None and task.cancelling() > 0
 
 
-async def wait(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+async def wait(stop: asyncio.Event, seconds: float, *, wake: asyncio.Event | None = None) -> None:
+    """Sleep `seconds`, or less if `stop` (or `wake`) is set meanwhile."""
+    events = [stop] if wake is None else [stop, wake]
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from fluvius.data.commits import CommitSignals
     from fluvius.service import Domain, Service
     from fluvius.settings import Settings
 
@@ -67,13 +68,18 @@ class Projector:
             read += await self._project(self.service.domain(name))
         return read
 
-    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
-        """Project until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
+    async def run(
+        self, stop: asyncio.Event, poll_s: float, *, commits: CommitSignals | None = None
+    ) -> None:
+        """Project until `stop` is set, polling every `poll_s` seconds when there is nothing new
+        (and woken sooner by `commits`)."""
 
         async def round_() -> bool:
             return await self.run_once() > 0
 
-        await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat)
+        channels = [self.service.domain(name).log.channel for name in self.view.domains()]
+        wake = await commits.wake_event(channels) if commits else None
+        await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat, wake=wake)
 
     async def catch_up(self, poll_s: float = 0.05) -> int:
         """Fold until the view includes every event recorded before the call; return how many

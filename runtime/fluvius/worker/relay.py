@@ -17,6 +17,7 @@ from fluvius.worker.loops import Heartbeat, keep_running
 if TYPE_CHECKING:
     import asyncio
 
+    from fluvius.data.commits import CommitSignals
     from fluvius.data.driver import Database
     from fluvius.service import Domain, Service
     from fluvius.worker.queues import JobQueue
@@ -70,13 +71,18 @@ class Relay:
             read += len(events)
         return read
 
-    async def run(self, stop: asyncio.Event, poll_s: float) -> None:
-        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new."""
+    async def run(
+        self, stop: asyncio.Event, poll_s: float, *, commits: CommitSignals | None = None
+    ) -> None:
+        """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new
+        (and woken sooner by `commits`)."""
 
         async def round_() -> bool:
             return await self.run_once() > 0
 
-        await keep_running("relay", round_, stop, poll_s, self.heartbeat)
+        channels = [domain.log.channel for domain, _ in self.routes]
+        wake = await commits.wake_event(channels) if commits else None
+        await keep_running("relay", round_, stop, poll_s, self.heartbeat, wake=wake)
 
     async def _checkpoint(self, name: str) -> Checkpoint:
         async with self.database.write.connect() as connection:

@@ -2,9 +2,10 @@
 
 The feed reads the log up to the settled horizon (fluvius.data.horizon), in position order,
 computes the row each event leaves behind once, and hands it to every subscription that wants
-it. It wakes when a commit on any instance NOTIFYs the log's channel (PostgreSQL), and polls
-the log besides: every POLL_S on SQLite (one host), every IDLE_POLL_S on PostgreSQL in case a
-notification was lost, and quickly while positions wait to settle.
+it. It wakes when a command commits to the log (`Database.commits`: on PostgreSQL a command of
+any instance, on SQLite one of its own process), and polls the log besides: every POLL_S on
+SQLite (for the commands of other processes), every IDLE_POLL_S on PostgreSQL in case a
+signal was lost, and quickly while positions wait to settle.
 """
 
 from __future__ import annotations

@@ -1,21 +1,16 @@
 """The live side of a running service: its resources, one feed per domain, and subscribing.
 
-Feeds start with their first subscription. On PostgreSQL one extra connection (outside the
-pool) LISTENs to every log's channel, so a command committed by any instance wakes the feeds of
-every instance; the feeds read the primary, never a replica.
+Feeds start with their first subscription, and wake when a command commits to their log
+(`Database.commits`: on PostgreSQL, a command of any instance); the feeds read the primary,
+never a replica.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import os
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-
-import asyncpg
 
 from fluvius.casbin.permission import READ
 from fluvius.fastapi.live.feed import DomainFeed
@@ -32,8 +27,6 @@ if TYPE_CHECKING:
     from fluvius.fastapi.access import Access, Gate
     from fluvius.service import Service
 
-logger = logging.getLogger("fluvius.live")
-
 
 class LiveHub:
     """Subscriptions to a service's resources, served by one feed per domain."""
@@ -49,7 +42,6 @@ class LiveHub:
         self.queue_limit = QUEUE_MESSAGES  # per subscriber
         self._feeds: dict[str, DomainFeed] = {}
         self._starting = asyncio.Lock()
-        self._listener: asyncpg.Connection | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -115,14 +107,10 @@ class LiveHub:
             feed.remove(subscription)
 
     async def close(self) -> None:
-        """Stop the feeds and the listening connection."""
+        """Stop the feeds."""
         for feed in self._feeds.values():
             await feed.stop()
         self._feeds.clear()
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
 
     async def _feed(self, resource: LiveResource) -> DomainFeed:
         log = resource.log
@@ -131,21 +119,7 @@ class LiveHub:
             if feed is None:
                 domain = self.service.domain(log.domain)
                 feed = DomainFeed(self.engine, log, domain.aggregates)
-                await self._listen(log.channel, feed)
+                await self.database.commits.listen([log.channel], feed.wake)
                 await feed.start()
                 self._feeds[log.domain] = feed
         return feed
-
-    async def _listen(self, channel: str, feed: DomainFeed) -> None:
-        if self.database.dialect != "postgresql":
-            return
-        try:
-            if self._listener is None or self._listener.is_closed():
-                url = self.database.url.set(drivername="postgresql")
-                self._listener = await asyncpg.connect(
-                    url.render_as_string(hide_password=False),
-                    server_settings={"application_name": f"fluvius:{os.getpid()}"},
-                )
-            await self._listener.add_listener(channel, lambda *_: feed.wake.set())
-        except (OSError, asyncpg.PostgresError):
-            logger.warning("cannot LISTEN on %s: the live feed polls the log", channel)

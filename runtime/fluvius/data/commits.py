@@ -1,0 +1,119 @@
+"""Commit signals: the readers of a log (live feeds, relays, projectors) learn at once that a
+command committed to it, instead of waiting for their next poll.
+
+On PostgreSQL each command's transaction NOTIFYs its log's channel (fluvius.data.store), and one
+connection per process, outside the pool, LISTENs to the channels its readers asked for: a
+commit on any instance wakes the readers of every instance. On SQLite (one host) a commit wakes
+the readers of its own process only, whatever log it wrote to. A reader still polls besides: a
+signal only shortens its wait, and one that is lost (the listening connection dropped, a
+command of another process on SQLite) delays it by a poll at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+logger = logging.getLogger("fluvius.data")
+RECONNECT_S = 1.0  # between attempts to listen again after the listening connection was lost
+
+
+class CommitSignals:
+    """Sets the events of the readers of a log when a command commits to it."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._waiting: dict[str, list[asyncio.Event]] = defaultdict(list)
+        self._listener: asyncpg.Connection | None = None
+        self._connecting = asyncio.Lock()
+        self._reconnecting: asyncio.Task[None] | None = None
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    async def listen(self, channels: Iterable[str], wake: asyncio.Event) -> None:
+        """Set `wake` whenever a command commits to the log of one of `channels`
+        (`DomainLog.channel`). On PostgreSQL a channel that cannot be listened to is logged and
+        left to polling."""
+        for channel in channels:
+            first = channel not in self._waiting
+            self._waiting[channel].append(wake)
+            if first and self.postgres:
+                await self._listen(channel)
+
+    async def wake_event(self, channels: Iterable[str]) -> asyncio.Event:
+        """A new event, set whenever a command commits to the log of one of `channels`."""
+        wake = asyncio.Event()
+        await self.listen(channels, wake)
+        return wake
+
+    def wake_all(self) -> None:
+        """Wake every reader of this process: a command of its committed on SQLite (where no
+        NOTIFY carries it), or signals may have been missed."""
+        for waiting in self._waiting.values():
+            for wake in waiting:
+                wake.set()
+
+    async def close(self) -> None:
+        """Stop listening; the readers' events are no longer set."""
+        self._waiting.clear()
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def _listen(self, channel: str) -> None:
+        try:
+            listener = await self._connection()
+            await listener.add_listener(channel, self._notified)
+        except (OSError, asyncpg.PostgresError):
+            logger.warning("cannot LISTEN on %s: its readers poll the log", channel)
+
+    async def _connection(self) -> asyncpg.Connection:
+        async with self._connecting:
+            if self._listener is None or self._listener.is_closed():
+                url = self.url.set(drivername="postgresql")
+                self._listener = await asyncpg.connect(
+                    url.render_as_string(hide_password=False),
+                    server_settings={"application_name": f"fluvius:{os.getpid()}"},
+                )
+                self._listener.add_termination_listener(self._lost)
+            return self._listener
+
+    def _lost(self, _connection: object) -> None:
+        """The listening connection closed: listen again, in the background, until it works."""
+        self._listener = None
+        if self._waiting and self._reconnecting is None:
+            self._reconnecting = asyncio.get_running_loop().create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        try:
+            while self._waiting:
+                await asyncio.sleep(RECONNECT_S)
+                try:
+                    listener = await self._connection()
+                    for channel in self._waiting:
+                        await listener.add_listener(channel, self._notified)
+                except (OSError, asyncpg.PostgresError):
+                    continue
+                self.wake_all()  # what was missed meanwhile: a round finds it
+                return
+        finally:
+            self._reconnecting = None
+
+    def _notified(self, _connection: object, _pid: int, channel: str, _payload: str) -> None:
+        for wake in self._waiting.get(channel, ()):
+            wake.set()
