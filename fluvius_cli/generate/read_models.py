@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fluvius.domain.rules import EventFieldRef, FieldRef, Literal, MetadataRef, Reading, ViewRule
 from fluvius_cli.generate import pytypes
 from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
-from fluvius_cli.generate.view import FieldView, PermissionView
+from fluvius_cli.generate.view import TableView
 from fluvius_cli.spec.model import ViewSpec
 from fluvius_cli.spec.streams import resolve_from
 
@@ -20,20 +19,8 @@ _RULES = Import("fluvius.domain", "rules")
 
 
 @dataclass(frozen=True)
-class ReadModelView:
+class ReadModelView(TableView[ViewSpec]):
     """A view of the spec: its table, and its `View` declaration."""
-
-    name: str
-    spec: ViewSpec
-    domain: DomainView
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.domain.name}.{self.name}"
-
-    @property
-    def table_name(self) -> str:
-        return f"{self.domain.name}_{self.name}"
 
     @property
     def table_variable(self) -> str:
@@ -42,10 +29,6 @@ class ReadModelView:
     @property
     def constant(self) -> str:
         return self.name.upper()
-
-    @functools.cached_property
-    def fields(self) -> list[FieldView]:
-        return [FieldView(name, spec, "state") for name, spec in self.spec.fields.items()]
 
     @property
     def types(self) -> list[tuple[str, Code]]:
@@ -70,14 +53,6 @@ class ReadModelView:
             qualified = f"{event.domain}.{event.aggregate}.{event.event}"
             found.append((qualified, _rule(rule.read()[0])))
         return found
-
-    @property
-    def permissions(self) -> list[PermissionView]:
-        return [
-            PermissionView(role, self.qualified_name, action, policy.scope)
-            for role, policy in self.spec.policies.items()
-            for action in policy.allow
-        ]
 
     def imports(self) -> Imports:
         imports = Imports([Import("fluvius.application.views", "View")])

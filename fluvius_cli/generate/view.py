@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
 
 from fluvius.casbin.permission import READ
 from fluvius.domain.rules import (
@@ -32,12 +33,16 @@ from fluvius_cli.spec.model import (
     EventSpec,
     FieldSpec,
     Spec,
+    ViewSpec,
     WorkerSpec,
 )
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.streams import resolve
 
 _RULES = Import("fluvius.domain", "rules")
+
+T = TypeVar("T", AggregateSpec, ViewSpec)
+M = TypeVar("M", CommandSpec, EventSpec)
 
 
 @dataclass(frozen=True)
@@ -116,16 +121,44 @@ class FieldView:
 
 
 @dataclass(frozen=True)
-class EventView:
-    """An event: its model, and its projection onto the state."""
+class MessageView(Generic[M]):
+    """What a command and an event share: a class named after them, and a payload of fields."""
 
     name: str
-    spec: EventSpec
+    spec: M
     aggregate: AggregateView
+    role: ClassVar[pytypes.Role]
+    kind: ClassVar[str]
 
     @property
     def class_name(self) -> str:
         return pascal(self.name)
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [
+            FieldView(name, spec, self.role, self._limit(name))
+            for name, spec in self.spec.fields.items()
+        ]
+
+    def _limit(self, name: str) -> int | None:
+        """The tightest length limit inherited by the field `name`."""
+        raise NotImplementedError
+
+    def imports(self) -> set[Import]:
+        """What the message's class needs: its base class, and its fields' types."""
+        needed = {Import("fluvius.domain", self.kind)}
+        for field in self.fields:
+            needed |= field.declaration.imports
+        return needed
+
+
+@dataclass(frozen=True)
+class EventView(MessageView[EventSpec]):
+    """An event: its model, and its projection onto the state."""
+
+    role: ClassVar[pytypes.Role] = "event"
+    kind: ClassVar[str] = "Event"
 
     @property
     def method(self) -> str:
@@ -143,13 +176,6 @@ class EventView:
         """The class keywords: `name="money-deposited"`, and `version=N` past the first."""
         keywords = f'name="{self.name}"'
         return keywords if self.version == 1 else f"{keywords}, version={self.version}"
-
-    @functools.cached_property
-    def fields(self) -> list[FieldView]:
-        return [
-            FieldView(name, spec, "event", self._limit(name))
-            for name, spec in self.spec.fields.items()
-        ]
 
     def field(self, name: str) -> FieldView:
         return next(field for field in self.fields if field.name == name)
@@ -195,36 +221,22 @@ class EventView:
         return pytypes.literal(target, value.value)
 
     def imports(self) -> set[Import]:
-        needed = {Import("fluvius.domain", "Event")}
-        for field in self.fields:
-            needed |= field.declaration.imports
+        needed = super().imports()
         for _, expression in self.changes:
             needed |= expression.imports
         return needed
 
 
 @dataclass(frozen=True)
-class CommandView:
+class CommandView(MessageView[CommandSpec]):
     """A command: its payload model, guards, and the events it emits by default."""
 
-    name: str
-    spec: CommandSpec
-    aggregate: AggregateView
-
-    @property
-    def class_name(self) -> str:
-        return pascal(self.name)
+    role: ClassVar[pytypes.Role] = "command"
+    kind: ClassVar[str] = "Command"
 
     @property
     def method(self) -> str:
         return snake(self.name)
-
-    @functools.cached_property
-    def fields(self) -> list[FieldView]:
-        return [
-            FieldView(name, spec, "command", self._limit(name))
-            for name, spec in self.spec.fields.items()
-        ]
 
     def _limit(self, name: str) -> int | None:
         """The tightest length limit of the event fields this field fills."""
@@ -321,9 +333,7 @@ class CommandView:
         return pytypes.convert(f"command.{field.name}", self.spec.fields[field.name], field.spec)
 
     def imports(self) -> set[Import]:
-        needed = {Import("fluvius.domain", "Command")}
-        for field in self.fields:
-            needed |= field.declaration.imports
+        needed = super().imports()
         needed |= self.decorator.imports
         for call in self.default_events:
             needed |= call.imports
@@ -341,16 +351,38 @@ class PermissionView:
 
 
 @dataclass(frozen=True)
-class AggregateView:
-    """An aggregate: state, commands, events, policies."""
+class TableView(Generic[T]):
+    """What an aggregate and a view share: fields kept in a table of the domain, and the
+    policy rows that grant them."""
 
     name: str
-    spec: AggregateSpec
+    spec: T
     domain: DomainView
 
     @property
     def qualified_name(self) -> str:
         return f"{self.domain.name}.{self.name}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.domain.name}_{self.name}"
+
+    @functools.cached_property
+    def fields(self) -> list[FieldView]:
+        return [FieldView(name, spec, "state") for name, spec in self.spec.fields.items()]
+
+    @property
+    def permissions(self) -> list[PermissionView]:
+        return [
+            PermissionView(role, self.qualified_name, action, policy.scope)
+            for role, policy in self.spec.policies.items()
+            for action in policy.allow
+        ]
+
+
+@dataclass(frozen=True)
+class AggregateView(TableView[AggregateSpec]):
+    """An aggregate: state, commands, events, policies."""
 
     @property
     def class_name(self) -> str:
@@ -365,20 +397,12 @@ class AggregateView:
         return f"{self.class_name}Base"
 
     @property
-    def table_name(self) -> str:
-        return f"{self.domain.name}_{self.name}"
-
-    @property
     def table_variable(self) -> str:
         return f"{self.name}_table"
 
     @property
     def module(self) -> str:
         return self.name
-
-    @functools.cached_property
-    def fields(self) -> list[FieldView]:
-        return [FieldView(name, spec, "state") for name, spec in self.spec.fields.items()]
 
     @functools.cached_property
     def commands(self) -> list[CommandView]:
@@ -393,14 +417,6 @@ class AggregateView:
 
     def command(self, name: str) -> CommandView:
         return next(command for command in self.commands if command.name == name)
-
-    @property
-    def permissions(self) -> list[PermissionView]:
-        return [
-            PermissionView(role, self.qualified_name, action, policy.scope)
-            for role, policy in self.spec.policies.items()
-            for action in policy.allow
-        ]
 
     @property
     def actions(self) -> list[str]:
