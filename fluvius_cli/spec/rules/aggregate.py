@@ -19,7 +19,6 @@ from fluvius_cli.spec.diagnostics import Code
 from fluvius_cli.spec.document import Path
 from fluvius_cli.spec.language import written
 from fluvius_cli.spec.model import READ_ACTION, AggregateSpec, CommandSpec, EventSpec, FieldSpec
-from fluvius_cli.spec.rules.checker import Checker
 from fluvius_cli.spec.rules.fields import check_fields
 from fluvius_cli.spec.rules.part import PartChecker
 from fluvius_cli.spec.suggest import closest
@@ -32,32 +31,25 @@ from fluvius_cli.spec.values import (
 )
 
 
-class AggregateChecker(PartChecker):
+class AggregateChecker(PartChecker[AggregateSpec]):
     """The rules inside one aggregate: fields, commands, events, policies."""
 
     kind: ClassVar[str] = "aggregates"
+    owner: ClassVar[str] = "a state field of"
     state: ClassVar[bool] = True
-
-    def __init__(self, checker: Checker, domain: str, name: str, aggregate: AggregateSpec):
-        super().__init__(checker, domain, name, aggregate.fields, aggregate.policies)
-        self.aggregate = aggregate
-
-    @property
-    def owner(self) -> str:
-        return f"a state field of {self.domain}.{self.name}"
 
     def check_own(self) -> None:
         self.class_names()
-        for command_name, command in self.aggregate.commands.items():
+        for command_name, command in self.spec.commands.items():
             self.command(command_name, command)
-        for event_name, event in self.aggregate.events.items():
+        for event_name, event in self.spec.events.items():
             self.event(event_name, event)
         commands_dropped = not self.checker.missing((*self.path, "commands"))
         commands_dropped = commands_dropped or any(
             not self.checker.missing((*self.path, "commands", name))
             for name in self._declared("commands")
         )
-        creatable = any(command.create for command in self.aggregate.commands.values())
+        creatable = any(command.create for command in self.spec.commands.values())
         if not creatable and not commands_dropped:
             self.report(
                 self.path,
@@ -83,7 +75,7 @@ class AggregateChecker(PartChecker):
             f"{base}Base": "the aggregate's base class",
         }
         for kind in ("commands", "events"):
-            for name in getattr(self.aggregate, kind):
+            for name in getattr(self.spec, kind):
                 path = (*self.path, kind, name)
                 self.checker.name_form(path, names.KEBAB, "kebab-case")
                 problem = names.identifier_problem(name)
@@ -124,7 +116,7 @@ class AggregateChecker(PartChecker):
             self.guard((*path, *located.place), name, command, located.rule)
 
     def emitted(self, path: Path, command_name: str, command: CommandSpec, event_name: str) -> None:
-        event = self.aggregate.events.get(event_name)
+        event = self.spec.events.get(event_name)
         if event is None:
             if self.checker.missing((*self.path, "events", event_name)):
                 self.report(
@@ -132,7 +124,7 @@ class AggregateChecker(PartChecker):
                     Code.UNKNOWN_EVENT,
                     f"command '{command_name}' emits '{event_name}', which is not an event of "
                     f"{self.domain}.{self.name}",
-                    closest(event_name, self.aggregate.events),
+                    closest(event_name, self.spec.events),
                 )
             return
         for field_name, target in event.fields.items():
@@ -232,7 +224,7 @@ class AggregateChecker(PartChecker):
     # Policies ------------------------------------------------------------------------------
 
     def action(self, path: Path, role: str, action: str, repeated: bool) -> None:
-        actions = [READ_ACTION, *self.aggregate.commands]
+        actions = [READ_ACTION, *self.spec.commands]
         if repeated:
             self.report(path, Code.INVALID_VALUE, f"'{action}' is listed twice")
         elif action not in actions and self.checker.missing((*self.path, "commands", action)):

@@ -4,18 +4,27 @@ changes an event makes to their fields."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from fluvius.domain.rules import Change, Literal, MetadataRef, Operand, Operation
 from fluvius_cli.spec import names
 from fluvius_cli.spec.diagnostics import Code
 from fluvius_cli.spec.document import Path
 from fluvius_cli.spec.language import Located, written
-from fluvius_cli.spec.model import NUMERIC_TYPES, PUBLIC_ROLE, FieldSpec, PolicySpec
+from fluvius_cli.spec.model import (
+    NUMERIC_TYPES,
+    PUBLIC_ROLE,
+    AggregateSpec,
+    FieldSpec,
+    PolicySpec,
+    ViewSpec,
+)
 from fluvius_cli.spec.rules.checker import Checker
 from fluvius_cli.spec.rules.fields import check_fields
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import amount_problem, shown, value_problem
+
+S = TypeVar("S", bound=AggregateSpec | ViewSpec)
 
 SCOPE_TYPES = frozenset({"string", "text", "uuid", "ref"})
 
@@ -23,42 +32,32 @@ ChangeSource = Callable[[Path, "Operand | MetadataRef", "FieldSpec | None"], Non
 """Checks where a change's value comes from, at the change's path, against its target field."""
 
 
-class PartChecker:
+class PartChecker(Generic[S]):
     """The rules inside one aggregate or view of a domain.
 
-    `kind` is where the domain declares such parts; `state` whether their fields are an
-    aggregate's state; `owner` names the part in messages about its fields.
+    `kind` is where the domain declares such parts, `state` whether their fields are an
+    aggregate's state, and `owner` how messages name the part that holds a field.
     """
 
     kind: ClassVar[str]
     state: ClassVar[bool]
+    owner: ClassVar[str]
 
-    def __init__(
-        self,
-        checker: Checker,
-        domain: str,
-        name: str,
-        fields: Mapping[str, FieldSpec],
-        policies: Mapping[str, PolicySpec],
-    ):
+    def __init__(self, checker: Checker, domain: str, name: str, spec: S):
         self.checker = checker
         self.report = checker.report
         self.domain = domain
         self.name = name
-        self.fields = fields
-        self.policies = policies
+        self.spec: S = spec
+        self.fields: Mapping[str, FieldSpec] = spec.fields
         self.path: Path = ("domains", domain, self.kind, name)
-
-    @property
-    def owner(self) -> str:
-        raise NotImplementedError
 
     def check(self) -> None:
         self.checker.module_name(self.path)
         check_fields(self.checker, (*self.path, "fields"), self.fields, state=self.state)
         self.check_own()
-        self.checker.names_unique((*self.path, "policies"), list(self.policies))
-        for role, policy in self.policies.items():
+        self.checker.names_unique((*self.path, "policies"), list(self.spec.policies))
+        for role, policy in self.spec.policies.items():
             self.policy(role, policy)
 
     def check_own(self) -> None:
@@ -72,7 +71,7 @@ class PartChecker:
             self.report(
                 path,
                 Code.UNKNOWN_STATE_FIELD,
-                f"'{field_name}' is not {self.owner}",
+                f"'{field_name}' is not {self.owner} {self.domain}.{self.name}",
                 closest(field_name, self.fields),
                 key=key,
             )

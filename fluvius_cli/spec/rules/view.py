@@ -8,41 +8,33 @@ from fluvius.domain.rules import EVENT_METADATA, EventFieldRef, Literal, Metadat
 from fluvius_cli.spec.diagnostics import Code
 from fluvius_cli.spec.document import Path
 from fluvius_cli.spec.model import READ_ACTION, EventSpec, FieldSpec, ViewRuleSpec, ViewSpec
-from fluvius_cli.spec.rules.checker import Checker
 from fluvius_cli.spec.rules.part import PartChecker
 from fluvius_cli.spec.streams import UnresolvedEvent, resolve_from
 from fluvius_cli.spec.suggest import closest
 from fluvius_cli.spec.values import flow_problem, shown, value_problem
 
 
-class ViewChecker(PartChecker):
+class ViewChecker(PartChecker[ViewSpec]):
     """The rules inside one view: its fields and key, the events that feed it, its policies."""
 
     kind: ClassVar[str] = "views"
+    owner: ClassVar[str] = "a field of view"
     state: ClassVar[bool] = False
 
-    def __init__(self, checker: Checker, domain: str, name: str, view: ViewSpec):
-        super().__init__(checker, domain, name, view.fields, view.policies)
-        self.view = view
-
-    @property
-    def owner(self) -> str:
-        return f"a field of view {self.domain}.{self.name}"
-
     def check_own(self) -> None:
-        key = self.view.fields.get(self.view.key)
-        if key is None and self.checker.missing((*self.path, "fields", self.view.key)):
+        key = self.spec.fields.get(self.spec.key)
+        if key is None and self.checker.missing((*self.path, "fields", self.spec.key)):
             self.report(
                 (*self.path, "key"),
                 Code.BAD_VIEW_KEY,
-                f"the key '{self.view.key}' is not a field of view {self.domain}.{self.name}",
-                closest(self.view.key, self.view.fields),
+                f"the key '{self.spec.key}' is not a field of view {self.domain}.{self.name}",
+                closest(self.spec.key, self.spec.fields),
             )
         elif key is not None and key.type == "json":
             self.report(
                 (*self.path, "key"), Code.BAD_VIEW_KEY, "a json field cannot key a view's rows"
             )
-        for reference, rule in self.view.from_.items():
+        for reference, rule in self.spec.from_.items():
             self.rule((*self.path, "from", reference), reference, rule, key)
 
     def rule(self, path: Path, reference: str, rule: ViewRuleSpec, key: FieldSpec | None) -> None:
@@ -67,7 +59,7 @@ class ViewChecker(PartChecker):
                 self.report(
                     (*path, "key"),
                     Code.BAD_VIEW_KEY,
-                    f"the key of the rule for '{reference}' cannot fill '{self.view.key}': "
+                    f"the key of the rule for '{reference}' cannot fill '{self.spec.key}': "
                     f"{problem}",
                 )
             elif isinstance(view_rule.key, Literal) and (
