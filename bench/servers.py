@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Connection, Request, send_all
+from tests.network import free_port as free_port  # the benchmarks take it from here
 
 UVICORN_STARTED = b"Application startup complete"
 READY_TIMEOUT_S = 60.0
@@ -40,14 +40,6 @@ class Server:
     def rss_bytes(self) -> int:
         """The resident memory of the server's process and all its descendants."""
         return sum(_rss_bytes(pid) for pid in _process_tree(self.process.pid))
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def fluvius_run(root: Path, port: int, *, workers: int = 1) -> list[str]:

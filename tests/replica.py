@@ -12,7 +12,6 @@ import asyncio
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from fluvius.data.driver import wal_written
 from fluvius.data.replicas import lsn_number
+from tests.network import free_port
 
 PG_BIN = Path(os.environ.get("FLUVIUS_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER_USER = "postgres"  # the account servers run as when the tests run as root
@@ -111,7 +111,7 @@ def replicated_postgres(standbys: int) -> Iterator[Replication]:
         if os.geteuid() == 0:
             account = pwd.getpwnam(SERVER_USER)
             os.chown(root, account.pw_uid, account.pw_gid)
-        primary = Server(root / "primary", _free_port())
+        primary = Server(root / "primary", free_port())
         _run("initdb", "-D", str(primary.data), "-U", "postgres", "--auth=trust", "-N")
         _configure(primary, root)
         primary.start()
@@ -123,7 +123,7 @@ def replicated_postgres(standbys: int) -> Iterator[Replication]:
         )  # fmt: skip
         replicas = []
         for number in range(1, standbys + 1):
-            standby = Server(root / f"standby{number}", _free_port())
+            standby = Server(root / f"standby{number}", free_port())
             # one backup for every standby: a copy, owners kept, before any of them starts
             subprocess.run(["cp", "-a", str(backup), str(standby.data)], check=True)
             _configure(standby, root)
@@ -153,10 +153,3 @@ def _run(program: str, *arguments: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{program} exited {done.returncode}:\n{done.stdout}{done.stderr}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

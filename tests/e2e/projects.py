@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from fluvius.cli import application
 from fluvius.data import Database
 from fluvius.service import Service
 from fluvius.testing.api import Api, serving, test_settings
+from tests.network import free_port
 
 runner = CliRunner()
 app = application()
@@ -94,6 +95,41 @@ async def served(service: Service, database_url: str, **changes: Any) -> AsyncIt
         await database.dispose()
     async with serving(service, replace(test_settings(service, database_url), **changes)) as api:
         yield api
+
+
+@dataclass
+class Running:
+    """A `fluvius run` process, the loopback port it serves, the file its stderr goes to."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_run(
+    project: Path, log: Path, *options: str, env: Mapping[str, str] = os.environ
+) -> Running:
+    """`fluvius run` of the project at `root` on a free port, with `options` and environment
+    `env`, in a process of its own."""
+    port = free_port()
+    command = ["run", "--project", str(project), "--port", str(port), *options]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fluvius_cli", *command],
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    return Running(process, port, log)
+
+
+def fluvius_process(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """A verb of the project's CLI in a process of its own (beside a test's event loop)."""
+    command = [sys.executable, "-m", "fluvius_cli", *arguments, "--project", str(project)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def tree(root: Path) -> dict[str, bytes]:

@@ -5,14 +5,12 @@ A client that leaves mid-body is one access line."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,7 +22,14 @@ from sqlalchemy.engine import make_url
 from fluvius.fastapi.auth import mint_token
 from fluvius.settings import Settings
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius, import_service, wait_until_ready
+from tests.e2e.projects import (
+    Running,
+    fluvius,
+    fluvius_process,
+    import_service,
+    start_run,
+    wait_until_ready,
+)
 from tests.services import POSTGRES_URL, throwaway_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -36,17 +41,6 @@ MAX_CONNECTIONS = 100  # PostgreSQL's defaults
 RESERVED = 3
 MIGRATE_AND_VERIFY = 2  # one connection each
 OPEN = "/banking:open-account/account/:new"
-
-
-@dataclasses.dataclass
-class Instance:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def project(
 
 
 @pytest.fixture
-def instances(project: Path, tmp_path: Path) -> Iterator[list[Instance]]:
+def instances(project: Path, tmp_path: Path) -> Iterator[list[Running]]:
     started = [_start(project, tmp_path / f"instance-{n}.log") for n in range(INSTANCES)]
     try:
         yield started
@@ -76,7 +70,7 @@ def instances(project: Path, tmp_path: Path) -> Iterator[list[Instance]]:
         _stop(started)
 
 
-def _stop(instances: list[Instance]) -> None:
+def _stop(instances: list[Running]) -> None:
     for instance in instances:
         instance.process.send_signal(signal.SIGTERM)
     for instance in instances:
@@ -86,45 +80,17 @@ def _stop(instances: list[Instance]) -> None:
             instance.process.kill()
 
 
-def _start(project: Path, log: Path) -> Instance:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def _start(project: Path, log: Path) -> Running:
+    """An instance at default pool settings, whatever the environment sets."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("FLUVIUS_DB_POOL")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fluvius_cli",
-            "run",
-            "--project",
-            str(project),
-            "--port",
-            str(port),
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    return Instance(process, port, log)
+    return start_run(project, log, env=environment)
 
 
-def _cli(verb: str, project: Path) -> subprocess.CompletedProcess[str]:
-    """`fluvius <verb>` in a process of its own."""
-    return subprocess.run(
-        [sys.executable, "-m", "fluvius_cli", verb, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-async def _ready(instance: Instance) -> None:
+async def _ready(instance: Running) -> None:
     await wait_until_ready(instance.base_url, instance.process, instance.log)
 
 
-async def _load(instance: Instance, token: str) -> list[int]:
+async def _load(instance: Running, token: str) -> list[int]:
     """CLIENTS clients, each opening an account, depositing and listing ROUNDS times."""
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=CLIENTS)
@@ -173,7 +139,7 @@ async def _sample(database: str, done: asyncio.Event) -> dict[str, int]:
 
 
 async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
-    project: Path, instances: list[Instance], database_url: str
+    project: Path, instances: list[Running], database_url: str
 ) -> None:
     await asyncio.gather(*(_ready(instance) for instance in instances))
     settings = Settings.load("bank", project)
@@ -200,7 +166,7 @@ async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
 
     # The instances keep their connections open; the CLI still finds room beside them.
     for verb in ("migrate", "verify"):
-        finished = await asyncio.to_thread(_cli, verb, project)
+        finished = await asyncio.to_thread(fluvius_process, project, verb)
         assert finished.returncode == 0, finished.stdout + finished.stderr
     for instance in instances:
         assert instance.process.poll() is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ import venv
 from pathlib import Path
 
 import pytest
+
+from tests.network import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -95,13 +96,6 @@ def test_the_installed_cli_creates_a_project_from_its_bundled_templates(
 GENERATOR = ("copier", "jinja2", "ruamel", "ruff", "fluvius_cli")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _ready(url: str, server: subprocess.Popen[str]) -> int:
     """The status of GET `url`, once the server answers (within a minute)."""
     deadline = time.monotonic() + 60
@@ -145,7 +139,7 @@ def test_the_wheels_fluvius_build_writes_serve_the_service_without_an_index(
     assert "No such command 'check'" in authoring.stderr
     migrated = _run(served, "migrate", "up", cwd=image)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(served), "run", "--port", str(port)],
         cwd=image,

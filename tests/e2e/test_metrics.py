@@ -8,9 +8,7 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -22,7 +20,7 @@ from fluvius.settings import Settings
 from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius, import_service, served, wait_until_ready
+from tests.e2e.projects import fluvius, import_service, served, start_run, wait_until_ready
 from tests.streams.receiver import SECRET, Receiver, receiving
 
 pytestmark = pytest.mark.slow
@@ -201,7 +199,9 @@ async def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> Non
     temporary = tmp_path / "tmp"  # where `fluvius run` makes its metrics directory
     temporary.mkdir()
     log = tmp_path / "run.log"
-    process, base = _run_two_workers(project, temporary, log)
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    running = start_run(project, log, "--workers", "2", env=environment)
+    process, base = running.process, running.base_url
     token = mint_token(Settings.load("bank", project), "teller-1", ("teller",))
     try:
         await wait_until_ready(base, process, log)
@@ -224,23 +224,6 @@ async def test_two_worker_processes_add_up(project: Path, tmp_path: Path) -> Non
         except subprocess.TimeoutExpired:
             process.kill()
     assert not any(temporary.iterdir()), "the metrics directory outlived `fluvius run`"
-
-
-def _run_two_workers(
-    project: Path, temporary: Path, log: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`fluvius run --workers 2` on a free port, and its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = ["run", "--project", str(project), "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fluvius_cli", *command],
-        env={**os.environ, "TMPDIR": str(temporary)},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    return process, f"http://127.0.0.1:{port}"
 
 
 async def _open_accounts(base: str, token: str, count: int) -> None:

@@ -4,12 +4,8 @@ with a Consistency-Token, and exactly once across a `fluvius run` killed with SI
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import signal
-import socket
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +17,14 @@ from fluvius.data.reader import Checkpoint
 from fluvius.fastapi.auth import mint_token
 from fluvius.settings import Settings
 from tests.e2e.conftest import ProjectFactory
-from tests.e2e.projects import fluvius, import_service, served, wait_until_ready
+from tests.e2e.projects import (
+    fluvius,
+    fluvius_process,
+    import_service,
+    served,
+    start_run,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +122,8 @@ async def test_a_projector_killed_mid_stream_applies_each_event_once(
     opened = 0
     for attempt in range(2):
         log = tmp_path / f"run{attempt}.log"
-        process, base = _run(bank, log)
+        running = start_run(bank, log)
+        process, base = running.process, running.base_url
         try:
             await wait_until_ready(base, process, log)
             opened += await _open_accounts(base, token, 40)
@@ -132,40 +136,11 @@ async def test_a_projector_killed_mid_stream_applies_each_event_once(
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-    verified = _cli(bank, "verify", "--view", "banking.owner_summary")
+    verified = fluvius_process(bank, "verify", "--view", "banking.owner_summary")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "✓ view banking.owner_summary" in verified.stdout
-    workers = _cli(bank, "workers")
+    workers = fluvius_process(bank, "workers")
     assert "view:banking.owner_summary" in workers.stdout
-
-
-def _cli(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """A runtime verb of the project, in a process of its own (this test runs an event loop)."""
-    command = [sys.executable, "-m", "fluvius_cli", *arguments, "--project", str(project)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
-def _run(project: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`fluvius run` on a free port, and its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fluvius_cli",
-            "run",
-            "--project",
-            str(project),
-            "--port",
-            str(port),
-        ],
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    return process, f"http://127.0.0.1:{port}"
 
 
 async def _open_accounts(base: str, token: str, count: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,20 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.network import free_port
+
 S3_CREDENTIALS = "access_key_id=testing&secret_access_key=testing&region=us-east-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
 def moto_server() -> Iterator[str]:
     """moto's S3 server on a free loopback port, stopped at the end of the block."""
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
