@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: a database URL on each backend."""
+"""Fixtures shared by every test: a database URL on each backend, and a database holding the
+tables a folder's conftest names (its `tables` fixture), with a command processor on it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData
 
+from fluvius.application import CommandProcessor
+from fluvius.data import Database
 from tests.services import throwaway_postgres
+from tests.tables import create_all
 
 _SLOW_FOLDERS = (Path(__file__).parent / "e2e", Path(__file__).parent / "bench")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -21,6 +26,26 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with throwaway_postgres() as url:
         yield url
+
+
+@pytest.fixture
+def tables() -> tuple[MetaData, ...]:
+    """The tables `database` holds: none unless a folder's conftest names them."""
+    return ()
+
+
+@pytest.fixture
+async def database(database_url: str, tables: tuple[MetaData, ...]) -> AsyncIterator[Database]:
+    """The database at `database_url`, holding `tables`."""
+    db = Database(database_url)
+    await create_all(db, tables)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def processor(database: Database) -> CommandProcessor:
+    return CommandProcessor(database)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

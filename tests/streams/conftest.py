@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
+from sqlalchemy import MetaData
 
-from fluvius.application import CommandProcessor
-from fluvius.data import Database
 from fluvius.service import Service
-from tests.streams.service import bank_service, create_tables
+from tests.streams.service import ALL_METADATA, bank_service
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await create_tables(db)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-def processor(database: Database) -> CommandProcessor:
-    return CommandProcessor(database)
+def tables() -> tuple[MetaData, ...]:
+    return ALL_METADATA
 
 
 @pytest.fixture

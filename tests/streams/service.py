@@ -11,12 +11,15 @@ from fluvius.data.tables import RuntimeTables, dead_letter_table, job_table, pro
 from fluvius.service import Domain, Service
 from fluvius.streams import Stream
 from tests.runtime.bank import Account, accounts, checkpoints, log, metadata
+from tests.tables import create_all
 
 MONEY = Stream("money", ("banking.account.money-deposited", "banking.account.money-withdrawn"))
 _runtime = new_metadata()
 TABLES = RuntimeTables(
     checkpoints, projection_table(_runtime), job_table(_runtime), dead_letter_table(_runtime)
 )
+ALL_METADATA: tuple[MetaData, ...] = (metadata, _runtime)
+"""The bank's tables and fluvius's own."""
 
 
 def bank_service(name: str | None = None) -> Service:
@@ -32,7 +35,4 @@ def bank_service(name: str | None = None) -> Service:
 
 async def create_tables(database: Database) -> None:
     """Create the bank's tables and fluvius's own."""
-    all_metadata: tuple[MetaData, ...] = (metadata, _runtime)
-    async with database.write.begin() as connection:
-        for each in all_metadata:
-            await connection.run_sync(each.create_all)
+    await create_all(database, ALL_METADATA)

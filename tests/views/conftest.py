@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
+from sqlalchemy import MetaData
 
-from fluvius.application import CommandProcessor
-from fluvius.data import Database
-from tests.views.service import create_tables
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await create_tables(db)
-    yield db
-    await db.dispose()
+from tests.views.service import ALL_METADATA
 
 
 @pytest.fixture
-def processor(database: Database) -> CommandProcessor:
-    return CommandProcessor(database)
+def tables() -> tuple[MetaData, ...]:
+    return ALL_METADATA

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Column, Integer, MetaData, String
 
 from fluvius.application.views import Handlers, View
-from fluvius.data import Database, Money, new_metadata, view_table
+from fluvius.data import Money, new_metadata, view_table
 from fluvius.domain.rules import (
     Change,
     EventFieldRef,
@@ -93,9 +93,5 @@ def view_service(view: View) -> Service:
     )
 
 
-async def create_tables(database: Database) -> None:
-    """Create the bank's tables, the view's and fluvius's own."""
-    every: tuple[MetaData, ...] = (metadata, _runtime, view_metadata)
-    async with database.write.begin() as connection:
-        for each in every:
-            await connection.run_sync(each.create_all)
+ALL_METADATA: tuple[MetaData, ...] = (metadata, _runtime, view_metadata)
+"""The bank's tables, the view's and fluvius's own."""
