@@ -124,21 +124,9 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
     base = f"/{aggregate.domain}.{aggregate.name}"
     operation = f"{aggregate.domain}_{aggregate.name}"
     common: dict[str, Any] = {"tags": [aggregate.domain], "responses": RESPONSES}
-    add_list_route(
-        app,
-        runtime,
-        Listing(
-            path=f"{base}/",
-            operation=f"{operation}_list",
-            summary=f"List {aggregate.name} rows",
-            table=table,
-            row=state_type,
-            filter_name=f"{state_type.__name__.removesuffix('State')}Filter",
-            tag=aggregate.domain,
-        ),
-        admitted,
-        CONSISTENT,
-    )
+    filter_name = f"{state_type.__name__.removesuffix('State')}Filter"
+    listing = Listing(aggregate.domain, aggregate.name, table, state_type, filter_name)
+    add_list_route(app, runtime, listing, admitted, CONSISTENT)
 
     async def visible_row(
         connection: AsyncConnection, access: Access, aggregate_id: uuid.UUID
@@ -214,15 +202,26 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
 
 @dataclass(frozen=True)
 class Listing:
-    """A list route: where it is, what it lists and how OpenAPI names it."""
+    """The list route of `domain.name` (an aggregate or a view): what it lists, as rows of
+    `row`, and the name of its filter's schema; its path and OpenAPI names follow."""
 
-    path: str
-    operation: str
-    summary: str
+    domain: str
+    name: str
     table: Table
     row: type[BaseModel]
     filter_name: str
-    tag: str
+
+    @property
+    def path(self) -> str:
+        return f"/{self.domain}.{self.name}/"
+
+    @property
+    def operation(self) -> str:
+        return f"{self.domain}_{self.name}_list"
+
+    @property
+    def summary(self) -> str:
+        return f"List {self.name} rows"
 
 
 def add_list_route(
@@ -254,7 +253,7 @@ def add_list_route(
         summary=listing.summary,
         openapi_extra={"parameters": [query_parameter]},
         dependencies=[only_parameters("query", "sort", "limit", "page", "cursor")],
-        tags=[listing.tag],
+        tags=[listing.domain],
         responses=RESPONSES,
     )
     async def list_rows_route(

@@ -59,21 +59,8 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     base = f"/{view.domain}.{view.name}"
     operation = f"{view.domain}_{view.name}"
     consistent = Depends(_waiting(runtime, view))
-    add_list_route(
-        app,
-        runtime,
-        Listing(
-            path=f"{base}/",
-            operation=f"{operation}_list",
-            summary=f"List {view.name} rows",
-            table=view.table,
-            row=model,
-            filter_name=f"{view.class_name}Filter",
-            tag=view.domain,
-        ),
-        admitted,
-        consistent,
-    )
+    listing = Listing(view.domain, view.name, view.table, model, f"{view.class_name}Filter")
+    add_list_route(app, runtime, listing, admitted, consistent)
     key_column = view.table.c[view.key]
 
     @app.get(
