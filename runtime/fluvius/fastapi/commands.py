@@ -117,11 +117,22 @@ class _Outcome:
     error: Exception | None = None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What a command route runs: the command, who sends it, on which aggregate, and how."""
+
+    access: Access
+    payload: Command | None
+    aggregate_id: uuid.UUID | None
+    if_match: str | None
+    idempotency_key: str | None
+
+
 @dataclass
 class _Execution:
     """The command the fast path ran for a request under comparison, and its outcome."""
 
-    arguments: tuple[Any, ...]
+    call: _Call
     outcome: _Outcome
 
 
@@ -229,50 +240,36 @@ def _add_routes(
     operation = f"{aggregate.domain}_{aggregate.name}_{handler.payload.__name__}"
     command = f"{aggregate.domain}:{handler.name}"
 
-    async def execute(
-        access: Access,
-        payload: Command | None,
-        aggregate_id: uuid.UUID | None,
-        if_match: str | None,
-        idempotency_key: str | None,
-    ) -> Response:
-        arguments = (access, payload, aggregate_id, if_match, idempotency_key)
+    async def execute(call: _Call) -> Response:
         executions = _COMPARED.get()
         if executions is None:
-            return await run(*arguments)
+            return await run(call)
         if not executions:  # the fast path, first: run the command, keep its outcome
-            outcome = await _outcome(run(*arguments))
-            executions.append(_Execution(arguments, outcome))
-        elif executions[0].arguments != arguments:  # FastAPI's path asks for another command
-            raise PathsDiffer(
-                f"the fast path ran {executions[0].arguments!r}, FastAPI's path {arguments!r}"
-            )
+            outcome = await _outcome(run(call))
+            executions.append(_Execution(call, outcome))
+        elif executions[0].call != call:  # FastAPI's path asks for another command
+            raise PathsDiffer(f"the fast path ran {executions[0].call!r}, FastAPI's path {call!r}")
         outcome = executions[0].outcome
         if outcome.error is not None:
             raise outcome.error
         assert outcome.response is not None
         return outcome.response
 
-    async def run(
-        access: Access,
-        payload: Command | None,
-        aggregate_id: uuid.UUID | None,
-        if_match: str | None,
-        idempotency_key: str | None,
-    ) -> Response:
+    async def run(call: _Call) -> Response:
+        access, payload = call.access, call.payload
         context = CommandContext(
             user=access.principal.sub,
             roles=access.principal.roles,
             tenant=access.principal.tenant,
-            command_id=idempotency_key,
+            command_id=call.idempotency_key,
             correlation_id=current_request_id(),
         )
         run = runtime.processor.execute(
             aggregate,
             payload if payload is not None else payload_type(),
-            aggregate_id,
+            call.aggregate_id,
             context=context,
-            expected_version=_expected_version(if_match),
+            expected_version=_expected_version(call.if_match),
             scope=runtime.gate.scope(access),
         )
         try:
@@ -311,7 +308,7 @@ def _add_routes(
         payload = await _json_payload(request, payload_type) if plain else None
         if payload is None:
             return None
-        return await execute(access, payload, aggregate_id, if_match, idempotency_key)
+        return await execute(_Call(access, payload, aggregate_id, if_match, idempotency_key))
 
     payload = _payload_parameter(payload_type, required=required)
 
@@ -322,7 +319,7 @@ def _add_routes(
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response:
-        return await execute(access, payload, id, if_match, idempotency_key)
+        return await execute(_Call(access, payload, id, if_match, idempotency_key))
 
     setattr(on_aggregate, FAST_PATH, lambda request: fast(request, by_id=True))
 
@@ -343,7 +340,7 @@ def _add_routes(
             access: Access = Depends(admitted),
             idempotency_key: IdempotencyKey = None,
         ) -> Response:
-            return await execute(access, payload, None, None, idempotency_key)
+            return await execute(_Call(access, payload, None, None, idempotency_key))
 
         setattr(on_new, FAST_PATH, lambda request: fast(request, by_id=False))
         app.router.add_api_route(
