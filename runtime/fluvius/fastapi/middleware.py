@@ -23,18 +23,33 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 access_log = logging.getLogger("fluvius.access")
 
 
-class RequestContext:
-    """Gives every request an id (the caller's X-Request-ID if sane), echoes it, answers an
-    unexpected exception with a 500 problem, and logs the request as one JSON line on
-    `fluvius.access` once it is answered, or abandoned by its client."""
+class HttpMiddleware:
+    """An ASGI middleware of HTTP requests: `handle` answers each request it `applies` to;
+    anything else (lifespan, websockets, other requests) passes through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http" and self.applies(scope):
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    def applies(self, scope: Scope) -> bool:
+        """Whether `handle` sees this HTTP request."""
+        return True
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestContext(HttpMiddleware):
+    """Gives every request an id (the caller's X-Request-ID if sane), echoes it, answers an
+    unexpected exception with a 500 problem, and logs the request as one JSON line on
+    `fluvius.access` once it is answered, or abandoned by its client."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_ID.fullmatch(incoming) else str(uuid7())
         token = set_request_id(request_id)
@@ -75,19 +90,19 @@ class RequestContext:
             reset_request_id(token)
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuses request bodies over `max_bytes` with 413, whether announced or streamed; the
     paths in `exempt` apply limits of their own (uploads)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
         self.exempt = frozenset(exempt)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
-            await self.app(scope, receive, send)
-            return
+    def applies(self, scope: Scope) -> bool:
+        return scope["path"] not in self.exempt
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         announced = Headers(scope=scope).get("content-length", "")
         if announced.isdigit() and int(announced) > self.max_bytes:
             response = problem_response(None, *self._too_large())

@@ -17,7 +17,7 @@ from fluvius.domain.errors import (
     IdempotencyConflict,
     VersionConflict,
 )
-from fluvius.fastapi.middleware import CLIENT_CLOSED
+from fluvius.fastapi.middleware import CLIENT_CLOSED, HttpMiddleware
 from fluvius.observability.instruments import (
     COMMANDS,
     CONNECTIONS_IN_USE,
@@ -27,7 +27,7 @@ from fluvius.observability.instruments import (
 )
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
     from fluvius.application.processor import CommandResult
     from fluvius.data.driver import Database
@@ -76,16 +76,10 @@ def _moving(gauge: Gauge, change: int) -> Callable[..., None]:
     return listener
 
 
-class HttpMetrics:
+class HttpMetrics(HttpMiddleware):
     """ASGI middleware counting requests by route template and status, and timing them."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = CLIENT_CLOSED  # unless a reply starts
 
