@@ -20,8 +20,10 @@ from typer.testing import CliRunner
 from fluvius.cli import application
 from fluvius.data import Database
 from fluvius.service import Service
+from fluvius.settings import Settings
 from fluvius.testing.api import Api, serving, test_settings
 from tests.network import free_port
+from tests.tables import create_all
 
 runner = CliRunner()
 app = application()
@@ -84,16 +86,20 @@ def import_service(root: Path, package: str) -> Service:
     return service
 
 
+async def prepared(service: Service, database_url: str, **changes: Any) -> Settings:
+    """The service's test settings, with `changes`, on a database now holding its tables."""
+    database = Database(database_url)
+    try:
+        await create_all(database, (service.metadata,))
+    finally:
+        await database.dispose()
+    return replace(test_settings(service, database_url), **changes)
+
+
 @asynccontextmanager
 async def served(service: Service, database_url: str, **changes: Any) -> AsyncIterator[Api]:
     """The service's app on a database holding its tables, with `changes` to its settings."""
-    database = Database(database_url)
-    try:
-        async with database.write.begin() as connection:
-            await connection.run_sync(service.metadata.create_all)
-    finally:
-        await database.dispose()
-    async with serving(service, replace(test_settings(service, database_url), **changes)) as api:
+    async with serving(service, await prepared(service, database_url, **changes)) as api:
         yield api
 
 

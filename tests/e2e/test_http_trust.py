@@ -19,14 +19,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from fluvius.data import Database
 from fluvius.fastapi.app import build_app
 from fluvius.fastapi.auth import mint_token
-from fluvius.service import Service
 from fluvius.settings import Settings, SettingsError
-from fluvius.testing import api as testing_api
 from fluvius.testing.api import Api, serving
-from tests.e2e.projects import import_service, served
+from tests.e2e.projects import import_service, prepared, served
 
 pytestmark = pytest.mark.slow
 
@@ -226,18 +223,6 @@ def _jwks_server(document: str) -> Iterator[ThreadingHTTPServer]:
         thread.join()
 
 
-async def _serving_with_jwks(service: Service, database_url: str, url: str) -> Settings:
-    database = Database(database_url)
-    try:
-        async with database.write.begin() as connection:
-            await connection.run_sync(service.metadata.create_all)
-    finally:
-        await database.dispose()
-    return dataclasses.replace(
-        testing_api.test_settings(service, database_url), jwt_secret=None, jwt_jwks_url=url
-    )
-
-
 async def test_unreachable_keys_answer_503_and_fetched_keys_keep_working(
     examples: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -246,7 +231,7 @@ async def test_unreachable_keys_answer_503_and_fetched_keys_keep_working(
     database_url = f"sqlite:///{tmp_path / 'bank.db'}"
     with _jwks_server(keys.document) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        settings = await _serving_with_jwks(service, database_url, url)
+        settings = await prepared(service, database_url, jwt_secret=None, jwt_jwks_url=url)
         async with serving(service, settings) as api, api.client() as client:
             before = await client.get(ACCOUNTS, headers=_bearer(keys.token(settings, "u-1")))
             assert before.status_code == 200, before.text

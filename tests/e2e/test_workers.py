@@ -43,6 +43,7 @@ from fluvius.worker.queues import DatabaseQueue
 from fluvius.worker.relay import Relay
 from tests.e2e.projects import fluvius, fluvius_fails, import_service
 from tests.services import REDIS_URL, require_redis
+from tests.tables import create_all
 
 pytestmark = pytest.mark.slow
 
@@ -137,8 +138,7 @@ async def ledger(
     monkeypatch.setenv("LEDGER_TICKS", str(tmp_path / "ticks"))
     service = import_service(ledger_root, "ledger")
     database = Database(database_url)
-    async with database.write.begin() as connection:
-        await connection.run_sync(service.metadata.create_all)
+    await create_all(database, (service.metadata,))
     tally_type = service.domain("books").aggregate("tally")
     opened = await CommandProcessor(database).execute(
         tally_type, tally_type.handler_for("open-tally").payload()
