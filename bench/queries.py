@@ -96,7 +96,7 @@ async def _run(size: Size) -> list[Row]:
         with tempfile.TemporaryDirectory() as folder:
             root = example_project("bank", Path(folder), database_url=url)
             service = import_service(root, "bank")
-            await _fill(url, size.rows)
+            await fill_accounts(url, size.rows)
             async with (
                 serving(service, test_settings(service, url)) as api,
                 api.client() as client,
@@ -104,7 +104,7 @@ async def _run(size: Size) -> list[Row]:
                 return await _cases(Lister(api, client), size)
 
 
-async def _fill(url: str, rows: int) -> None:
+async def fill_accounts(url: str, rows: int) -> None:
     """`rows` accounts, the balance index, and fresh statistics and visibility map."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:

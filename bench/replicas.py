@@ -15,11 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from bench.projects import example_project, import_service
-from bench.queries import BALANCE_INDEX, FILL
+from bench.queries import fill_accounts
 from bench.report import percentile, show
 from fluvius.service import Service
 from fluvius.testing.api import serving, test_settings
@@ -83,22 +82,11 @@ async def _run(replication: Replication, size: Size) -> list[Row]:
         with tempfile.TemporaryDirectory() as folder:
             root = example_project("bank", Path(folder), database_url=url)
             service = import_service(root, "bank")
-            await _fill(url, size.rows)
+            await fill_accounts(url, size.rows)
             await replication.caught_up()
             replica = replication.on(replication.standbys[0], url)
             on_primary = await _time_primary(service, url, size)
             return on_primary + await _time_replica(service, url, replica, size)
-
-
-async def _fill(url: str, rows: int) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("SELECT setseed(0.42)")
-        await connection.execute(FILL, rows)
-        await connection.execute(BALANCE_INDEX)
-        await connection.execute("VACUUM ANALYZE banking_account")
-    finally:
-        await connection.close()
 
 
 async def _time_primary(service: Service, url: str, size: Size) -> list[Row]:
