@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Column, Integer, MetaData, String
+from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from fluvius.application.views import Handlers, View
 from fluvius.data import Money, new_metadata, view_table
@@ -23,28 +23,24 @@ from tests.runtime.bank import Account, TenantAccount, accounts, log, metadata, 
 from tests.streams.service import TABLES, _runtime
 
 view_metadata = new_metadata()
-owners_table = view_table(
-    view_metadata,
-    "banking_owner_balance",
-    Column("owner", String(80)),
-    Column("balance", Money()),
-    Column("accounts", Integer),
-    Column("last_account", String(36)),
-    key="owner",
-    tenancy=False,
-)
 
 
-tenant_owners_table = view_table(
-    view_metadata,
-    "banking_tenant_owner_balance",
-    Column("owner", String(80)),
-    Column("balance", Money()),
-    Column("accounts", Integer),
-    Column("last_account", String(36)),
-    key="owner",
-    tenancy=True,
-)
+def _owners_table(name: str, *, tenancy: bool) -> Table:
+    """The table of the balance per owner, called `name`."""
+    return view_table(
+        view_metadata,
+        name,
+        Column("owner", String(80)),
+        Column("balance", Money()),
+        Column("accounts", Integer),
+        Column("last_account", String(36)),
+        key="owner",
+        tenancy=tenancy,
+    )
+
+
+owners_table = _owners_table("banking_owner_balance", tenancy=False)
+tenant_owners_table = _owners_table("banking_tenant_owner_balance", tenancy=True)
 
 
 def owners_view(*, extra: int = 1, tenancy: bool = False, handlers: Handlers | None = None) -> View:
