@@ -44,21 +44,6 @@ _PAYLOAD = {
 }
 # A command's file field takes an upload's id; the processor resolves it into the FileInfo.
 _COMMAND = {**_PAYLOAD, "file": code("Upload", Import(_FILES, "Upload"))}
-# Annotations of state fields: what the column holds.
-_STATE = {
-    **_PAYLOAD,
-    "string": code("str"),
-    "text": code("str"),
-    "json": code("JsonValue", Import("pydantic", "JsonValue")),
-    "integer": code("int"),
-    "decimal": code("ExactDecimal", Import(_TYPES, "ExactDecimal")),
-    "float": code("float"),
-    "boolean": code("bool"),
-    "uuid": code("uuid.UUID", _UUID),
-    "ref": code("uuid.UUID", _UUID),
-    "date": code("dt.date", _DATETIME),
-    "datetime": code("dt.datetime", _DATETIME),
-}
 # The Python class of each type's values, as a view casts them.
 _CLASSES = {
     "string": code("str"),
@@ -73,6 +58,14 @@ _CLASSES = {
     "date": code("dt.date", _DATETIME),
     "datetime": code("dt.datetime", _DATETIME),
     "json": code("object"),
+}
+# Annotations of state fields: what the column holds, of those classes but for a decimal (exact)
+# and JSON (a JSON value); a file's is its FileInfo, as in a payload.
+_STATE = {
+    **_PAYLOAD,
+    **_CLASSES,
+    "decimal": code("ExactDecimal", Import(_TYPES, "ExactDecimal")),
+    "json": code("JsonValue", Import("pydantic", "JsonValue")),
 }
 BOUNDS = ("ge", "gt", "le", "lt")
 _COLUMNS = {
