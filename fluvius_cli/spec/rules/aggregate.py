@@ -182,15 +182,9 @@ class AggregateChecker(PartChecker[AggregateSpec]):
         """The field a guard's operand reads: the command's (`$name`) or the state's."""
         if isinstance(operand, FieldRef):
             return self.state_field(path, operand.name, key=False)
-        spec = command.fields.get(operand.name)
-        if spec is None:
-            self.report(
-                path,
-                Code.UNKNOWN_COMMAND_FIELD,
-                f"'${operand.name}' is not a field of command '{name}'",
-                closest(operand.name, command.fields),
-            )
-        return spec
+        return self.payload_field(
+            path, operand.name, command.fields, Code.UNKNOWN_COMMAND_FIELD, f"command '{name}'"
+        )
 
     # Events --------------------------------------------------------------------------------
 
@@ -207,16 +201,15 @@ class AggregateChecker(PartChecker[AggregateSpec]):
     def reference(
         self, path: Path, event_name: str, event: EventSpec, ref: str, target: FieldSpec | None
     ) -> None:
-        source = event.fields.get(ref)
-        if source is None:
-            if self.checker.missing((*self.path, "events", event_name, "fields", ref)):
-                self.report(
-                    path,
-                    Code.UNKNOWN_EVENT_FIELD,
-                    f"'${ref}' is not a field of event '{event_name}'",
-                    closest(ref, event.fields),
-                )
-        elif target is not None and (problem := flow_problem(source, target)):
+        source = self.payload_field(
+            path,
+            ref,
+            event.fields,
+            Code.UNKNOWN_EVENT_FIELD,
+            f"event '{event_name}'",
+            reported=self.checker.missing((*self.path, "events", event_name, "fields", ref)),
+        )
+        if source is not None and target is not None and (problem := flow_problem(source, target)):
             self.report(
                 path, Code.TYPE_MISMATCH, f"'${ref}' cannot be stored in '{path[-1]}': {problem}"
             )

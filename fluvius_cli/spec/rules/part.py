@@ -77,6 +77,23 @@ class PartChecker(Generic[S]):
             )
         return spec
 
+    def payload_field(
+        self,
+        path: Path,
+        name: str,
+        fields: Mapping[str, FieldSpec],
+        code: Code,
+        owner: str,
+        *,
+        reported: bool = True,
+    ) -> FieldSpec | None:
+        """The field `$name` reads from a command's or event's `fields`; when there is none, it is
+        reported at `path` as `code` (unless not `reported`: it was dropped for its errors)."""
+        spec = fields.get(name)
+        if spec is None and reported:
+            self.report(path, code, f"'${name}' is not a field of {owner}", closest(name, fields))
+        return spec
+
     # Changes -------------------------------------------------------------------------------
 
     def changes(

@@ -102,15 +102,9 @@ class ViewChecker(PartChecker[ViewSpec]):
                 return None
             return FieldSpec.model_validate({"type": kind})
         if isinstance(operand, EventFieldRef):
-            spec = event.fields.get(operand.name)
-            if spec is None:
-                self.report(
-                    path,
-                    Code.UNKNOWN_EVENT_FIELD,
-                    f"'${operand.name}' is not a field of event '{reference}'",
-                    closest(operand.name, event.fields),
-                )
-            return spec
+            return self.payload_field(
+                path, operand.name, event.fields, Code.UNKNOWN_EVENT_FIELD, f"event '{reference}'"
+            )
         return None
 
     def action(self, path: Path, role: str, action: str, repeated: bool) -> None:
