@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fluvius.domain.rules import EventFieldRef, FieldRef, Literal, MetadataRef, Reading, ViewRule
-from fluvius_cli.generate import pytypes
-from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
+from fluvius_cli.generate import pytypes, rule_code
+from fluvius_cli.generate.imports import Code, Import, Imports
 from fluvius_cli.generate.view import TableView
 from fluvius_cli.spec.model import ViewSpec
 from fluvius_cli.spec.streams import resolve_from
 
 if TYPE_CHECKING:
     from fluvius_cli.generate.view import DomainView
-
-_RULES = Import("fluvius.domain", "rules")
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class ReadModelView(TableView[ViewSpec]):
         for reference, rule in self.spec.from_.items():
             event = resolve_from(self.domain.project.spec.domains, self.domain.name, reference)
             qualified = f"{event.domain}.{event.aggregate}.{event.event}"
-            found.append((qualified, _rule(rule.read()[0])))
+            found.append((qualified, rule_code.view_rule(rule.read()[0])))
         return found
 
     def imports(self) -> Imports:
@@ -68,26 +65,3 @@ class ReadModelView(TableView[ViewSpec]):
 def read_models(domain: DomainView) -> list[ReadModelView]:
     """The views of `domain`."""
     return [ReadModelView(name, spec, domain) for name, spec in domain.spec.views.items()]
-
-
-def _rule(rule: ViewRule) -> Code:
-    changes = [
-        code(f"rules.Change(rules.Operation.{change.operation.name}, {change.target!r}, ", _RULES)
-        + _reading(change.value)
-        + ")"
-        for change in rule.projection.changes
-    ]
-    projection = code("rules.Projection((", _RULES) + joined(", ", changes)
-    projection = projection + ("," if len(changes) == 1 else "") + "))"
-    delete = ", delete=True" if rule.delete else ""
-    return code("rules.ViewRule(", _RULES) + _reading(rule.key) + ", " + projection + delete + ")"
-
-
-def _reading(value: Reading | FieldRef) -> Code:
-    if isinstance(value, EventFieldRef):
-        return code(f"rules.EventFieldRef({value.name!r})", _RULES)
-    if isinstance(value, MetadataRef):
-        return code(f"rules.MetadataRef({value.name!r})", _RULES)
-    if isinstance(value, Literal):
-        return code(f"rules.Literal({value.value!r})", _RULES)
-    raise TypeError(f"a view's rule cannot read {value!r}")

@@ -14,16 +14,12 @@ from typing import ClassVar, Generic, TypeVar
 from fluvius.casbin.permission import READ
 from fluvius.domain.rules import (
     Change,
-    Comparison,
     EventFieldRef,
     FieldRef,
-    Literal,
     MetadataRef,
-    Operand,
     Operation,
-    Requirement,
 )
-from fluvius_cli.generate import pytypes
+from fluvius_cli.generate import pytypes, rule_code
 from fluvius_cli.generate.event_versions import EventVersions
 from fluvius_cli.generate.imports import Code, Import, Imports, code, joined
 from fluvius_cli.spec.model import (
@@ -38,8 +34,6 @@ from fluvius_cli.spec.model import (
 )
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.streams import resolve
-
-_RULES = Import("fluvius.domain", "rules")
 
 T = TypeVar("T", AggregateSpec, ViewSpec)
 M = TypeVar("M", CommandSpec, EventSpec)
@@ -254,23 +248,12 @@ class CommandView(MessageView[CommandSpec]):
     @property
     def requires(self) -> Code | None:
         """The `requires=` argument of the handler's decorator: the guards as rule objects."""
-        guards = [self._requirement(located.rule) for located in self.spec.guards]
+        fields = self.aggregate.spec.fields
+        guards = [
+            rule_code.requirement(located.rule, fields[located.rule.field])
+            for located in self.spec.guards
+        ]
         return "[" + joined(", ", guards) + "]" if guards else None
-
-    def _requirement(self, rule: Requirement) -> Code:
-        """`rules.Requirement(...)` for one guard, its literals of the field's type."""
-        spec = self.aggregate.spec.fields[rule.field]
-        operands = [self._operand(spec, operand) for operand in rule.operands]
-        arguments = [code(f'"{rule.field}"'), "(" + joined(", ", operands) + ",)"]
-        if rule.comparison is not Comparison.EQ:
-            arguments.append(code(f"rules.Comparison.{rule.comparison.name}"))
-        return code("rules.Requirement(", _RULES) + joined(", ", arguments) + ")"
-
-    @staticmethod
-    def _operand(spec: FieldSpec, operand: Operand) -> Code:
-        if isinstance(operand, Literal):
-            return "rules.Literal(" + pytypes.literal(spec, operand.value) + ")"
-        return code(f'rules.{type(operand).__name__}("{operand.name}")')
 
     @property
     def ref_targets(self) -> list[tuple[str, AggregateView]]:
