@@ -61,8 +61,16 @@ async def _upload(caller: httpx.AsyncClient, body: bytes, content_type: str) -> 
     return data
 
 
-def _attach(patient: str) -> str:
-    return f"/scheduling:attach-scan/patient/{patient}"
+async def _attach(caller: httpx.AsyncClient, patient: str, scan: str) -> httpx.Response:
+    """The answer to attaching the upload `scan` to `patient`."""
+    return await caller.post(f"/scheduling:attach-scan/patient/{patient}", json={"scan": scan})
+
+
+async def _attached(caller: httpx.AsyncClient, patient: str, scan: str) -> httpx.Response:
+    """The upload `scan` attached to `patient`: the command's reply."""
+    response = await _attach(caller, patient, scan)
+    assert response.status_code == 200, response.text
+    return response
 
 
 def _problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -87,8 +95,7 @@ async def test_a_scan_is_uploaded_attached_recorded_and_downloaded(
         assert upload["sha256"] == digest
         assert upload["content_type"] == "application/pdf"
 
-        attached = await desk.post(_attach(patient), json={"scan": upload["id"]})
-        assert attached.status_code == 200, attached.text
+        attached = await _attached(desk, patient, upload["id"])
         recorded = attached.json()["data"]["events"][0]["data"]["scan"]
         expected = {
             "id": upload["id"],
@@ -140,8 +147,7 @@ async def test_a_multipart_upload_takes_the_file_part(
             "image/png",
         )
         patient = await _patient(desk)
-        attached = await desk.post(_attach(patient), json={"scan": data["id"]})
-        assert attached.status_code == 200, attached.text
+        await _attached(desk, patient, data["id"])
         download = await desk.get(f"/scheduling.patient/{patient}/scan")
         assert download.content == PNG
 
@@ -162,21 +168,21 @@ async def test_bad_uploads_and_bad_file_fields_are_refused(
         assert not [path for path in media.rglob("*") if path.is_file()]  # nothing kept
 
         archive = await _upload(desk, ZIP, "application/pdf")
-        refused = await desk.post(_attach(patient), json={"scan": archive["id"]})
+        refused = await _attach(desk, patient, archive["id"])
         body = _problem(refused, 415, "unsupported-file-type")
         assert body["errors"][0]["field"] == "body.scan"
 
         theirs = await _upload(other, PDF, "application/pdf")
-        refused = await desk.post(_attach(patient), json={"scan": theirs["id"]})
+        refused = await _attach(desk, patient, theirs["id"])
         assert _problem(refused, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
 
-        unknown = await desk.post(_attach(patient), json={"scan": str(uuid.uuid4())})
+        unknown = await _attach(desk, patient, str(uuid.uuid4()))
         assert _problem(unknown, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
-        _problem(await desk.post(_attach(patient), json={"scan": "x"}), 422, "invalid-request")
+        _problem(await _attach(desk, patient, "x"), 422, "invalid-request")
 
         stale = await _upload(desk, PDF, "application/pdf")
         await _expire(api, database_url, stale["id"])
-        expired = await desk.post(_attach(patient), json={"scan": stale["id"]})
+        expired = await _attach(desk, patient, stale["id"])
         body = _problem(expired, 422, "invalid-file")
         assert "expired" in body["detail"]
 
@@ -191,7 +197,7 @@ async def test_a_file_over_its_fields_limit_is_refused_with_413(
     ):
         patient = await _patient(desk)
         upload = await _upload(desk, big, "application/pdf")
-        refused = await desk.post(_attach(patient), json={"scan": upload["id"]})
+        refused = await _attach(desk, patient, upload["id"])
         assert _problem(refused, 413, "file-too-large")["errors"][0]["field"] == "body.scan"
 
 
@@ -203,8 +209,7 @@ async def test_only_who_may_read_the_row_downloads_its_file(
             mine, theirs = await _patient(desk, "p-1"), await _patient(desk, "p-2")
             for patient in (mine, theirs):
                 upload = await _upload(desk, PDF, "application/pdf")
-                response = await desk.post(_attach(patient), json={"scan": upload["id"]})
-                assert response.status_code == 200, response.text
+                await _attached(desk, patient, upload["id"])
         async with api.client("patient", sub="p-1") as patient_1:
             assert (await patient_1.get(f"/scheduling.patient/{mine}/scan")).content == PDF
             denied = await patient_1.get(f"/scheduling.patient/{theirs}/scan")
@@ -272,8 +277,7 @@ async def test_the_expiry_worker_forgets_unused_expired_uploads_only(
     ):
         patient = await _patient(desk)
         used, waiting, stale = [await _upload(desk, PDF, "application/pdf") for _ in "abc"]
-        response = await desk.post(_attach(patient), json={"scan": used["id"]})
-        assert response.status_code == 200, response.text
+        await _attached(desk, patient, used["id"])
         await _expire(api, database_url, used["id"])
         await _expire(api, database_url, stale["id"])
 
@@ -288,7 +292,7 @@ async def test_the_expiry_worker_forgets_unused_expired_uploads_only(
         assert await runtime.media.size(used["id"]) == len(PDF)
         download = await desk.get(f"/scheduling.patient/{patient}/scan")
         assert download.content == PDF
-        refused = await desk.post(_attach(patient), json={"scan": stale["id"]})
+        refused = await _attach(desk, patient, stale["id"])
         assert _problem(refused, 422, "invalid-file")["errors"][0]["field"] == "body.scan"
 
 
@@ -308,8 +312,7 @@ def test_verify_checks_every_recorded_file_against_its_sha256(
         ):
             upload = await _upload(desk, PDF, "application/pdf")
             patient = await _patient(desk)
-            response = await desk.post(_attach(patient), json={"scan": upload["id"]})
-            assert response.status_code == 200, response.text
+            await _attached(desk, patient, upload["id"])
             return str(upload["id"])
 
     upload_id = asyncio.run(attach())
@@ -353,8 +356,7 @@ async def test_a_download_from_s3_can_redirect_to_a_signed_url(
     ):
         patient = await _patient(desk)
         upload = await _upload(desk, PDF, "application/pdf")
-        response = await desk.post(_attach(patient), json={"scan": upload["id"]})
-        assert response.status_code == 200, response.text
+        await _attached(desk, patient, upload["id"])
         redirect = await desk.get(f"/scheduling.patient/{patient}/scan")
         assert redirect.status_code == 307
         signed = redirect.headers["location"]
