@@ -35,8 +35,8 @@ from fluvius_cli.spec.model import (
 from fluvius_cli.spec.names import pascal, snake
 from fluvius_cli.spec.streams import resolve
 
-T = TypeVar("T", AggregateSpec, ViewSpec)
-M = TypeVar("M", CommandSpec, EventSpec)
+T = TypeVar("T", bound=AggregateSpec | ViewSpec)
+M = TypeVar("M", bound=CommandSpec | EventSpec)
 
 
 @dataclass(frozen=True)
