@@ -53,7 +53,9 @@ class Load:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a load run measured, over `seconds` after the warm-up."""
+    """What a load run measured, over `seconds` after the warm-up: from `started_at`
+    (time.monotonic(), the same clock in every process of the machine), during which the load
+    generator itself used `cpu_seconds` of CPU time."""
 
     requests: int
     errors: int
@@ -61,6 +63,8 @@ class Outcome:
     p50_ms: float
     p99_ms: float
     statuses: dict[str, int] = field(default_factory=dict)
+    started_at: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -179,6 +183,7 @@ async def run(
 async def _apply(load: Load) -> Outcome:
     """Drive every connection in a closed loop and measure the replies after the warm-up."""
     connections = [await Connection.open(load.port) for _ in load.connections]
+    started_at = time.monotonic() + load.warmup_s
     started = time.perf_counter() + load.warmup_s
     until = started + load.duration_s
     latencies: list[float] = []
@@ -204,6 +209,13 @@ async def _apply(load: Load) -> Outcome:
                     latencies.append(done - sent)
         connection.close()
 
+    async def cpu_in_window() -> float:
+        await asyncio.sleep(started - time.perf_counter())
+        before = time.process_time()
+        await asyncio.sleep(until - time.perf_counter())
+        return time.process_time() - before
+
+    cpu = asyncio.ensure_future(cpu_in_window())
     await asyncio.gather(*map(drive, connections, load.connections))
     return Outcome(
         requests=len(latencies),
@@ -212,6 +224,8 @@ async def _apply(load: Load) -> Outcome:
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
         statuses={str(status): n for status, n in sorted(statuses.items())},
+        started_at=started_at,
+        cpu_seconds=await cpu,
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Connection, Request, send_all
+from bench.processes import process_tree, status_kib
 from tests.network import free_port as free_port  # the benchmarks take it from here
 
 UVICORN_STARTED = b"Application startup complete"
@@ -37,9 +38,13 @@ class Server:
     port: int
     log: Path
 
+    def pids(self) -> list[int]:
+        """The server's process and all its descendants."""
+        return process_tree(self.process.pid)
+
     def rss_bytes(self) -> int:
         """The resident memory of the server's process and all its descendants."""
-        return sum(_rss_bytes(pid) for pid in _process_tree(self.process.pid))
+        return sum(status_kib(pid, "VmRSS") * 1024 for pid in self.pids())
 
 
 def fluvius_run(root: Path, port: int, *, workers: int = 1) -> list[str]:
@@ -128,40 +133,6 @@ def _count(log: Path, marker: bytes) -> int:
 
 def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            parent = _parent(entry)
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry.name))
-    tree, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        tree.append(pid)
-        pending += children.get(pid, [])
-    return tree
-
-
-def _parent(process: Path) -> int | None:
-    try:
-        stat = (process / "stat").read_text()
-    except OSError:  # it ended meanwhile
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def generated_environment(database_url: str) -> dict[str, str]:
