@@ -38,6 +38,7 @@ from pyinstrument.frame import Frame
 from sqlalchemy.engine import make_url
 
 from bench.postgres import asyncpg_dsn, scratch_database
+from bench.profiles import part_of
 from bench.projects import example_project, import_service
 from bench.report import percentile, show
 from fluvius.application.processor import CommandContext, CommandProcessor
@@ -383,23 +384,9 @@ async def _profile(fluvius: FluviusBank, ids: Ids) -> list[list[object]]:
     ]
 
 
-EVENT_LOOP = "asyncio event loop: scheduling, socket writes and reads"
-WAITING = "waiting for PostgreSQL (event loop idle)"
-PARTS = (
-    ("/sqlalchemy/", "SQLAlchemy: statements, compilation cache, results, greenlet bridge"),
-    ("/asyncpg/", "asyncpg: protocol, encoding"),
-    ("/pydantic", "pydantic: validation, dumps"),
-    ("/fluvius/", "fluvius runtime and generated code, with the stdlib they call"),
-    ("/asyncio/", EVENT_LOOP),
-)
-
-
 def _attribute(frame: Frame, inherited: str, parts: dict[str, float]) -> None:
     """Add each frame's own time to its part: its library's, or else its caller's."""
-    path = frame.file_path or ""
-    part = next((name for marker, name in PARTS if marker in path), inherited)
-    if path.endswith("selectors.py") and frame.function == "select":
-        part = WAITING
+    part = part_of(frame.file_path or "", frame.function, inherited)
     parts[part] = parts.get(part, 0.0) + frame.total_self_time
     for child in frame.children:
         if not child.is_synthetic:  # synthetic children hold self time, counted above
