@@ -113,17 +113,18 @@ async def _compare(bench: Bench, workers: int) -> list[tuple[object, ...]]:
     )
     headers = bearer_headers(bench.root)
     async with generated, handwritten:
-        accounts = await _open_accounts(generated_port, headers, max(bench.clients))
+        accounts = await open_accounts(generated_port, headers, max(bench.clients))
         rows: list[tuple[object, ...]] = []
         for clients in bench.clients:
-            deposits = _deposits(accounts[:clients], headers)
-            a = await loadgen.run(_load(bench, generated_port, deposits))
-            b = await loadgen.run(_load(bench, handwritten_port, deposits))
+            connections = deposits(accounts[:clients], headers)
+            a = await loadgen.run(_load(bench, generated_port, connections))
+            b = await loadgen.run(_load(bench, handwritten_port, connections))
             rows.append(_row(clients, a, b))
         return rows
 
 
-async def _open_accounts(port: int, headers: tuple[tuple[str, str], ...], count: int) -> list[str]:
+async def open_accounts(port: int, headers: tuple[tuple[str, str], ...], count: int) -> list[str]:
+    """Open `count` bank accounts on the server at `port`; their ids."""
     bodies = [
         f'{{"owner": "client-{n}", "initial_deposit": "100", "opened_on": "2026-01-01"}}'
         for n in range(count)
@@ -131,7 +132,7 @@ async def _open_accounts(port: int, headers: tuple[tuple[str, str], ...], count:
     return await create(port, "/banking:open-account/account/:new", bodies, headers)
 
 
-def _deposits(accounts: list[str], headers: tuple[tuple[str, str], ...]) -> list[list[Request]]:
+def deposits(accounts: list[str], headers: tuple[tuple[str, str], ...]) -> list[list[Request]]:
     """One connection per account, depositing on it again and again."""
     return [
         [Request("POST", f"/banking:deposit/account/{account}", DEPOSIT, headers)]

@@ -31,6 +31,7 @@ EXPECTED = {
     "rules": ("reads one other aggregate", "async handler", "a/b"),
     "media": ("upload MB/s", "download MB/s", "peak above idle MiB"),
     "views": ("PostgreSQL", "events/s"),
+    "scaleout": ("deposit/s", "get one/s", "Where the CPU goes under list", "PostgreSQL backends"),
 }
 
 pytestmark = pytest.mark.slow
