@@ -26,7 +26,7 @@ T = TypeVar("T")
 READ_SOURCE = "Read-Source"
 
 
-def consistency_token(
+async def consistency_token(
     token: Annotated[
         str | None, Header(alias=HEADER, max_length=256, include_in_schema=False)
     ] = None,

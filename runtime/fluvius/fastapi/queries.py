@@ -86,7 +86,7 @@ def only_parameters(*names: str) -> Any:
     """A dependency refusing (400) a query parameter the route does not declare."""
     declared = frozenset(names)
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         unknown = sorted(set(request.query_params) - declared)
         if unknown:
             allowed = ", ".join(sorted(declared)) or "none"
