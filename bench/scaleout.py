@@ -198,10 +198,9 @@ async def _postmaster(url: str) -> int:
     """The pid of the PostgreSQL server's postmaster (it must run on this machine)."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        backend: int = await connection.fetchval("SELECT pg_backend_pid()")
+        postmaster = parent_of(await connection.fetchval("SELECT pg_backend_pid()"))
     finally:
         await connection.close()
-    postmaster = parent_of(backend)
     if postmaster is None:
         raise RuntimeError("PostgreSQL's processes are not visible: it must run on this machine")
     return postmaster
