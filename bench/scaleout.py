@@ -83,6 +83,7 @@ class Measured:
     server: float
     postgres: float
     loadgen: float
+    bench: float
     machine: float
 
 
@@ -115,8 +116,7 @@ def main(quick: bool = False) -> None:
             _cpu_rows(steps, load),
             "server parts: the servers' CPU time (/proc) split by py-spy's samples of a second "
             "run, each to the innermost library on its stack; PostgreSQL: the backends of the "
-            "bench's database; rest: everything else on the machine, the bench itself and "
-            "anything else running",
+            "bench's database; rest: everything else running on the machine",
         )
 
 
@@ -161,7 +161,7 @@ async def _measure(bench: Bench, server: Server, connections: list[list[Request]
     servers = server.pids()
 
     def tick() -> None:
-        meter.sample([*servers, *children_of(bench.postmaster)])
+        meter.sample([os.getpid(), *servers, *children_of(bench.postmaster)])
 
     tick()
     load = Load(server.port, connections, bench.size.duration_s, bench.size.warmup_s)
@@ -178,6 +178,7 @@ async def _measure(bench: Bench, server: Server, connections: list[list[Request]
         server=share(meter.used(servers, start, end)),
         postgres=share(meter.used(backends, start, end)),
         loadgen=share(outcome.cpu_seconds),
+        bench=share(meter.used([os.getpid()], start, end)),
         machine=share(meter.machine_used(start, end)),
     )
 
@@ -230,7 +231,7 @@ def _throughput(step: Step) -> list[object]:
 
 def _cpu_rows(steps: Sequence[Step], load: str) -> list[list[object]]:
     """Per part, each step's CPU in % of one core: the servers' parts, then PostgreSQL, the
-    load generator and the rest of the machine, then the totals."""
+    load generator, the bench and the rest of the machine, then the totals."""
     parts: list[dict[str, float]] = []
     for step in steps:
         measured, samples = step.measured[load], step.profiled[load]
@@ -240,10 +241,12 @@ def _cpu_rows(steps: Sequence[Step], load: str) -> list[list[object]]:
                 **{f"server: {part}": measured.server * n / total for part, n in samples.items()},
                 "PostgreSQL backends": measured.postgres,
                 "load generator": measured.loadgen,
+                "the bench itself (sampling /proc)": measured.bench,
                 "rest of the machine": measured.machine
                 - measured.server
                 - measured.postgres
-                - measured.loadgen,
+                - measured.loadgen
+                - measured.bench,
             }
         )
     names = sorted(
