@@ -202,10 +202,12 @@ def _command_query(commands: Table) -> Select[Any]:
 
 
 @cache
-def _state_query(table: Table, *, lock: bool) -> Select[Any]:
+def _state_query(table: Table, *, lock: bool, announce: bool = False) -> Select[Any]:
     query = select(table).where(table.c.id == bindparam("id"))
     if has_tenancy(table):
         query = query.where(table.c.tenant_id == bindparam("tenant_id"))
+    if announce:
+        query = query.add_columns(*_ANNOUNCING)
     return query.with_for_update() if lock else query
 
 
@@ -241,11 +243,14 @@ def _tenant_row_query(table: Table) -> Select[Any]:
 
 
 # The transaction takes its id before the positions of its events (the settled horizon of
-# fluvius.data.horizon relies on it), and wakes the log's live readers when it commits.
-_ANNOUNCE = select(
-    func.pg_current_xact_id().cast(Text),
-    func.pg_notify(bindparam("channel"), literal_column("''")),
+# fluvius.data.horizon relies on it), and wakes the log's live readers when it commits. A
+# command that locks its state row does both in that statement, saving the write a round trip.
+_ANNOUNCING = (
+    func.pg_current_xact_id().cast(Text).label("_announced_transaction"),
+    func.pg_notify(bindparam("channel"), literal_column("''")).label("_announced"),
 )
+_ANNOUNCE = select(*_ANNOUNCING)
+_ANNOUNCED_COLUMNS = frozenset(column.name for column in _ANNOUNCING)
 
 
 @cache
@@ -368,6 +373,7 @@ class EventStore:
         self.log = log
         self.driver = driver
         self._sql_log: SqlLog = connection.sync_engine.logger
+        self._announced = False
 
     async def _rows(
         self, statement: Executable, parameters: Mapping[str, Any]
@@ -404,13 +410,21 @@ class EventStore:
         tenant: str | None,
         lock: bool = False,
     ) -> State | None:
-        """The aggregate's state row; with `lock`, held until the transaction ends."""
+        """The aggregate's state row; with `lock`, held until the transaction ends (on
+        PostgreSQL the same statement then announces the transaction's writes, see `write`)."""
         table = storage_of(aggregate_type).table
         parameters: dict[str, Any] = {"id": aggregate_id}
         if has_tenancy(table):
             parameters["tenant_id"] = _required_tenant(table, tenant)
-        rows = await self._rows(_state_query(table, lock=lock), parameters)
-        return aggregate_type.state_type.model_validate(rows[0]) if rows else None
+        announce = lock and self.connection.dialect.name == "postgresql"
+        if announce:
+            parameters["channel"] = self.log.channel
+        rows = await self._rows(_state_query(table, lock=lock, announce=announce), parameters)
+        if not rows:
+            return None
+        self._announced |= announce
+        row = {key: value for key, value in rows[0].items() if key not in _ANNOUNCED_COLUMNS}
+        return aggregate_type.state_type.model_validate(row)
 
     async def history(
         self,
@@ -489,9 +503,10 @@ class EventStore:
         are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
         each: on SQLite, which has no network between them, and under SQLAlchemy's statement
         listeners, which expect to see each write. On PostgreSQL a statement before them takes
-        the transaction's id ahead of the events' positions and wakes the live readers at commit.
+        the transaction's id ahead of the events' positions and wakes the live readers at commit:
+        the lock of `load_state`, when the command took one, or else one of its own.
         """
-        if events and self.connection.dialect.name == "postgresql":
+        if events and self.connection.dialect.name == "postgresql" and not self._announced:
             await self._rows(_ANNOUNCE, {"channel": self.log.channel})
         if self.driver is not None and events:
             written = await self._write_together(events, state, command)
