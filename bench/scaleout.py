@@ -252,10 +252,16 @@ def _cpu_rows(steps: Sequence[Step], load: str) -> list[list[object]]:
     names = sorted(
         {name for step in parts for name in step}, key=lambda name: -parts[0].get(name, 0)
     )
-    servers = [step.measured[load].server for step in steps]
-    machine = [step.measured[load].machine for step in steps]
+    by_step = [step.measured[load] for step in steps]
     return [
         *([name, *(step.get(name, 0.0) for step in parts)] for name in names),
-        ["server processes, all parts", *servers],
-        ["machine busy", *machine],
+        ["server processes, all parts", *(each.server for each in by_step)],
+        ["machine busy", *(each.machine for each in by_step)],
+        [
+            "server CPU per request, ms",
+            *(
+                10 * each.server / each.outcome.rate if each.outcome.rate else float("nan")
+                for each in by_step
+            ),
+        ],
     ]
