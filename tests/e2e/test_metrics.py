@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 OPEN = "/banking:open-account/account/:new"
 OPENING = {"owner": "ann", "initial_deposit": "10", "opened_on": "2024-03-01"}
+OWNER_SUMMARY = "view:banking.owner_summary:banking"  # the projector's checkpoint and reader
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -109,6 +110,7 @@ async def test_the_numbers_move_as_commands_are_sent(
         # no workers run: the relay is behind by every event, and no job is queued yet
         lag = "fluvius_checkpoint_lag_events"
         assert _value(after, lag, checkpoint="relay:banking") == 4
+        assert _value(after, lag, checkpoint=OWNER_SUMMARY) == 4
         assert _value(after, "fluvius_db_connections_in_use", engine="write") == 0
 
         relay = Relay(
@@ -134,10 +136,11 @@ async def test_the_numbers_move_as_commands_are_sent(
         assert _value(last, requests, method="GET", route="unmatched", status="404") >= 1
 
 
-async def test_the_lag_of_the_relay_and_of_a_stream_is_measured(
+async def test_the_lag_of_the_relay_a_projector_and_a_stream_is_measured(
     examples: dict[str, Path], database_url: str
 ) -> None:
     service = import_service(examples["bank"], "bank")
+    readers = ("relay:banking", OWNER_SUMMARY, "stream:money:banking")
     gives_up = Receiver(failing=5)  # a webhook's five attempts at the first event: a dead letter
     async with receiving(gives_up) as receiver:
         stream = {"FLUVIUS_STREAM_MONEY_URL": receiver.url, "FLUVIUS_STREAM_MONEY_SECRET": SECRET}
@@ -162,20 +165,19 @@ async def test_the_lag_of_the_relay_and_of_a_stream_is_measured(
             lag = "fluvius_checkpoint_lag_events"
             for _ in range(600):
                 after = await _scrape(teller)
-                behind = [
-                    _value(after, lag, checkpoint=name)
-                    for name in ("relay:banking", "stream:money:banking")
-                ]
-                if len(receiver.envelopes) == 2 and behind == [0, 0]:
+                behind = [_value(after, lag, checkpoint=name) for name in readers]
+                if len(receiver.envelopes) == 2 and behind == [0, 0, 0]:
                     break
                 await asyncio.sleep(0.05)
             assert len(receiver.envelopes) == 2, "the stream never published the deposits"
-            assert behind == [0, 0]
+            assert behind == [0, 0, 0]
+            summary = await teller.get("/banking.owner_summary/ann")
+            assert summary.json()["data"]["accounts"] == 1  # the lag is that of rows one can read
 
     def moved(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)
 
-    for reader in ("relay:banking", "stream:money:banking"):
+    for reader in readers:  # each read the four events, the projector in its view's transaction
         assert moved("fluvius_read_lag_seconds_count", reader=reader) == 4
         assert moved("fluvius_read_lag_seconds_sum", reader=reader) > 0
         assert _value(after, "fluvius_read_lag_last_seconds", reader=reader) > 0

@@ -1,6 +1,7 @@
 """`/metrics`: the instruments of this process, or of every process of `fluvius run --workers N`,
 and what the database says at the time of the scrape: jobs by worker and state, how far each
-relay and each running stream is behind its logs, and each read replica behind the primary."""
+relay, each view's projector and each running stream is behind its logs, and each read replica
+behind the primary."""
 
 from __future__ import annotations
 
@@ -84,6 +85,11 @@ async def _lags(connection: AsyncConnection, service: Service, settings: Setting
         labels=["checkpoint"],
     )
     readers = [(relay_name(domain.name), domain) for domain, _workers in relayed(service)]
+    readers += [
+        (view.checkpoint(name), service.domain(name))
+        for view in service.views()
+        for name in view.domains()
+    ]
     readers += [
         (checkpoint_name(stream.name, name), service.domain(name))
         for stream in service.streams

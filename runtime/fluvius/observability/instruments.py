@@ -51,7 +51,7 @@ READ_LAG = Histogram(
     "fluvius_read_lag_seconds",
     "Time from an event's recording to its handling by a reader of the log, by reader: the "
     "relay queuing its jobs (relay:<domain>), a stream publishing it (stream:<stream>:<domain>), "
-    "a projector applying it.",
+    "a view's projector applying it (view:<domain>.<view>:<domain>).",
     ["reader"],
     registry=REGISTRY,
     buckets=LAG_BUCKETS,

@@ -6,6 +6,8 @@ whatever crashes or restarts. The transaction holds the view's lease: on Postgre
 transaction-level advisory lock named after the view (an instance that cannot take it skips the
 round; one that dies loses it with its connection), on SQLite the write lock of BEGIN IMMEDIATE.
 The checkpoint is read inside that transaction, so two instances never fold the same events.
+After each batch it reports the read lag of the events it read (`fluvius_read_lag_seconds`),
+under the name of its checkpoint in that log (`view:<domain>.<view>:<log's domain>`).
 
 A view whose definition changed (its fingerprint differs from the one recorded with its
 checkpoints), or that is new, is emptied and folded again from the start of every log, while
@@ -26,6 +28,7 @@ from fluvius.data.driver import Database
 from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.domain.rules import with_metadata
+from fluvius.observability.instruments import report_lag
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
@@ -164,6 +167,7 @@ class Projector:
             reached = _checkpoint(rows[-1])
             await self.checkpoints.save(connection, name, reached)
         await self.view.progress.moved(domain.name, reached)
+        report_lag(name, (row.recorded_at for row in rows))
         return len(rows)
 
     async def _read(
