@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Enum,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
 
 from fluvius.application.views import Handlers, View
-from fluvius.data import Money, new_metadata, view_table
+from fluvius.data import Money, UtcDateTime, json_type, new_metadata, view_table
 from fluvius.domain.rules import (
     Change,
     EventFieldRef,
@@ -41,6 +55,74 @@ def _owners_table(name: str, *, tenancy: bool) -> Table:
 
 owners_table = _owners_table("banking_owner_balance", tenancy=False)
 tenant_owners_table = _owners_table("banking_tenant_owner_balance", tenancy=True)
+
+
+kinds_table = view_table(
+    view_metadata,
+    "banking_owner_kinds",
+    Column("owner", String(80)),
+    Column("note", Text()),
+    Column("count", BigInteger()),
+    Column("amount", Money()),
+    Column("ratio", Float()),
+    Column("flag", Boolean()),
+    Column("account", Uuid()),
+    Column("day", Date()),
+    Column("at", UtcDateTime()),
+    Column("extra", json_type()),
+    Column(
+        "level",
+        Enum("low", "high", name="level", native_enum=False, create_constraint=True, length=4),
+    ),
+    key="owner",
+    tenancy=False,
+)
+KINDS = {
+    "owner": str,
+    "note": str,
+    "count": int,
+    "amount": Decimal,
+    "ratio": float,
+    "flag": bool,
+    "account": uuid.UUID,
+    "day": dt.date,
+    "at": dt.datetime,
+    "extra": object,
+    "level": str,
+}
+
+
+def kinds_view() -> View:
+    """A row per owner with a column of each type a view's field may have, set by each
+    account opened."""
+    literals = {
+        "note": "a long note",
+        "ratio": 0.25,
+        "flag": True,
+        "day": "2024-03-01",
+        "extra": {"tags": ["a", "b"], "n": 1},
+        "level": "high",
+    }
+    changes = [Change(Operation.SET, name, Literal(value)) for name, value in literals.items()]
+    changes += [
+        Change(Operation.ADD, "count", Literal(1)),
+        Change(Operation.ADD, "amount", EventFieldRef("initial_deposit")),
+        Change(Operation.SET, "account", MetadataRef("aggregate_id")),
+        Change(Operation.SET, "at", MetadataRef("recorded_at")),
+    ]
+    return View(
+        name="owner_kinds",
+        domain="banking",
+        table=kinds_table,
+        key="owner",
+        types=KINDS,
+        defaults={"count": 0, "amount": Decimal(0)},
+        rules={
+            "banking.account.account-opened": ViewRule(
+                EventFieldRef("owner"), Projection(tuple(changes))
+            )
+        },
+    )
 
 
 def owners_view(*, extra: int = 1, tenancy: bool = False, handlers: Handlers | None = None) -> View:

@@ -4,6 +4,7 @@ and rebuilt when its definition changes."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 from collections.abc import Mapping
@@ -16,7 +17,14 @@ from fluvius.application import CommandContext, CommandProcessor
 from fluvius.data import Database
 from fluvius.worker.projector import Projector
 from tests.runtime.bank import Account, Deposit, OpenAccount, TenantAccount
-from tests.views.service import owners_table, owners_view, tenant_owners_table, view_service
+from tests.views.service import (
+    kinds_table,
+    kinds_view,
+    owners_table,
+    owners_view,
+    tenant_owners_table,
+    view_service,
+)
 
 WAIT_S = 30
 
@@ -186,3 +194,30 @@ async def test_a_running_projector_folds_a_commit_without_waiting_for_its_poll(
         stop.set()
         await running
     assert (await _rows(database))["ann"]["accounts"] == 1
+
+
+async def test_a_row_of_every_column_type_is_written_and_read_back(
+    database: Database, processor: CommandProcessor
+) -> None:
+    view = kinds_view()
+    projector = Projector(view_service(view), view, database)
+    await _open(processor, "ann", "2.5")
+    last = await _open(processor, "ann", "1")
+    await _open(processor, "bob", "4")
+    await _project(projector, 3)
+    async with database.write.connect() as connection:
+        found = (await connection.execute(select(kinds_table))).mappings().all()
+    rows = {row["owner"]: dict(row) for row in found}
+    ann = rows["ann"]
+    assert (ann["count"], ann["amount"], ann["account"]) == (2, Decimal("3.5"), last)
+    assert (ann["note"], ann["ratio"], ann["flag"], ann["level"]) == (
+        "a long note",
+        0.25,
+        True,
+        "high",
+    )
+    assert ann["day"] == dt.date(2024, 3, 1)
+    assert ann["at"].tzinfo is not None
+    assert ann["extra"] == {"tags": ["a", "b"], "n": 1}
+    assert rows["bob"]["amount"] == Decimal(4)
+    assert await projector.differences() == []

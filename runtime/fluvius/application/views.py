@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fluvius.data.reader import Checkpoint
 from fluvius.domain.rules import ViewRule
@@ -165,8 +165,7 @@ def _source(handler: Handler) -> str:
         return repr(handler)
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One event as a view sees it: its name, rule and what it reads, the row it changes."""
 
     event: str

@@ -167,6 +167,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if not isinstance(value, dt.datetime):
             return None
+        if value.tzinfo is dt.UTC:  # as asyncpg returns them: a log read makes a million
+            return value
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

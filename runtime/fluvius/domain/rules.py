@@ -15,7 +15,7 @@ the type of the state field it meets (a spec literal `"1.5"` into `Decimal("1.5"
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -83,9 +83,15 @@ class MetadataRef:
         return message.get(METADATA_PREFIX + self.name)
 
 
-def with_metadata(fields: Values, metadata: Values) -> dict[str, Any]:
-    """An event's fields with its metadata beside them, as `MetadataRef`s read them."""
-    return {**fields, **{METADATA_PREFIX + name: metadata.get(name) for name in EVENT_METADATA}}
+_PREFIXED = tuple(METADATA_PREFIX + name for name in EVENT_METADATA)
+
+
+def with_metadata(fields: Values, metadata: Sequence[Any]) -> dict[str, Any]:
+    """An event's fields with its metadata beside them, as `MetadataRef`s read them: `metadata`
+    holds a value for each name of EVENT_METADATA, in its order."""
+    message = dict(fields)
+    message.update(zip(_PREFIXED, metadata, strict=True))
+    return message
 
 
 Operand = Literal | EventFieldRef | FieldRef

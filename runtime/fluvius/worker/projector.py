@@ -20,21 +20,21 @@ import asyncio
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select
 
 from fluvius.application.views import TENANT_COLUMN, Identity, Rows, Step, View
 from fluvius.data.driver import Database
+from fluvius.data.keyed import Upsert, matching
 from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
-from fluvius.domain.rules import with_metadata
+from fluvius.domain.rules import EVENT_METADATA, with_metadata
 from fluvius.observability.instruments import report_lag
 from fluvius.worker.loops import Heartbeat, keep_running
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
-    from sqlalchemy import ColumnElement
+    from sqlalchemy import ColumnElement, Table
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from fluvius.data.commits import CommitSignals
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from fluvius.settings import Settings
 
 BATCH = 5000
+_TENANT = list(EVENT_METADATA).index("tenant")  # where a log row's tenant is among its metadata
 
 
 def lock_key(view: View) -> int:
@@ -62,6 +63,8 @@ class Projector:
         self.batch = batch
         self.checkpoints = Checkpoints(service.tables.checkpoints)
         self.heartbeat = Heartbeat()
+        self.upsert = Upsert(view.table, database.dialect)
+        self._events: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
 
     async def run_once(self) -> int:
         """Fold what is past each checkpoint, a batch per domain; return how many events were
@@ -174,7 +177,8 @@ class Projector:
         self, connection: AsyncConnection, domain: Domain, after: Checkpoint
     ) -> Sequence[Any]:
         """The next log rows past `after` with the gap-safe reader, with only what a view's
-        rules read of them: an event the view ignores costs no parsing."""
+        rules read of them: (transaction id, position, aggregate, event, schema version, data,
+        then the metadata of EVENT_METADATA in its order)."""
         events = domain.log.events
         query = LogReader(self.database.write, domain.log, domain.aggregates).query(
             after, self.batch
@@ -182,36 +186,43 @@ class Projector:
         narrowed = query.with_only_columns(
             events.c.transaction_id,
             events.c.position,
-            events.c.event_id,
             events.c.aggregate,
-            events.c.aggregate_id,
             events.c.name,
             events.c.schema_version,
             events.c.data,
-            events.c.metadata["user"].as_string().label("user"),
-            events.c.metadata["tenant"].as_string().label("tenant"),
-            events.c.recorded_at,
+            *_metadata_columns(events),
         )
         return (await connection.execute(narrowed)).all()
 
     def _steps(self, domain: Domain, rows: Sequence[Any]) -> list[Step]:
         """What each row the view reads does to it, in log order."""
+        reads = self._reads(domain)
         steps = []
-        for row in rows:
-            event = f"{domain.name}.{row.aggregate}.{row.name}"
-            if event not in self.view.rules:
+        for _transaction, _position, aggregate, name, version, data, *metadata in rows:
+            read = reads.get((aggregate, name))
+            if read is None:
                 continue
-            metadata = {
-                "aggregate_id": row.aggregate_id,
-                "event_id": row.event_id,
-                "recorded_at": row.recorded_at,
-                "user": row.user,
-                "tenant": row.tenant,
-            }
-            message = with_metadata(_current(domain, row), metadata)
-            if (step := self.view.step(event, message, row.tenant)) is not None:
+            event, current = read
+            if version != current:  # an older shape: through the aggregate's upcasters
+                upcast = domain.aggregate(aggregate).load_event(name, version, data)
+                data = upcast.model_dump(mode="json")
+            message = with_metadata(data, metadata)
+            if (step := self.view.step(event, message, metadata[_TENANT])) is not None:
                 steps.append(step)
         return steps
+
+    def _reads(self, domain: Domain) -> dict[tuple[str, str], tuple[str, int]]:
+        """The events of `domain` the view reads, by (aggregate, event): the rule's name of
+        each (`domain.aggregate.event`) and its current schema version."""
+        if domain.name not in self._events:
+            reads = {}
+            for event in self.view.rules:
+                name, aggregate, event_name = event.split(".")
+                if name == domain.name:
+                    current = domain.aggregate(aggregate).events[event_name].event
+                    reads[(aggregate, event_name)] = (event, current.schema_version)
+            self._events[domain.name] = reads
+        return self._events[domain.name]
 
     async def _leased(self, connection: AsyncConnection, *, wait: bool = False) -> bool:
         """Take the view's lease for the transaction of `connection`: False when another
@@ -241,48 +252,25 @@ class Projector:
         for step in steps:
             self.view.fold(rows, step)
         gone = [identity for identity, row in rows.items() if row is None]
-        kept = [row for row in rows.values() if row is not None]
         if gone:
             await connection.execute(delete(self.view.table).where(self._matching(gone)))
-        if kept:
-            await connection.execute(self._upsert(), kept)
+        await self.upsert.write(connection, [row for row in rows.values() if row is not None])
 
     async def _load(self, connection: AsyncConnection, identities: set[Identity]) -> Rows:
-        query = select(self.view.table).where(self._matching(list(identities)))
-        found = (await connection.execute(query)).mappings().all()
-        return {self._identity_of(row): dict(row) for row in found}
+        query = select(self.view.table).where(self._matching(identities))
+        names = self.view.table.columns.keys()
+        found = [dict(zip(names, row, strict=True)) for row in await connection.execute(query)]
+        return {self._identity_of(row): row for row in found}
 
     def _identity_of(self, row: Any) -> Identity:
         tenant = row[TENANT_COLUMN] if self.view.tenancy else None
         return (tenant, row[self.view.key])
 
-    def _matching(self, identities: list[Identity]) -> ColumnElement[bool]:
+    def _matching(self, identities: Iterable[Identity]) -> ColumnElement[bool]:
         """The rows of `identities`: their keys, tenant by tenant with tenancy."""
         table = self.view.table
-        key = table.c[self.view.key]
-        if not self.view.tenancy:
-            return key.in_([value for _, value in identities])
-        by_tenant: dict[str | None, list[Any]] = {}
-        for tenant, value in identities:
-            by_tenant.setdefault(tenant, []).append(value)
-        return or_(
-            *(
-                and_(table.c[TENANT_COLUMN] == tenant, key.in_(values))
-                for tenant, values in by_tenant.items()
-            )
-        )
-
-    def _upsert(self) -> Any:
-        table = self.view.table
-        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        keys = [column.name for column in table.primary_key.columns]
-        others = [column.name for column in table.columns if column.name not in keys]
-        if not others:
-            return statement.on_conflict_do_nothing(index_elements=keys)
-        return statement.on_conflict_do_update(
-            index_elements=keys, set_={name: statement.excluded[name] for name in others}
-        )
+        tenant = table.c[TENANT_COLUMN] if self.view.tenancy else None
+        return matching(table.c[self.view.key], tenant, identities, self.database.dialect)
 
 
 def _checkpoint(row: Any) -> Checkpoint:
@@ -290,14 +278,16 @@ def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(row.transaction_id, row.position)
 
 
-def _current(domain: Domain, row: Any) -> dict[str, Any]:
-    """A log row's data as JSON values, in the current shape of its event (an event of an older
-    schema version goes through the aggregate's upcasters)."""
-    aggregate = domain.aggregate(row.aggregate)
-    if row.schema_version == aggregate.events[row.name].event.schema_version:
-        return dict(row.data)
-    event = aggregate.load_event(row.name, row.schema_version, row.data)
-    return event.model_dump(mode="json")
+def _metadata_columns(events: Table) -> list[ColumnElement[Any]]:
+    """The metadata of a log row that a view's rules may read, in EVENT_METADATA's order."""
+    columns: dict[str, ColumnElement[Any]] = {
+        "aggregate_id": events.c.aggregate_id,
+        "event_id": events.c.event_id,
+        "recorded_at": events.c.recorded_at,
+        "user": events.c.metadata["user"].as_string(),
+        "tenant": events.c.metadata["tenant"].as_string(),
+    }
+    return [columns[name].label(name) for name in EVENT_METADATA]
 
 
 def _shown(row: dict[str, Any] | None) -> str:
