@@ -1,4 +1,5 @@
-"""Watching benchmark processes through /proc: their memory, their CPU time, their trees."""
+"""Benchmark processes: a call in a fresh process of its own, and watching processes through
+/proc: their memory, their CPU time, their trees."""
 
 from __future__ import annotations
 
@@ -6,12 +7,24 @@ import bisect
 import os
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
 
 POLL_S = 0.005
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
+
+
+def alone(function: Callable[..., T], *arguments: object) -> T:
+    """`function(*arguments)` called in a fresh (spawned) process, which imports only what it
+    needs: what it measures is not skewed by this process's heap (a ledger of a million events
+    makes every garbage collection long) or its memory. `function` must be importable."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *arguments).result()
 
 
 def peak_rss_mib(process: subprocess.Popen[bytes]) -> float:

@@ -16,11 +16,9 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
-from multiprocessing import get_context
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -29,6 +27,7 @@ import asyncpg
 from sqlalchemy import Table, create_engine, insert, select
 
 from bench.postgres import asyncpg_dsn, scratch_database
+from bench.processes import alone
 from bench.projects import example_project, fluvius, import_service
 from bench.report import show
 from fluvius.data import Database, ReplayReport, VerifyReport, replay, storage_of, verify
@@ -165,7 +164,7 @@ async def _run(accounts: int) -> tuple[list[list[object]], list[float]]:
                 ledger = Ledger(aggregate, accounts, transactions=name == "PostgreSQL")
                 await load(url, ledger)
                 for operation in ("replay", "verify"):
-                    measured = _measure_alone(root, url, operation)
+                    measured = alone(_measure, str(root), url, operation)
                     await _check(url, ledger, measured.report)
                     rows.append(_row(name, operation, ledger, measured))
                     baselines.append(measured.baseline_rss_mib)
@@ -215,11 +214,6 @@ async def _copy(
 def _copyable(value: Any) -> Any:
     """JSON columns as asyncpg's COPY takes them (text); every other value as it is."""
     return json.dumps(value) if isinstance(value, dict) else value
-
-
-def _measure_alone(root: Path, url: str, operation: str) -> Measurement:
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_measure, str(root), url, operation).result()
 
 
 def _measure(root: str, url: str, operation: str) -> Measurement:
