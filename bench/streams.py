@@ -17,6 +17,8 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,11 @@ import nats
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from bench import loadgen
-from bench.commands import DEPOSIT
-from bench.loadgen import Load, Outcome, Request
 from bench.postgres import scratch_database
 from bench.projects import example_project, import_service
 from bench.replay import DEPOSITS, Ledger, _load_postgres
-from bench.report import percentile, show
-from bench.servers import bearer_headers, create, fluvius_run, free_port, serve
+from bench.report import show
+from bench.underload import COLUMNS, POLL_S, Run, deposits_under_load
 from fluvius.data import Database
 from fluvius.streams.publishers import Target
 from fluvius.streams.publishers.nats import NatsPublisher, jetstream_name
@@ -40,7 +39,6 @@ from fluvius.streams.relay import BATCH, StreamRelay
 NATS_URL = "nats://127.0.0.1:4222"
 ACCOUNTS, QUICK_ACCOUNTS = 10_000, 200
 CLIENTS, QUICK_CLIENTS = 32, 4
-POLL_S = "0.05"
 
 
 def main(quick: bool = False) -> None:
@@ -72,7 +70,7 @@ async def _main(quick: bool) -> None:
             rows = await _lag(root, url, lag, clients, duration)
             show(
                 f"Deposits at {clients} clients, without and with the money stream on NATS",
-                ("stream", "cmd/s", "p50 ms", "p99 ms", "lag p50 ms", "lag p99 ms", "lag max ms"),
+                ("stream", *COLUMNS),
                 rows,
                 f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; in-process "
                 f"workers polling every {POLL_S} s; lag is from the event's commit to a JetStream "
@@ -107,44 +105,27 @@ async def _lag(
     root: Path, url: str, folder: Path, clients: int, duration: tuple[float, float]
 ) -> list[tuple[object, ...]]:
     """The deposits' rate without the stream, then with it and the consumer's lags."""
-    headers = bearer_headers(root)
-    environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKER_POLL_SECONDS": POLL_S}
     name = jetstream_name(Target(root.name, "money"))
     await _drop_stream(name)
-    rows: list[tuple[object, ...]] = []
-    accounts: list[str] = []
-    for streamed in (False, True):
-        port = free_port()
-        settings = {**environment, "FLUVIUS_STREAM_MONEY_URL": NATS_URL} if streamed else {}
-        async with serve(
-            fluvius_run(root, port),
-            port=port,
-            log=folder / f"lag-{streamed}.log",
-            environment=settings or environment,
-        ):
-            if not accounts:
-                bodies = [
-                    f'{{"owner": "c{n}", "initial_deposit": "1", "opened_on": "2026-01-01"}}'
-                    for n in range(clients)
-                ]
-                accounts = await create(port, "/banking:open-account/account/:new", bodies, headers)
-            connections = [
-                [Request("POST", f"/banking:deposit/account/{account}", DEPOSIT, headers)]
-                for account in accounts
-            ]
-            load = Load(port, connections, duration_s=duration[0], warmup_s=duration[1])
-            if streamed:
-                outcome, lags = await _consumed(name, f"{root.name}.money.>", load)
-                rows.append(_row("NATS", outcome, lags))
-            else:
-                rows.append(_row("off", await loadgen.run(load), []))
+    environment = {"FLUVIUS_DATABASE_URL": url}
+    runs = (
+        Run("off", root, environment),
+        Run(
+            "NATS",
+            root,
+            {**environment, "FLUVIUS_STREAM_MONEY_URL": NATS_URL},
+            lambda: _consumer(name, f"{root.name}.money.>"),
+        ),
+    )
+    rows = [(await deposits_under_load(run, folder, clients, duration)).row() for run in runs]
     await _drop_stream(name)
     return rows
 
 
-async def _consumed(name: str, subjects: str, load: Load) -> tuple[Outcome, list[float]]:
-    """Run `load` while a JetStream consumer of `subjects` in the stream `name` takes each new
-    message's lag."""
+@asynccontextmanager
+async def _consumer(name: str, subjects: str) -> AsyncIterator[list[float]]:
+    """While the block runs, a JetStream consumer of `subjects` in the stream `name` takes each
+    new message's lag (ms): its receipt time less the event's `time`."""
     client = await nats.connect(NATS_URL)
     lags: list[float] = []
 
@@ -160,28 +141,13 @@ async def _consumed(name: str, subjects: str, load: Load) -> tuple[Outcome, list
                 break
             except NotFoundError:
                 await asyncio.sleep(0.1)
-        counting = asyncio.create_task(loadgen.run(load))
-        await asyncio.sleep(load.warmup_s)
         subscription = await jetstream.subscribe(
             subjects, cb=take, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
         )
-        outcome = await counting
+        yield lags
         await subscription.unsubscribe()
     finally:
         await client.close()
-    return outcome, lags
-
-
-def _row(stream: str, outcome: Outcome, lags: list[float]) -> tuple[object, ...]:
-    return (
-        stream,
-        outcome.rate,
-        outcome.p50_ms,
-        outcome.p99_ms,
-        percentile(lags, 0.5),
-        percentile(lags, 0.99),
-        max(lags, default=float("nan")),
-    )
 
 
 async def _drop_stream(name: str) -> int:

@@ -1,28 +1,40 @@
-"""A view rebuilt from the log: how fast its projector folds 1,000,000 events on PostgreSQL.
+"""Views on PostgreSQL: how fast a projector rebuilds one from 1,000,000 events, and how far
+one lags behind the commands that feed it.
 
-The bank example's log is the replay benchmark's (accounts x (1 account-opened + 9
+The rebuild: the bank example's log is the replay benchmark's (accounts x (1 account-opened + 9
 money-deposited)); the view is each account's balance, keyed by `@aggregate_id`, so every event
 changes a row. The projector rebuilds it from the start of the log in batches, each batch one
-transaction with its checkpoint, as `fluvius replay --view` does. Every row is compared with the
-ledger afterwards, and `verify` must find no difference: a fast wrong result fails.
+transaction with its checkpoint, as `fluvius replay --view` does, in a process of its own. Every
+row is compared with the ledger afterwards, and `verify` must find no difference: a fast wrong
+result fails.
+
+The lag: the commands benchmark's deposits at 32 clients (bench/underload.py, as the streams
+benchmark runs them) against the bank served without views, then with a view of each account's
+deposits; a watcher reads the view's checkpoint every few milliseconds and takes each deposit's
+lag from its recording to the projector's commit of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import asyncpg
 from sqlalchemy import Column, MetaData, Uuid, select
 
-from bench.postgres import scratch_database
+from bench.postgres import asyncpg_dsn, scratch_database
 from bench.processes import alone
-from bench.projects import example_project, import_service
+from bench.projects import REPOSITORY, example_project, fluvius, import_service, spec_project
 from bench.replay import ACCOUNTS, QUICK_ACCOUNTS, Ledger, _load_postgres
 from bench.report import show
+from bench.underload import COLUMNS, POLL_S, Measured, Run, deposits_under_load
 from fluvius.application.views import View
 from fluvius.data import Database, Money, new_metadata, view_table
 from fluvius.domain.rules import Change, EventFieldRef, MetadataRef, Operation, Projection, ViewRule
@@ -54,8 +66,27 @@ def balances(metadata: MetaData) -> View:
     return View("balance", "banking", table, "account", types, rules, {"balance": Decimal(0)})
 
 
+CLIENTS, QUICK_CLIENTS = 32, 4
+WATCH_S = 0.005  # how often the lag watcher reads the view's checkpoint
+SETTLE_S = 5.0  # how long the watcher waits, after the load, for the view to catch up
+DEPOSITS_VIEW = """    views:
+      account_deposits:
+        description: Each account's deposits.
+        key: account
+        fields:
+          account: uuid
+          deposits: {type: integer, default: 0}
+          deposited: {type: decimal, default: 0}
+        from:
+          money-deposited: {key: "@aggregate_id", add: {deposits: 1, deposited: $amount}}
+        policies:
+          teller: {allow: read}
+"""
+CHECKPOINT = "view:banking.account_deposits:banking"
+
+
 def main(quick: bool = False) -> None:
-    """Load the log into PostgreSQL, then time the view's rebuild."""
+    """Time the view's rebuild, then its lag under the commands."""
     accounts = QUICK_ACCOUNTS if quick else ACCOUNTS
     rows = asyncio.run(_run(accounts))
     show(
@@ -65,6 +96,20 @@ def main(quick: bool = False) -> None:
         f"Batches of {BATCH:,} events, each one transaction with its checkpoint, in a fresh "
         "process of its own (as `fluvius replay --view` runs). Every row was checked against "
         "the ledger, and verify found no difference.",
+    )
+    clients = QUICK_CLIENTS if quick else CLIENTS
+    duration = (1.0, 0.3) if quick else (10.0, 2.0)
+    off, on = asyncio.run(_lag(clients, duration))
+    show(
+        f"Deposits at {clients} clients, without and with a view fed by them",
+        ("view", *COLUMNS),
+        [off.row(), on.row()],
+        f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; in-process workers "
+        f"polling every {POLL_S} s. Without: the bank with no view; with: the bank with a view "
+        "of each account's deposits. Lag is from each deposit's recording to the projector's "
+        f"commit of it (the first of reads of its checkpoint every {WATCH_S * 1000:.0f} ms to "
+        f"see it). Commands with the view: {on.outcome.rate / off.outcome.rate:.0%} of "
+        "those without.",
     )
 
 
@@ -124,3 +169,86 @@ async def _check(database: Database, view: View, ledger: Ledger, folded: int) ->
     wrong = [key for key, row in ledger.expected.items() if found.get(key) != row["balance"]]
     if folded != ledger.events or wrong or len(found) != ledger.accounts:
         raise RuntimeError(f"{folded} events folded, {len(wrong)} of {len(found)} rows wrong")
+
+
+async def _lag(clients: int, duration: tuple[float, float]) -> tuple[Measured, Measured]:
+    """The deposits' rate on the bank without views, then with the deposits view, and the
+    view's lag; each project on a database of its own."""
+    with TemporaryDirectory(prefix="bench-views-lag-") as folder:
+        runs = []
+        for label, views in (("without", ""), ("with", DEPOSITS_VIEW)):
+            async with scratch_database() as url:
+                (Path(folder) / label).mkdir()
+                root = spec_project("bank", _bank_spec(views), Path(folder) / label)
+                fluvius("migrate", "--project", str(root), database_url=url)
+                environment = {"FLUVIUS_DATABASE_URL": url}
+                watcher = (lambda url=url: _projected(url)) if views else None
+                run = Run(label, root, environment, watcher)
+                runs.append(await deposits_under_load(run, Path(folder), clients, duration))
+        return runs[0], runs[1]
+
+
+def _bank_spec(views: str) -> str:
+    """The bank example's spec with `views` (YAML, indented as a domain's key) as its views."""
+    spec = (REPOSITORY / "examples" / "bank" / "fluvius.yaml").read_text()
+    start = spec.index("\n    views:\n") + 1
+    end = spec.index("\n    workers:\n", start) + 1
+    return spec[:start] + views + spec[end:]
+
+
+@asynccontextmanager
+async def _projected(url: str) -> AsyncIterator[list[float]]:
+    """While the block runs (and until the view has caught up after it, at most SETTLE_S), the
+    lag (ms) of each deposit the view's projector applies: from the event's recording to the
+    first read of the view's checkpoint, every WATCH_S, that finds the checkpoint past it."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    lags: list[float] = []
+    since = dt.datetime.now(dt.UTC)
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        seen = await _checkpoint(connection)
+        while True:
+            await asyncio.sleep(WATCH_S)
+            reached = await _checkpoint(connection)
+            if reached > seen:
+                now = dt.datetime.now(dt.UTC)
+                recorded = await connection.fetch(
+                    "SELECT recorded_at FROM banking_event WHERE (transaction_id, position) > "
+                    "($1, $2) AND (transaction_id, position) <= ($3, $4) AND recorded_at >= $5",
+                    *seen,
+                    *reached,
+                    since,
+                )
+                lags.extend((now - row["recorded_at"]).total_seconds() * 1000 for row in recorded)
+                seen = reached
+            elif done.is_set() and reached >= await _last(connection):
+                return
+
+    watching = asyncio.create_task(watch())
+    try:
+        yield lags
+        done.set()
+        try:
+            await asyncio.wait_for(watching, SETTLE_S)
+        except TimeoutError:
+            raise RuntimeError(f"the view was behind {SETTLE_S:.0f} s after the load") from None
+    finally:
+        watching.cancel()
+        await connection.close()
+
+
+async def _checkpoint(connection: asyncpg.Connection) -> tuple[int, int]:
+    row = await connection.fetchrow(
+        "SELECT transaction_id, position FROM fluvius_checkpoint WHERE name = $1", CHECKPOINT
+    )
+    return (row["transaction_id"], row["position"]) if row else (0, 0)
+
+
+async def _last(connection: asyncpg.Connection) -> tuple[int, int]:
+    """Where the log ends: its last event in the reader's order."""
+    row = await connection.fetchrow(
+        "SELECT transaction_id, position FROM banking_event "
+        "ORDER BY transaction_id DESC, position DESC LIMIT 1"
+    )
+    return (row["transaction_id"], row["position"]) if row else (0, 0)

@@ -30,7 +30,7 @@ EXPECTED = {
     "replicas": ("from replica", "its token", "p99 ms"),
     "rules": ("reads one other aggregate", "async handler", "a/b"),
     "media": ("upload MB/s", "download MB/s", "peak above idle MiB"),
-    "views": ("PostgreSQL", "events/s"),
+    "views": ("PostgreSQL", "events/s", "lag p99 ms"),
     "scaleout": ("deposit/s", "get one/s", "Where the CPU goes under list", "PostgreSQL backends"),
 }
 
