@@ -104,12 +104,12 @@ def main(quick: bool = False) -> None:
         f"Deposits at {clients} clients, without and with a view fed by them",
         ("view", *COLUMNS),
         [off.row(), on.row()],
-        f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; in-process workers "
+        f"{duration[0]:g} s per run after {duration[1]:g} s of warm-up; in-process workers "
         f"polling every {POLL_S} s. Without: the bank with no view; with: the bank with a view "
         "of each account's deposits. Lag is from each deposit's recording to the projector's "
-        f"commit of it (the first of reads of its checkpoint every {WATCH_S * 1000:.0f} ms to "
-        f"see it). Commands with the view: {on.outcome.rate / off.outcome.rate:.0%} of "
-        "those without.",
+        f"commit of it, as seen by reading the view's checkpoint every {WATCH_S * 1000:.0f} "
+        f"ms. Commands with the view: {on.outcome.rate / off.outcome.rate:.0%} of those "
+        "without.",
     )
 
 
