@@ -68,7 +68,7 @@ def balances(metadata: MetaData) -> View:
 
 CLIENTS, QUICK_CLIENTS = 32, 4
 WATCH_S = 0.005  # how often the lag watcher reads the view's checkpoint
-SETTLE_S = 5.0  # how long the watcher waits, after the load, for the view to catch up
+SETTLE_S = 10.0  # how long the watcher waits, after the load, for the view to catch up
 DEPOSITS_VIEW = """    views:
       account_deposits:
         description: Each account's deposits.
