@@ -42,9 +42,15 @@ class Served:
     async def socket(
         self, token: str | None = None, *, header: bool = False
     ) -> AsyncIterator[ClientConnection]:
-        """A `/live` connection, authenticated by `token` in the header or a first message."""
+        """A `/live` connection, authenticated by `token` in the header or a first message.
+
+        The client buffers whatever arrives (no max_queue): one that leaves with messages unread
+        closes at once, where a bounded client stops reading and waits out its close timeout
+        (10 s) for the server's close frame queued behind them."""
         headers = {"Authorization": f"Bearer {token}"} if header and token else None
-        async with connect(self.live_url, additional_headers=headers, max_size=None) as ws:
+        async with connect(
+            self.live_url, additional_headers=headers, max_size=None, max_queue=None
+        ) as ws:
             if token and not header:
                 await ws.send(json.dumps({"type": "auth", "token": token}))
             yield ws

@@ -11,7 +11,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from fluvius.data import Database, EventStore
 from fluvius.domain import EventMetadata
@@ -23,6 +23,7 @@ from tests.live.server import Served, receive, serve, subscribe
 from tests.live.service import RESOURCE
 from tests.live.test_websocket import deposit_to, open_account
 from tests.runtime.bank import AccountOpened, log
+from tests.services import POSTGRES_URL
 
 WRITERS = 6
 DEPOSITS = 20
@@ -113,6 +114,56 @@ async def test_a_late_commit_is_delivered_in_position_order(
     assert first["state"]["balance"] == "3"
     assert second["event"]["aggregate_id"] == early
     assert second["position"] > first["position"]
+
+
+@pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
+async def test_an_event_of_the_newest_transaction_is_not_skipped_while_it_is_open(
+    service: Service, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL: a snapshot does not list a running transaction whose id is above every
+    completed one, so the feed cannot tell from snapshots that such an appender is still open;
+    it polls while one is, and delivers the event once it commits."""
+    monkeypatch.setattr(feed, "IDLE_POLL_S", 0.05)
+    database = Database(settings.database_url)
+    late = uuid.uuid4()
+    try:
+        async with serve(service, settings) as served, served.socket(served.token("teller")) as ws:
+            await subscribe(ws, id="all", resource=RESOURCE)
+            async with database.transaction() as transaction:
+                store = EventStore(transaction.connection, log, driver=transaction.driver)
+                opened = AccountOpened(owner="late", initial_deposit=Decimal(3))
+                await store.append("account", late, 0, [opened], EventMetadata(), _now())
+                await asyncio.sleep(0.5)  # the feed reads the log meanwhile
+            received = await receive(ws, within=10)
+    finally:
+        await database.dispose()
+    assert received["event"]["aggregate_id"] == str(late)
+
+
+@pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)
+async def test_transactions_appending_to_no_log_do_not_hold_the_feed_back(
+    service: Service, settings: Settings
+) -> None:
+    """On PostgreSQL: a write transaction in another database of the server (a bulk load, a
+    CREATE DATABASE) or one in this database that appends no event stays open, and the feed
+    still delivers."""
+    elsewhere, here = Database(POSTGRES_URL), Database(settings.database_url)
+    try:
+        async with (
+            serve(service, settings) as served,
+            served.socket(served.token("teller")) as ws,
+            elsewhere.write.connect() as other_database,
+            here.write.connect() as no_event,
+        ):
+            await subscribe(ws, id="all", resource=RESOURCE)
+            for open_transaction in (other_database, no_event):  # each takes an id, and waits
+                await open_transaction.execute(text("SELECT pg_current_xact_id()"))
+            account = await open_account(served, "ann")
+            received = await receive(ws, within=10)
+    finally:
+        await elsewhere.dispose()
+        await here.dispose()
+    assert received["event"]["aggregate_id"] == account
 
 
 def _now() -> dt.datetime:

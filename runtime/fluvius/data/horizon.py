@@ -6,15 +6,16 @@ PostgreSQL positions come from a sequence taken at insert time, so a lower posit
 after a higher one is visible. The feed therefore only delivers up to a *settled horizon*: a
 position below which every position is committed (and visible) or will never be.
 
-Each appending transaction takes its transaction id before its positions (EventStore.append).
-A reading step reads the sequence's last value M, then takes a snapshot S: a transaction that
-holds a position up to M took its id before M was read, so at S it had ended or is in S's list
-of running transactions (xip). Once every transaction of that list has ended (no longer in the
-xip of a later snapshot), every position up to M is settled; a position still missing then was
-rolled back. With nothing in flight, M is settled at once. The list is the server's: a long
-transaction in another database of the server delays the feed too (`pg_stat_activity` cannot
-tell reliably which database a running transaction id belongs to). On SQLite writers are
-serialised and positions commit in order: everything visible is settled.
+Each appending transaction takes its log's appending lock, an advisory lock it shares with the
+other appenders until it ends, before its positions (EventStore.write). A reading step reads the
+sequence's last value M, then the transactions holding the lock (pg_locks): a transaction that
+holds a position up to M took the lock before M was read, so then it had ended or is one of
+them. Once none of them holds the lock any more (a later reading step tells), every position up
+to M is settled; a position still missing then was rolled back. With no appender in flight, M is
+settled at once. Advisory locks belong to one database and the key to one log, so only this
+log's appenders hold the feed back: not a long transaction elsewhere on the server (a bulk load
+in another database, CREATE DATABASE) nor one in this database that appends to no log. On
+SQLite writers are serialised and positions commit in order: everything visible is settled.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, text
 
 from fluvius.data.store import recorded_event
+from fluvius.data.tables import APPENDING_LOCKS
 
 if TYPE_CHECKING:
     import uuid
@@ -39,6 +41,13 @@ if TYPE_CHECKING:
 BATCH = 500
 SETTLE_WAIT_S = 0.02
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
+# The transactions (virtual ids) holding a log's appending lock in this database.
+_APPENDERS = text(
+    "SELECT coalesce(array_agg(virtualtransaction), '{}') FROM pg_locks"
+    " WHERE locktype = 'advisory' AND objsubid = 2"
+    " AND classid = CAST(:space AS oid) AND objid = CAST(:key AS oid)"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 class SettledLog:
@@ -52,8 +61,8 @@ class SettledLog:
         self.aggregates: Mapping[str, type[Aggregate[Any]]] = {a.name: a for a in aggregates}
         self.horizon = 0  # every event up to here has been read
         self._settled = 0  # every position up to here is settled
-        # (the sequence's last value, the transactions running just after it was read)
-        self._unsettled: list[tuple[int, frozenset[int]]] = []
+        # (the sequence's last value, the appenders holding the lock just after it was read)
+        self._unsettled: list[tuple[int, frozenset[str]]] = []
 
     @property
     def postgres(self) -> bool:
@@ -65,14 +74,14 @@ class SettledLog:
         return bool(self._unsettled)
 
     async def start(self) -> int:
-        """Place the horizon at the current end of the log, once it settles; return it."""
-        while True:
-            async with self.engine.connect() as connection:
-                await self._settle(connection)
-            if not self._unsettled:
-                self.horizon = self._settled
-                return self.horizon
+        """Place the horizon at the end of the log as it is now, once that end settles (later
+        appenders do not delay it); return it."""
+        end = await self._settle_now()
+        while self._settled < end:
             await asyncio.sleep(SETTLE_WAIT_S)
+            await self._settle_now()
+        self.horizon = self._settled
+        return self.horizon
 
     async def read(self, limit: int = BATCH) -> list[RecordedEvent[Event]]:
         """Up to `limit` settled events past the horizon, in position order; advance past them."""
@@ -91,29 +100,35 @@ class SettledLog:
         """Read again from after `position` (at or below the horizon)."""
         self.horizon = min(self.horizon, position)
 
-    async def _settle(self, connection: AsyncConnection) -> None:
+    async def _settle_now(self) -> int:
+        async with self.engine.connect() as connection:
+            return await self._settle(connection)
+
+    async def _settle(self, connection: AsyncConnection) -> int:
+        """Advance the settled position as far as the appenders allow; return the log's end
+        (the sequence's last value)."""
         table = self.log.events
         if not self.postgres:
             last = await connection.scalar(select(func.max(table.c.position)))
             self._settled = int(last or 0)
-            return
+            return self._settled
         sequence = func.pg_get_serial_sequence(table.name, table.c.position.name)
-        last = await connection.scalar(select(func.pg_sequence_last_value(sequence)))
-        await connection.commit()
-        snapshot = await connection.scalar(text("SELECT pg_current_snapshot()::text"))
-        await connection.commit()
-        running = _running(str(snapshot))
-        if self._unsettled and self._unsettled[-1][1] == running:
-            self._unsettled.pop()  # the same transactions settle the newer mark as soon
+        end = int(await connection.scalar(select(func.pg_sequence_last_value(sequence))) or 0)
+        lock = {"space": APPENDING_LOCKS, "key": self.log.appending_lock}
+        appending = frozenset(await connection.scalar(_APPENDERS, lock) or ())
+        await connection.commit()  # what follows reads what had committed by now
+        if self._unsettled and self._unsettled[-1][1] == appending:
+            self._unsettled.pop()  # the same appenders settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
             del self._unsettled[-1]
-        self._unsettled.append((int(last or 0), running))
-        settled = [taken for taken, then in self._unsettled if not then & running]
+        self._unsettled.append((end, appending))
+        settled = [taken for taken, then in self._unsettled if not then & appending]
         if settled:
             self._settled = max(self._settled, *settled)
         self._unsettled = [
             (taken, then) for taken, then in self._unsettled if taken > self._settled
         ]
+        return end
 
 
 async def read_range(
@@ -142,9 +157,3 @@ async def read_range(
         query = query.where(table.c.aggregate_id == aggregate_id)
     rows = (await connection.execute(query)).all()
     return [recorded_event(aggregates[row.aggregate], row) for row in rows]
-
-
-def _running(snapshot: str) -> frozenset[int]:
-    """The transaction ids a `pg_snapshot` text (xmin:xmax:xip,...) lists as running."""
-    listed = snapshot.split(":")[2]
-    return frozenset(int(xid) for xid in listed.split(",") if xid)

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluvius.data.driver import DirectStatement, SqlLog, direct_statement
 from fluvius.data.mapping import storage_of
+from fluvius.data.tables import APPENDING_LOCKS
 from fluvius.data.uploads import UploadRecord, upload_query, use_statement
 from fluvius.domain.messages import Event, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
@@ -242,11 +243,14 @@ def _tenant_row_query(table: Table) -> Select[Any]:
     return query
 
 
-# The transaction takes its id before the positions of its events (the settled horizon of
-# fluvius.data.horizon relies on it), and wakes the log's live readers when it commits. A
-# command that locks its state row does both in that statement, saving the write a round trip.
+# The transaction takes its log's appending lock before the positions of its events (the
+# settled horizon of fluvius.data.horizon relies on it), and wakes the log's live readers when
+# it commits. A command that locks its state row does both in that statement, saving the write
+# a round trip.
 _ANNOUNCING = (
-    func.pg_current_xact_id().cast(Text).label("_announced_transaction"),
+    func.pg_advisory_xact_lock_shared(
+        literal_column(str(APPENDING_LOCKS), Integer), bindparam("lock", type_=Integer)
+    ).label("_announced_lock"),
     func.pg_notify(bindparam("channel"), literal_column("''")).label("_announced"),
 )
 _ANNOUNCE = select(*_ANNOUNCING)
@@ -418,7 +422,7 @@ class EventStore:
             parameters["tenant_id"] = _required_tenant(table, tenant)
         announce = lock and self.connection.dialect.name == "postgresql"
         if announce:
-            parameters["channel"] = self.log.channel
+            parameters.update(self._announcing())
         rows = await self._rows(_state_query(table, lock=lock, announce=announce), parameters)
         if not rows:
             return None
@@ -487,6 +491,10 @@ class EventStore:
             new_events(aggregate, aggregate_id, after_version, events, metadata, recorded_at)
         )
 
+    def _announcing(self) -> dict[str, Any]:
+        """The parameters of the announcing columns (`_ANNOUNCING`) for this store's log."""
+        return {"channel": self.log.channel, "lock": self.log.appending_lock}
+
     async def write(
         self,
         events: Sequence[RecordedEvent[Event]],
@@ -503,11 +511,11 @@ class EventStore:
         are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
         each: on SQLite, which has no network between them, and under SQLAlchemy's statement
         listeners, which expect to see each write. On PostgreSQL a statement before them takes
-        the transaction's id ahead of the events' positions and wakes the live readers at commit:
-        the lock of `load_state`, when the command took one, or else one of its own.
+        the log's appending lock ahead of the events' positions and wakes the live readers at
+        commit: the lock of `load_state`, when the command took one, or else one of its own.
         """
         if events and self.connection.dialect.name == "postgresql" and not self._announced:
-            await self._rows(_ANNOUNCE, {"channel": self.log.channel})
+            await self._rows(_ANNOUNCE, self._announcing())
         if self.driver is not None and events:
             written = await self._write_together(events, state, command)
         else:

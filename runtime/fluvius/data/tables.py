@@ -5,6 +5,7 @@ Generated code declares its tables through these builders, so every service has 
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -36,6 +37,9 @@ PROJECTION_TABLE = "fluvius_projection"
 DEAD_LETTER_TABLE = "fluvius_dead_letter"
 UPLOAD_TABLE = "fluvius_upload"
 NAME_LENGTH = 64
+# The first half of the two-part key of the PostgreSQL advisory lock a log's appending
+# transactions share (DomainLog.appending_lock); locks of one 64-bit key never meet it.
+APPENDING_LOCKS = 0x6C697665
 TENANT_LENGTH = 64
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY.
@@ -59,6 +63,14 @@ class DomainLog:
     def channel(self) -> str:
         """The PostgreSQL NOTIFY channel a commit to this log announces itself on."""
         return f"fluvius_{self.events.name}"
+
+    @property
+    def appending_lock(self) -> int:
+        """The second half of the key (after APPENDING_LOCKS) of the transaction-level advisory
+        lock, shared, that each transaction appending to this log holds from before it takes
+        its positions until it ends (PostgreSQL; fluvius.data.horizon waits on its holders).
+        Advisory locks belong to one database, so other databases' transactions never hold it."""
+        return zlib.crc32(self.events.name.encode()) & 0x7FFFFFFF
 
 
 def domain_log(metadata: MetaData, domain: str) -> DomainLog:
