@@ -91,6 +91,9 @@ def serve(
             app_dir=str(found.root),
             log_config=log_config(found.package),
             ws_max_size=MAX_MESSAGE_BYTES,
+            # /live sends each event to many connections, each with a compressor of its own:
+            # deflating small messages once per subscriber costs more than it saves
+            ws_per_message_deflate=False,
         )
 
 

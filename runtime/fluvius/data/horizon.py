@@ -57,6 +57,11 @@ class SettledLog:
         self, engine: AsyncEngine, log: DomainLog, aggregates: Sequence[type[Aggregate[Any]]]
     ) -> None:
         self.engine = engine
+        # on PostgreSQL each statement is a transaction of its own: no BEGIN, COMMIT or
+        # ROLLBACK round trips, and each one sees what had committed when it ran
+        self._reading = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgres else engine
+        )
         self.log = log
         self.aggregates: Mapping[str, type[Aggregate[Any]]] = {a.name: a for a in aggregates}
         self.horizon = 0  # every event up to here has been read
@@ -85,7 +90,7 @@ class SettledLog:
 
     async def read(self, limit: int = BATCH) -> list[RecordedEvent[Event]]:
         """Up to `limit` settled events past the horizon, in position order; advance past them."""
-        async with self.engine.connect() as connection:
+        async with self._reading.connect() as connection:
             if self._settled <= self.horizon or not self.postgres:
                 await self._settle(connection)
             if self._settled <= self.horizon:
@@ -101,7 +106,7 @@ class SettledLog:
         self.horizon = min(self.horizon, position)
 
     async def _settle_now(self) -> int:
-        async with self.engine.connect() as connection:
+        async with self._reading.connect() as connection:
             return await self._settle(connection)
 
     async def _settle(self, connection: AsyncConnection) -> int:
@@ -116,7 +121,6 @@ class SettledLog:
         end = int(await connection.scalar(select(func.pg_sequence_last_value(sequence))) or 0)
         lock = {"space": APPENDING_LOCKS, "key": self.log.appending_lock}
         appending = frozenset(await connection.scalar(_APPENDERS, lock) or ())
-        await connection.commit()  # what follows reads what had committed by now
         if self._unsettled and self._unsettled[-1][1] == appending:
             self._unsettled.pop()  # the same appenders settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
