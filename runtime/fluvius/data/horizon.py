@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from fluvius.data.store import recorded_event
 from fluvius.data.tables import APPENDING_LOCKS
@@ -41,11 +41,13 @@ if TYPE_CHECKING:
 BATCH = 500
 SETTLE_WAIT_S = 0.02
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
-# The transactions (virtual ids) holding a log's appending lock in this database.
-_APPENDERS = text(
+# On PostgreSQL, run on asyncpg directly (the feed runs them at every wake-up): the position
+# sequence's last value, and the transactions (virtual ids) holding a log's appending lock in
+# this database.
+_END = "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, $2))"
+_APPENDERS = (
     "SELECT coalesce(array_agg(virtualtransaction), '{}') FROM pg_locks"
-    " WHERE locktype = 'advisory' AND objsubid = 2"
-    " AND classid = CAST(:space AS oid) AND objid = CAST(:key AS oid)"
+    " WHERE locktype = 'advisory' AND objsubid = 2 AND classid = $1::oid AND objid = $2::oid"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
@@ -117,10 +119,11 @@ class SettledLog:
             last = await connection.scalar(select(func.max(table.c.position)))
             self._settled = int(last or 0)
             return self._settled
-        sequence = func.pg_get_serial_sequence(table.name, table.c.position.name)
-        end = int(await connection.scalar(select(func.pg_sequence_last_value(sequence))) or 0)
-        lock = {"space": APPENDING_LOCKS, "key": self.log.appending_lock}
-        appending = frozenset(await connection.scalar(_APPENDERS, lock) or ())
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        end = int(await driver.fetchval(_END, table.name, table.c.position.name) or 0)
+        lock = (APPENDING_LOCKS, self.log.appending_lock)
+        appending = frozenset(await driver.fetchval(_APPENDERS, *lock))
         if self._unsettled and self._unsettled[-1][1] == appending:
             self._unsettled.pop()  # the same appenders settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
