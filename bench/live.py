@@ -6,7 +6,9 @@ WebSocket connections each subscribe to one account (a teller's token), and the 
 gives the memory of an idle subscriber; then deposits are paced at each of RATES a second for
 DURATION while every subscriber receives its account's events, each one's latency taken as its
 receipt time less the event's `recorded_at` (the command's start, so it includes the command's
-own transaction); last, the closed loop again with the subscribers connected.
+own transaction); last, the closed loop again with the subscribers connected. Each closed loop
+also gives the server's CPU time per deposit: the subscribers' clients run on the same machine,
+so the rates alone mix their cost with the server's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +69,8 @@ async def _main(quick: bool) -> None:
         f"Each subscriber follows one of {accounts} accounts (aggregate_id), so each event goes "
         f"to {subscribers // accounts} subscribers. Latency: receipt less the event's "
         f"recorded_at (the command's start), over {duration:g} s; throughput: {CLIENTS} "
-        "clients depositing in a closed loop.",
+        "clients depositing in a closed loop, and the server's CPU time per deposit (the "
+        "subscribers' clients share the machine: CPU per command tells the server's own cost).",
     )
 
 
@@ -77,7 +81,7 @@ async def _measure(
     token = headers[0][1].removeprefix("Bearer ")
     bodies = [OPENING % n for n in range(accounts)]
     ids = await create(server.port, "/banking:open-account/account/:new", bodies, headers)
-    alone = await _throughput(server.port, ids, headers, duration)
+    alone, alone_cpu = await _throughput(server, ids, headers, duration)
     before = server.rss_bytes()
     async with contextlib.AsyncExitStack() as stack:
         sockets = []
@@ -100,12 +104,14 @@ async def _measure(
             await asyncio.sleep(2)
             paced.append((rate, sent, list(latencies)))
             latencies.clear()
-        shared = await _throughput(server.port, ids, headers, duration)
+        shared, shared_cpu = await _throughput(server, ids, headers, duration)
         for reader in readers:
             reader.cancel()
     rows: list[tuple[object, ...]] = [
         ("commands/s, no subscriber (closed loop)", alone),
         ("commands/s, subscribers connected (closed loop)", shared),
+        ("server CPU ms per command, no subscriber", alone_cpu),
+        ("server CPU ms per command, subscribers connected", shared_cpu),
         ("RSS per idle subscriber KiB", per_subscriber / 1024),
     ]
     for rate, sent, received in paced:
@@ -122,14 +128,20 @@ async def _measure(
 
 
 async def _throughput(
-    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
-) -> float:
+    server: Server, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
+) -> tuple[float, float]:
+    """Deposits a second in a closed loop, and the server's CPU milliseconds per deposit (over
+    the warm-up too, taken at the measured rate)."""
     connections = [
         [Request("POST", f"/banking:deposit/account/{ids[n % len(ids)]}", DEPOSIT, headers)]
         for n in range(CLIENTS)
     ]
-    load = Load(port, connections, duration_s=duration, warmup_s=min(2.0, duration / 2))
-    return (await loadgen.run(load)).rate
+    load = Load(server.port, connections, duration_s=duration, warmup_s=min(2.0, duration / 2))
+    cpu = server.cpu_seconds()
+    rate = (await loadgen.run(load)).rate
+    cpu = server.cpu_seconds() - cpu
+    commands = rate * (load.duration_s + load.warmup_s)
+    return rate, cpu * 1000 / commands if commands else math.nan
 
 
 async def _paced(

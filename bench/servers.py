@@ -3,7 +3,7 @@
 `serve` starts a command (`fluvius run`, or uvicorn for a hand-written app), waits until every
 uvicorn worker has started and `/healthz` answers 200, and on leaving the block, by error or
 Ctrl-C too, terminates the whole process group. `Server.rss_bytes` sums the resident memory of
-the server's process tree.
+the server's process tree, `Server.cpu_seconds` the CPU time it used.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Connection, Request, send_all
-from bench.processes import process_tree, status_kib
+from bench.processes import cpu_seconds, process_tree, status_kib
 from tests.network import free_port as free_port  # the benchmarks take it from here
 
 UVICORN_STARTED = b"Application startup complete"
@@ -45,6 +45,10 @@ class Server:
     def rss_bytes(self) -> int:
         """The resident memory of the server's process and all its descendants."""
         return sum(status_kib(pid, "VmRSS") * 1024 for pid in self.pids())
+
+    def cpu_seconds(self) -> float:
+        """The CPU time (user and system) the server's living processes have used so far."""
+        return sum(cpu_seconds(pid) or 0.0 for pid in self.pids())
 
 
 def fluvius_run(root: Path, port: int, *, workers: int = 1) -> list[str]:
