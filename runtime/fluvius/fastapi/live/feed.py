@@ -1,12 +1,13 @@
 """One reader of one domain's log per process, fanning its settled events out to subscriptions.
 
 The feed reads the log up to the settled horizon (fluvius.data.horizon), in position order,
-computes the row each event leaves behind once, and hands it to every subscription that wants
-it. It wakes when a command commits to the log (`Database.commits`: on PostgreSQL a command of
-any instance, on SQLite one of its own process), and polls the log besides: every POLL_S on
-SQLite (for the commands of other processes), every IDLE_POLL_S on PostgreSQL in case a
-signal was lost, and quickly while positions wait to settle. It reads at most once per READ_INTERVAL_S (but for a backlog), so that under a stream of
-commands one read takes the events of several commits rather than each commit costing a read.
+computes the row each event leaves behind once, and hands it to every subscription that wants it.
+It wakes when a command commits to the log (`Database.commits`: on PostgreSQL a command of any
+instance, on SQLite one of its own process), and polls the log besides: every POLL_S on SQLite (for
+the commands of other processes), every IDLE_POLL_S on PostgreSQL in case a signal was lost, and
+quickly while positions wait to settle. It reads at most once per READ_INTERVAL_S (but for a
+backlog), so that under a stream of commands one read takes the events of several commits rather
+than each commit costing a read.
 """
 
 from __future__ import annotations
