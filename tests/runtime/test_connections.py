@@ -100,12 +100,12 @@ async def test_the_sql_log_sees_direct_statements_and_does_not_change_their_path
         messages = [message for _, message in logged]
         assert messages[0] == "BEGIN (direct)"
         assert messages[-1] == "COMMIT"
-        # one round trip reads the locked state row, takes the transaction's id and wakes the
-        # live readers, one writes the event, state and command
+        # one round trip reads the locked state row, takes the log's appending lock and wakes
+        # the live readers, one writes the event, state and command
         statements = messages[1:-1:2]
         assert [statement.split()[0] for statement in statements] == ["SELECT", "WITH"]
         assert statements[0].endswith("FOR UPDATE")
-        assert "pg_current_xact_id" in statements[0]
+        assert "pg_advisory_xact_lock_shared" in statements[0]
         assert "pg_notify" in statements[0]
         write = statements[1]
         for table in ("banking_event", "banking_account", "banking_command"):
