@@ -144,7 +144,8 @@ async def test_three_instances_keep_to_their_budget_and_leave_room_for_the_cli(
     await asyncio.gather(*(_ready(instance) for instance in instances))
     settings = Settings.load("bank", project)
     views = len(import_service(project, "bank").views())
-    budget = settings.database_pool_size + views  # and one per view, for its projector
+    # and one per view, for its projector, and one that listens for commits
+    budget = settings.database_pool_size + views + 1
     assert settings.read_database_url is None
     assert INSTANCES * budget + MIGRATE_AND_VERIFY <= MAX_CONNECTIONS - RESERVED
 
