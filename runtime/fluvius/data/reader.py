@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from fluvius.data.store import recorded_event
 
 if TYPE_CHECKING:
-    from sqlalchemy import Table
+    from sqlalchemy import Row, Table
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from fluvius.data.tables import DomainLog
@@ -82,19 +82,27 @@ class LogReader:
         return query
 
     async def read(
-        self, after: Checkpoint, limit: int = DEFAULT_BATCH
+        self,
+        after: Checkpoint,
+        limit: int = DEFAULT_BATCH,
+        *,
+        connection: AsyncConnection | None = None,
     ) -> list[RecordedEvent[Event]]:
-        """Up to `limit` events after `after`, oldest first."""
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(self.query(after, limit))).all()
+        """Up to `limit` events after `after`, oldest first (on `connection`, when given)."""
+        rows = await self._rows(self.query(after, limit), connection)
         return [recorded_event(self.aggregates[row.aggregate], row) for row in rows]
 
-    async def earlier(self, events: Sequence[RecordedEvent[Event]]) -> list[RecordedEvent[Event]]:
+    async def earlier(
+        self,
+        events: Sequence[RecordedEvent[Event]],
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> list[RecordedEvent[Event]]:
         """The events that precede `events` on their aggregates but come after the last of
         them in reading order (on PostgreSQL a transaction can take its id before it waits for
         an aggregate, and commit its later version under a lower id). A later version commits
         only after the earlier ones, so these are committed; for a reader that owes its
-        consumers each aggregate's order."""
+        consumers each aggregate's order. Read on `connection`, when given."""
         if not events:
             return []
         last = Checkpoint.of(events[-1])
@@ -117,13 +125,22 @@ class LogReader:
             )
             .order_by(table.c.position)
         )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
         return [
             recorded_event(self.aggregates[row.aggregate], row)
-            for row in rows
+            for row in await self._rows(query, connection)
             if row.position < ends[row.aggregate_id]
         ]
+
+    async def _rows(
+        self, query: Select[Any], connection: AsyncConnection | None
+    ) -> Sequence[Row[Any]]:
+        rows: Sequence[Row[Any]]
+        if connection is not None:
+            rows = (await connection.execute(query)).all()
+            return rows
+        async with self.engine.connect() as fresh:
+            rows = (await fresh.execute(query)).all()
+        return rows
 
 
 class Checkpoints:

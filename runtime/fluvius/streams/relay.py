@@ -126,31 +126,32 @@ class StreamRelay:
     async def _relay(self, domain: Domain) -> int:
         name = checkpoint_name(self.stream.name, domain.name)
         reader = LogReader(self.database.write, domain.log, domain.aggregates)
-        async with self._lease() as leased:
-            if not leased:
+        async with self._lease() as connection:
+            if connection is None:
                 return 0
-            async with self.database.write.connect() as connection:
-                after = await self.checkpoints.load(connection, name)
-            events = await reader.read(after, self.batch)
+            after = await self.checkpoints.load(connection, name)
+            events = await reader.read(after, self.batch, connection=connection)
             if not events:
                 return 0
             carried = [e for e in events if self.stream.carries(domain.name, e)]
             carried += [
-                e for e in await reader.earlier(carried) if self.stream.carries(domain.name, e)
+                e
+                for e in await reader.earlier(carried, connection=connection)
+                if self.stream.carries(domain.name, e)
             ]
             carried.sort(key=lambda event: event.position)  # each aggregate's versions in order
             messages = [self._message(domain, event) for event in carried]
             failures = await self._publish(messages) if messages else []
-            async with self.database.write.begin() as connection:
-                await self._bury(connection, domain, failures)
-                await self.checkpoints.save(connection, name, Checkpoint.of(events[-1]))
+            async with self._writing(connection) as writing:
+                await self._bury(writing, domain, failures)
+                await self.checkpoints.save(writing, name, Checkpoint.of(events[-1]))
         report_lag(name, (event.recorded_at for event in events))
         return len(events)
 
     async def _redeliver(self) -> int:
         """Publish the stream's dead letters that `fluvius workers retry` queued again."""
         async with self._lease() as leased:
-            if not leased:
+            if leased is None:
                 return 0
             async with self.database.write.begin() as connection:
                 claimed = await self.jobs.claim_due(
@@ -197,18 +198,33 @@ class StreamRelay:
             logger.exception("%s could not record its broker's error", self.stream.worker)
 
     @asynccontextmanager
-    async def _lease(self) -> AsyncIterator[bool]:
-        """Hold the stream's lease while the block runs; False when another relay holds it.
+    async def _lease(self) -> AsyncIterator[AsyncConnection | None]:
+        """A connection to read the log on while the block holds the stream's lease; None when
+        another relay holds it.
 
-        On PostgreSQL the lease is a transaction-level advisory lock, on a connection of its
-        own (a relay that dies loses it with its connection); SQLite has no lease.
+        On PostgreSQL the lease is a transaction-level advisory lock, taken in the transaction
+        the round reads in and saves its checkpoint in at the end (until then it writes
+        nothing): a relay that dies loses it with its connection. SQLite has no lease, and the
+        round reads on a read connection.
         """
         if self.database.dialect != "postgresql":
-            yield True
+            async with self.database.read.connect() as connection:
+                yield connection
             return
         async with self.database.write.begin() as connection:
             key = lock_key(self.stream.name)
-            yield bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+            leased = bool(await connection.scalar(select(func.pg_try_advisory_xact_lock(key))))
+            yield connection if leased else None
+
+    @asynccontextmanager
+    async def _writing(self, leased: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+        """Where the round records what it did: in the lease's transaction on PostgreSQL, in a
+        write transaction of its own on SQLite."""
+        if self.database.dialect == "postgresql":
+            yield leased
+            return
+        async with self.database.write.begin() as connection:
+            yield connection
 
     async def _bury(
         self, connection: AsyncConnection, domain: Domain, failures: list[Failure]
@@ -231,8 +247,9 @@ def stream_url(settings: Settings, stream: Stream) -> str | None:
 
 class StreamRelays:
     """The relays of a service's streams that have a URL, on a connection pool of their own
-    (two connections a stream: its lease's and its reads'), so that a relay never waits behind
-    the commands for a connection, nor they behind it."""
+    (two connections a stream: its round's, which holds the lease, and one for the dead letters
+    it delivers again under that lease), so that a relay never waits behind the commands for a
+    connection, nor they behind it."""
 
     def __init__(self, service: Service, settings: Settings) -> None:
         streams = [(s, url) for s in service.streams if (url := stream_url(settings, s))]
