@@ -42,7 +42,7 @@ from fluvius.settings import PREFIX
 from fluvius.streams.envelope import Message, message
 from fluvius.streams.publishers import Failure, Publisher, Target, publisher_for
 from fluvius.worker.jobs import BrokerErrors, Job, JobStore
-from fluvius.worker.loops import Heartbeat, keep_running
+from fluvius.worker.loops import Heartbeat, follow_logs
 
 if TYPE_CHECKING:
     import asyncio
@@ -112,14 +112,11 @@ class StreamRelay:
         """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new
         (and woken sooner by `commits`); a broker that is down makes the rounds fail and back
         off, then catch up."""
-
-        async def round_() -> bool:
-            return await self.run_once() > 0
-
         channels = [domain.log.channel for domain in self.domains]
-        wake = await commits.wake_event(channels) if commits else None
         try:
-            await keep_running(self.stream.worker, round_, stop, poll_s, self.heartbeat, wake=wake)
+            await follow_logs(
+                self.stream.worker, self.run_once, channels, stop, poll_s, self.heartbeat, commits
+            )
         finally:
             await self.publisher.close()
 

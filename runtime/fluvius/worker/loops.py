@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fluvius.data.commits import CommitSignals
 
 logger = logging.getLogger("fluvius.worker")
 MAX_DOUBLINGS = 5  # the pause after failed rounds doubles from the poll interval up to 32 times it
@@ -75,6 +79,25 @@ async def keep_running(
         heartbeat.beat(pause)
         if pause:
             await wait(stop, pause, wake=None if failures else wake)
+
+
+async def follow_logs(
+    name: str,
+    run_once: Callable[[], Awaitable[int]],
+    channels: Iterable[str],
+    stop: asyncio.Event,
+    poll_s: float,
+    heartbeat: Heartbeat,
+    commits: CommitSignals | None,
+) -> None:
+    """Run the rounds of a reader of logs (`run_once` returns how many events it read) with
+    `keep_running`, woken by `commits` to the logs of `channels` when given."""
+
+    async def round_() -> bool:
+        return await run_once() > 0
+
+    wake = await commits.wake_event(channels) if commits else None
+    await keep_running(name, round_, stop, poll_s, heartbeat, wake=wake)
 
 
 def cancelled(error: BaseException) -> bool:

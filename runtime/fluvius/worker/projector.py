@@ -29,7 +29,7 @@ from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.domain.rules import EVENT_METADATA, with_metadata
 from fluvius.observability.instruments import report_lag
-from fluvius.worker.loops import Heartbeat, keep_running
+from fluvius.worker.loops import Heartbeat, follow_logs
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -79,13 +79,10 @@ class Projector:
     ) -> None:
         """Project until `stop` is set, polling every `poll_s` seconds when there is nothing new
         (and woken sooner by `commits`)."""
-
-        async def round_() -> bool:
-            return await self.run_once() > 0
-
         channels = [self.service.domain(name).log.channel for name in self.view.domains()]
-        wake = await commits.wake_event(channels) if commits else None
-        await keep_running(self.view.worker, round_, stop, poll_s, self.heartbeat, wake=wake)
+        await follow_logs(
+            self.view.worker, self.run_once, channels, stop, poll_s, self.heartbeat, commits
+        )
 
     async def catch_up(self, poll_s: float = 0.05) -> int:
         """Fold until the view includes every event recorded before the call; return how many

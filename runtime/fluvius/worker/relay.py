@@ -12,7 +12,7 @@ from fluvius.application.workers import EventWorker
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
 from fluvius.observability.instruments import report_lag
 from fluvius.worker.jobs import Job
-from fluvius.worker.loops import Heartbeat, keep_running
+from fluvius.worker.loops import Heartbeat, follow_logs
 
 if TYPE_CHECKING:
     import asyncio
@@ -76,13 +76,8 @@ class Relay:
     ) -> None:
         """Relay until `stop` is set, polling every `poll_s` seconds when there is nothing new
         (and woken sooner by `commits`)."""
-
-        async def round_() -> bool:
-            return await self.run_once() > 0
-
         channels = [domain.log.channel for domain, _ in self.routes]
-        wake = await commits.wake_event(channels) if commits else None
-        await keep_running("relay", round_, stop, poll_s, self.heartbeat, wake=wake)
+        await follow_logs("relay", self.run_once, channels, stop, poll_s, self.heartbeat, commits)
 
     async def _checkpoint(self, name: str) -> Checkpoint:
         async with self.database.write.connect() as connection:
