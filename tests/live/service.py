@@ -1,11 +1,11 @@
 """The hand-written bank as a service with policies: tellers read every account, customers
-their own (scope: owner)."""
+their own (scope: owner), and, in the public bank, anyone without a token every account."""
 
 from __future__ import annotations
 
 import uuid
 
-from fluvius.casbin.permission import READ, Permission
+from fluvius.casbin.permission import PUBLIC, READ, Permission
 from fluvius.service import Domain, Service
 from tests.runtime.bank import Account, accounts, log, metadata
 from tests.streams.service import TABLES
@@ -20,13 +20,15 @@ PERMISSIONS = (
 )
 
 
-def live_bank() -> Service:
+def live_bank(*, public: bool = False) -> Service:
+    """The bank; with `public`, its accounts are readable without a token."""
+    permissions = (*PERMISSIONS, Permission(PUBLIC, RESOURCE, READ)) if public else PERMISSIONS
     return Service(
         name=f"live{uuid.uuid4().hex[:8]}",
         metadata=metadata,
         tables=TABLES,
         domains=(
-            Domain("banking", log, (Account,), tables={Account: accounts}, permissions=PERMISSIONS),
+            Domain("banking", log, (Account,), tables={Account: accounts}, permissions=permissions),
         ),
     )
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 from fluvius.fastapi.live import websocket
 from tests.live.server import Served, closed_with, receive, subscribe
@@ -25,6 +26,14 @@ async def deposit_to(served: Served, account: str, amount: str = "1") -> None:
     async with served.http() as http:
         reply = await http.post(deposit(account), json={"amount": amount})
     assert reply.status_code == 200, reply.text
+
+
+async def reauthenticate(ws: ClientConnection, token: str) -> None:
+    """Send a fresh `auth` and wait until it is handled: `auth` has no reply, but a connection
+    handles its messages in order, so the reply to the one after it follows its effect."""
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    await ws.send(json.dumps({"type": "unsubscribe", "id": "barrier"}))
+    assert (await receive(ws))["problem"]["code"] == "unknown-subscription"
 
 
 async def test_a_subscriber_receives_each_event_with_the_row_after_it(served: Served) -> None:
@@ -156,10 +165,20 @@ async def test_a_repeated_id_and_too_many_subscriptions_are_refused(served: Serv
     assert refused["problem"]["code"] == "too-many-subscriptions"
 
 
-async def test_no_token_closes_4401(served: Served) -> None:
+async def test_an_anonymous_subscribe_gets_the_401_of_a_get_until_auth(served: Served) -> None:
     async with served.socket() as ws:
-        await ws.send(json.dumps({"type": "subscribe", "id": "s1", "resource": RESOURCE}))
-        assert await closed_with(ws) == 4401
+        refused = await subscribe(ws, id="s1", resource=RESOURCE)
+        assert refused["type"] == "error"
+        assert refused["id"] == "s1"
+        assert refused["problem"]["status"] == 401
+        assert refused["problem"]["code"] == "unauthenticated"
+        await ws.send(json.dumps({"type": "auth", "token": served.token("teller")}))
+        assert (await subscribe(ws, id="s1", resource=RESOURCE))["type"] == "subscribed"
+        account = await open_account(served, "ann")
+        assert (await receive(ws))["event"]["aggregate_id"] == account
+
+
+async def test_a_bad_token_closes_4401(served: Served) -> None:
     async with served.socket("not-a-token") as ws:
         assert (await receive(ws))["problem"]["code"] == "unauthenticated"
         assert await closed_with(ws) == 4401
@@ -185,6 +204,38 @@ async def test_an_expiring_token_closes_4440_unless_renewed(served: Served) -> N
         other = served.token("teller", sub="someone-else")
         await ws.send(json.dumps({"type": "auth", "token": other}))
         assert await closed_with(ws) == 4403
+
+
+async def test_a_fresh_token_without_the_role_ends_its_subscriptions(served: Served) -> None:
+    async with served.socket(served.token("teller")) as ws:
+        await subscribe(ws, id="s1", resource=RESOURCE)
+        await ws.send(json.dumps({"type": "auth", "token": served.token("auditor")}))
+        ended = await receive(ws)
+        assert ended["type"] == "error"
+        assert ended["id"] == "s1"
+        assert ended["problem"]["status"] == 403
+        assert ended["problem"]["code"] == "forbidden"
+        await open_account(served, "ann")
+        with pytest.raises(TimeoutError):
+            await receive(ws, within=0.5)
+        await ws.send(json.dumps({"type": "unsubscribe", "id": "s1"}))
+        assert (await receive(ws))["problem"]["code"] == "unknown-subscription"
+
+
+async def test_a_fresh_token_keeps_its_subscriptions_with_its_own_scope(served: Served) -> None:
+    async with served.socket(served.token("teller", sub="ann")) as ws:
+        await subscribe(ws, id="s1", resource=RESOURCE)
+        await ws.send(json.dumps({"type": "auth", "token": served.token("teller", sub="ann")}))
+        first = await open_account(served, "bob")
+        assert (await receive(ws))["event"]["aggregate_id"] == first
+        # a customer reads its own accounts only: the subscription stays, narrowed
+        await reauthenticate(ws, served.token("customer", sub="ann"))
+        bob, ann = await open_account(served, "bob"), await open_account(served, "ann")
+        received = await receive(ws)
+        with pytest.raises(TimeoutError):
+            await receive(ws, within=0.5)
+    assert received["subscription"] == "s1"
+    assert received["event"]["aggregate_id"] == ann != bob
 
 
 async def test_huge_messages_close_1009_and_storms_close_4429(served: Served) -> None:

@@ -51,7 +51,10 @@ class Gate:
 
     async def admit(self, token: str | None, resource: str, action: str) -> Access:
         """The caller bearing `token` (None: anonymous), if allowed `action` on `resource`."""
-        principal = await self.verifier.principal(token)
+        return self.authorize(await self.verifier.principal(token), resource, action)
+
+    def authorize(self, principal: Principal, resource: str, action: str) -> Access:
+        """`principal`, already authenticated, if allowed `action` on `resource`."""
         decision = self.enforcer.decide(principal.roles, principal.tenant, resource, action)
         if not decision.allowed and principal.anonymous:
             raise ProblemError(

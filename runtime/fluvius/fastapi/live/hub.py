@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from fluvius.data.driver import Database
     from fluvius.fastapi.access import Access, Gate
+    from fluvius.fastapi.auth import Principal
     from fluvius.service import Service
 
 
@@ -58,10 +59,10 @@ class LiveHub:
             )
         return resource
 
-    async def admit(self, token: str | None, resource: LiveResource) -> Access:
-        """The caller bearing `token`, if it may read `resource` (as GET would admit it)."""
+    def admit(self, principal: Principal, resource: LiveResource) -> Access:
+        """`principal`, if it may read `resource` (as GET would admit it)."""
         try:
-            return await self.gate.admit(token, resource.name, READ)
+            return self.gate.authorize(principal, resource.name, READ)
         except ProblemError as error:
             raise LiveError(error.status, error.code, error.detail) from None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fluvius.fastapi.problems import problem_body
 
-AUTH_TIMEOUT_S = 5.0  # a connection without a header token must send `auth` within this
+AUTH_TIMEOUT_S = 5.0  # a connection without a header token must send a message within this
 MAX_MESSAGE_BYTES = 16 * 1024  # one client message
 MAX_SUBSCRIPTIONS = 100  # open at once
 MAX_SUBSCRIPTION_ID = 100  # characters
@@ -23,7 +23,8 @@ KEEPALIVE_S = 15.0  # an SSE comment line when nothing else was sent
 
 OPENAPI_NOTE = (
     "**Live.** The WebSocket `/live` streams changes, authorized like reads: authenticate with "
-    '`Authorization: Bearer` or a first message `{"type": "auth", "token": "..."}`, then '
+    '`Authorization: Bearer` or a message `{"type": "auth", "token": "..."}` (without either, '
+    "the connection reads as an anonymous GET would), then "
     '`{"type": "subscribe", "id": "s1", "resource": "<domain>.<aggregate>"}` with an optional '
     "`aggregate_id`, `query` (the `query=` filter) and `after` (a log position to resume from); "
     'each change arrives as `{"type": "event", "subscription", "position", "event", "state"}`. '
@@ -39,7 +40,7 @@ class Close(IntEnum):
     GOING_AWAY = 1001  # the server stops; reconnect, with `after`
     MESSAGE_TOO_BIG = 1009  # a client message over MAX_MESSAGE_BYTES
     INTERNAL_ERROR = 1011  # the server failed (logged); reconnect, with `after`
-    UNAUTHENTICATED = 4401  # no valid token (header or `auth` within AUTH_TIMEOUT_S)
+    UNAUTHENTICATED = 4401  # a bad token, or no header token and no message in AUTH_TIMEOUT_S
     FORBIDDEN = 4403  # a fresh `auth` names another subject or tenant
     TOKEN_EXPIRED = 4440  # the token expired before a fresh `auth` arrived
     TOO_MANY_MESSAGES = 4429  # over RATE_PER_S (bursts of RATE_BURST)

@@ -1,9 +1,11 @@
 """`/live`: one WebSocket connection, its token, its subscriptions and its limits.
 
-A connection authenticates by its `Authorization: Bearer` header or by a first message
-`{"type": "auth", "token": ...}` within AUTH_TIMEOUT_S; a later `auth` with a fresh token (same
-subject and tenant) keeps it open past the first token's expiry. docs/http-api.md ("Live") is
-the message reference.
+A connection authenticates by its `Authorization: Bearer` header or by an `auth` message
+`{"type": "auth", "token": ...}`; without a header token, one whose first message (due within
+AUTH_TIMEOUT_S) is not `auth` is anonymous, and reads what GET serves without a token. A later
+`auth` (a first one, or a fresh token of the same subject and tenant) keeps it open past the
+previous token's expiry and admits each subscription again with the new token's roles.
+docs/http-api.md ("Live") is the message reference.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fluvius.fastapi.access import bearer_token
-from fluvius.fastapi.auth import Principal
+from fluvius.fastapi.auth import ANONYMOUS, Principal
 from fluvius.fastapi.live.protocol import (
     AUTH_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
@@ -66,7 +68,6 @@ class LiveConnection:
         self.hub = hub
         self.sink = Sink(hub.queue_limit)
         self.subscriptions: dict[str, Subscription] = {}
-        self.token: str | None = None
         self.principal: Principal | None = None
         self.renewed = asyncio.Event()
         self._allowance = float(RATE_BURST)
@@ -76,9 +77,9 @@ class LiveConnection:
         await self.websocket.accept()
         tasks: list[asyncio.Task[None]] = []
         try:
-            await self._authenticate()
+            first = await self._authenticate()
             tasks = [
-                asyncio.create_task(self._receive()),
+                asyncio.create_task(self._receive(first)),
                 asyncio.create_task(self._send()),
                 asyncio.create_task(self._watch()),
             ]
@@ -102,17 +103,19 @@ class LiveConnection:
         with contextlib.suppress(Exception):
             await self.websocket.close(code, reason)
 
-    async def _authenticate(self) -> None:
+    async def _authenticate(self) -> dict[str, Any] | None:
+        """Take the header's token; without one, the connection is anonymous until an `auth`,
+        and its first message (returned, to be handled as any) must come in time."""
         token = bearer_token(self.websocket.headers.get("authorization"))
-        if token is None:
-            try:
-                message = await asyncio.wait_for(self._next(), AUTH_TIMEOUT_S)
-            except TimeoutError:
-                raise Closing(Close.UNAUTHENTICATED, "no auth message in time") from None
-            if message.get("type") != "auth" or not isinstance(message.get("token"), str):
-                raise Closing(Close.UNAUTHENTICATED, "the first message must be auth")
-            token = message["token"]
-        await self._use(token)
+        if token is not None:
+            await self._use(token)
+            return None
+        try:
+            first = await asyncio.wait_for(self._next(), AUTH_TIMEOUT_S)
+        except TimeoutError:
+            raise Closing(Close.UNAUTHENTICATED, "no message in time") from None
+        self.principal = ANONYMOUS
+        return first
 
     async def _use(self, token: str) -> None:
         """Take `token` as the connection's credentials."""
@@ -122,13 +125,33 @@ class LiveConnection:
             await self.websocket.send_text(error_message(None, _problem(error)))
             raise Closing(Close.UNAUTHENTICATED, error.detail[:120]) from None
         previous = self.principal
-        if previous is not None and (previous.sub, previous.tenant) != (
-            principal.sub,
-            principal.tenant,
+        if (
+            previous is not None
+            and not previous.anonymous
+            and (previous.sub, previous.tenant) != (principal.sub, principal.tenant)
         ):
             raise Closing(Close.FORBIDDEN, "a fresh token must name the same subject and tenant")
-        self.token, self.principal = token, principal
+        self.principal = principal
+        self._readmit()
         self.renewed.set()
+
+    def _readmit(self) -> None:
+        """Admit each subscription again as the connection's principal, as at subscribe: one
+        still allowed reads with the new roles and scope, another ends with an `error`."""
+        assert self.principal is not None
+        for name, subscription in list(self.subscriptions.items()):
+            try:
+                subscription.access = self.hub.admit(self.principal, subscription.resource)
+            except LiveError as error:
+                self._end(name)
+                self.sink.offer(error_message(name, error.problem()))
+
+    def _end(self, name: str) -> None:
+        """End the subscription `name`, if open (an `unknown-subscription` LiveError if not)."""
+        subscription = self.subscriptions.pop(name, None)
+        if subscription is None:
+            raise LiveError(HTTPStatus.NOT_FOUND, "unknown-subscription", "no such subscription")
+        self.hub.unsubscribe(subscription)
 
     async def _watch(self) -> None:
         """Close the connection when its token expires or its queue overflows."""
@@ -155,9 +178,9 @@ class LiveConnection:
         while True:
             await self.websocket.send_text(await self.sink.queue.get())
 
-    async def _receive(self) -> None:
+    async def _receive(self, first: dict[str, Any] | None) -> None:
+        message = first if first is not None else await self._next()
         while True:
-            message = await self._next()
             try:
                 await self._handle(message)
             except LiveError as error:
@@ -167,6 +190,7 @@ class LiveConnection:
                         subscription if isinstance(subscription, str) else None, error.problem()
                     )
                 )
+            message = await self._next()
 
     async def _next(self) -> dict[str, Any]:
         """The next client message as an object; an error reply for what is not one."""
@@ -215,12 +239,7 @@ class LiveConnection:
         elif kind == "subscribe":
             await self._subscribe(message)
         elif kind == "unsubscribe":
-            subscription = self.subscriptions.pop(_subscription_id(message), None)
-            if subscription is None:
-                raise LiveError(
-                    HTTPStatus.NOT_FOUND, "unknown-subscription", "no such subscription"
-                )
-            self.hub.unsubscribe(subscription)
+            self._end(_subscription_id(message))
             self.sink.offer(reply("unsubscribed", message["id"]))
         else:
             raise LiveError(
@@ -254,7 +273,8 @@ class LiveConnection:
         if query is not None and not isinstance(query, dict | str):
             raise bad_message("query is a filter object, as GET's query=")
         resource = self.hub.resource(message.get("resource"))
-        access = await self.hub.admit(self.token, resource)
+        assert self.principal is not None
+        access = self.hub.admit(self.principal, resource)
         try:
             subscription = await self.hub.subscribe(
                 resource,
