@@ -51,9 +51,11 @@ async def keep_running(
 
     After rounds that find none the loop pauses, SETTLE_S at first and doubling up to `poll_s`:
     what a commit wrote may not be readable at once (the gap-safe reader waits for older
-    transactions to end). Setting `wake` (a commit) ends a pause and starts the pauses from
-    SETTLE_S again. While rounds fail, the pause doubles from `poll_s` and `wake` is ignored. A
-    round's error is logged; only the cancellation of this task ends the loop."""
+    transactions to end). Setting `wake` (a commit) ends a pause of `poll_s` and starts the
+    pauses from SETTLE_S again; it does not cut the shorter pauses, so that under a stream of
+    commits a loop whose rounds find nothing yet goes round every SETTLE_S at most. While rounds
+    fail, the pause doubles from `poll_s` and `wake` is ignored. A round's error is logged; only
+    the cancellation of this task ends the loop."""
     failures = 0
     settle = poll_s
     while not stop.is_set():
@@ -78,7 +80,8 @@ async def keep_running(
             pause, settle = min(settle, poll_s), min(settle * 2, poll_s)
         heartbeat.beat(pause)
         if pause:
-            await wait(stop, pause, wake=None if failures else wake)
+            idle = pause >= poll_s and not failures
+            await wait(stop, pause, wake=wake if idle else None)
 
 
 async def follow_logs(
