@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from fluvius.application.processor import CommandProcessor
 from fluvius.data import Database
@@ -73,3 +73,14 @@ async def test_the_readers_are_woken_again_after_the_listening_connection_is_los
         wake.clear()
         await _open(CommandProcessor(postgres))
         await wake.wait()
+
+
+@pytest.mark.postgres
+async def test_readers_that_start_together_all_listen(postgres: Database) -> None:
+    channels = [f"fluvius_test_channel_{n}" for n in range(8)]
+    wakes = await asyncio.gather(*(postgres.commits.wake_event([c]) for c in channels))
+    async with postgres.write.begin() as connection:
+        for channel in channels:
+            await connection.execute(select(func.pg_notify(channel, "")))
+    async with asyncio.timeout(WAIT_S):
+        await asyncio.gather(*(wake.wait() for wake in wakes))

@@ -44,13 +44,15 @@ class CommitSignals:
 
     async def listen(self, channels: Iterable[str], wake: asyncio.Event) -> None:
         """Set `wake` whenever a command commits to the log of one of `channels`
-        (`DomainLog.channel`). On PostgreSQL a channel that cannot be listened to is logged and
+        (`DomainLog.channel`). On PostgreSQL channels that cannot be listened to are logged and
         left to polling."""
+        new = []
         for channel in channels:
-            first = channel not in self._waiting
+            if channel not in self._waiting:
+                new.append(channel)
             self._waiting[channel].append(wake)
-            if first and self.postgres:
-                await self._listen(channel)
+        if new and self.postgres and not await self._listen(new):
+            logger.warning("cannot LISTEN on %s: their readers poll the log", ", ".join(new))
 
     async def wake_event(self, channels: Iterable[str]) -> asyncio.Event:
         """A new event, set whenever a command commits to the log of one of `channels`."""
@@ -75,23 +77,23 @@ class CommitSignals:
                 await self._listener.close()
             self._listener = None
 
-    async def _listen(self, channel: str) -> None:
+    async def _listen(self, channels: list[str]) -> bool:
+        """LISTEN on `channels`, connecting first when needed; False when that failed. One
+        operation at a time: a connection runs one statement at once."""
         try:
-            listener = await self._connection()
-            await listener.add_listener(channel, self._notified)
-        except (OSError, asyncpg.PostgresError):
-            logger.warning("cannot LISTEN on %s: its readers poll the log", channel)
-
-    async def _connection(self) -> asyncpg.Connection:
-        async with self._connecting:
-            if self._listener is None or self._listener.is_closed():
-                url = self.url.set(drivername="postgresql")
-                self._listener = await asyncpg.connect(
-                    url.render_as_string(hide_password=False),
-                    server_settings={"application_name": f"fluvius:{os.getpid()}"},
-                )
-                self._listener.add_termination_listener(self._lost)
-            return self._listener
+            async with self._connecting:
+                if self._listener is None or self._listener.is_closed():
+                    url = self.url.set(drivername="postgresql")
+                    self._listener = await asyncpg.connect(
+                        url.render_as_string(hide_password=False),
+                        server_settings={"application_name": f"fluvius:{os.getpid()}"},
+                    )
+                    self._listener.add_termination_listener(self._lost)
+                for channel in channels:
+                    await self._listener.add_listener(channel, self._notified)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        return True
 
     def _lost(self, _connection: object) -> None:
         """The listening connection closed: listen again, in the background, until it works."""
@@ -103,14 +105,9 @@ class CommitSignals:
         try:
             while self._waiting:
                 await asyncio.sleep(RECONNECT_S)
-                try:
-                    listener = await self._connection()
-                    for channel in self._waiting:
-                        await listener.add_listener(channel, self._notified)
-                except (OSError, asyncpg.PostgresError):
-                    continue
-                self.wake_all()  # what was missed meanwhile: a round finds it
-                return
+                if await self._listen(list(self._waiting)):
+                    self.wake_all()  # what was missed meanwhile: a round finds it
+                    return
         finally:
             self._reconnecting = None
 
