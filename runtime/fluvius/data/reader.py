@@ -19,9 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Select,
     Text,
-    Uuid,
-    any_,
-    bindparam,
     func,
     literal,
     select,
@@ -29,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from fluvius.data.keyed import among
 from fluvius.data.store import recorded_event
 
 if TYPE_CHECKING:
@@ -111,15 +109,10 @@ class LogReader:
             ends[event.aggregate_id] = max(ends.get(event.aggregate_id, 0), event.position)
         table = self.log.events
         order = tuple_(table.c.transaction_id, table.c.position)
-        if self.engine.dialect.name == "postgresql":  # one array parameter, not one per id
-            ids = bindparam("aggregate_ids", list(ends), type_=postgresql.ARRAY(Uuid))
-            among = table.c.aggregate_id == any_(ids)
-        else:
-            among = table.c.aggregate_id.in_(list(ends))
         query = (
             select(table)
             .where(
-                among,
+                among(table.c.aggregate_id, list(ends), self.engine.dialect.name),
                 table.c.position < max(ends.values()),
                 order > tuple_(literal(last.transaction_id), literal(last.position)),
             )

@@ -244,9 +244,9 @@ def _tenant_row_query(table: Table) -> Select[Any]:
 
 
 # The transaction takes its log's appending lock before the positions of its events (the
-# settled horizon of fluvius.data.horizon relies on it), and wakes the log's live readers when
-# it commits. A command that locks its state row does both in that statement, saving the write
-# a round trip.
+# settled horizon of fluvius.data.horizon relies on it), and wakes the log's readers (live
+# feeds, relays, projectors: fluvius.data.commits) when it commits. A command that locks its
+# state row does both in that statement, saving the write a round trip.
 _ANNOUNCING = (
     func.pg_advisory_xact_lock_shared(
         literal_column(str(APPENDING_LOCKS), Integer), bindparam("lock", type_=Integer)
@@ -511,7 +511,7 @@ class EventStore:
         are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
         each: on SQLite, which has no network between them, and under SQLAlchemy's statement
         listeners, which expect to see each write. On PostgreSQL a statement before them takes
-        the log's appending lock ahead of the events' positions and wakes the live readers at
+        the log's appending lock ahead of the events' positions and wakes the log's readers at
         commit: the lock of `load_state`, when the command took one, or else one of its own.
         """
         if events and self.connection.dialect.name == "postgresql" and not self._announced:
