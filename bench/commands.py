@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import loadgen
-from bench.loadgen import Load, Outcome, Request
+from bench.loadgen import Headers, Load, Outcome, Request
 from bench.postgres import scratch_database
 from bench.projects import REPOSITORY, example_project
 from bench.report import show
@@ -123,7 +123,7 @@ async def _compare(bench: Bench, workers: int) -> list[tuple[object, ...]]:
         return rows
 
 
-async def open_accounts(port: int, headers: tuple[tuple[str, str], ...], count: int) -> list[str]:
+async def open_accounts(port: int, headers: Headers, count: int) -> list[str]:
     """Open `count` bank accounts on the server at `port`; their ids."""
     bodies = [
         f'{{"owner": "client-{n}", "initial_deposit": "100", "opened_on": "2026-01-01"}}'
@@ -132,7 +132,7 @@ async def open_accounts(port: int, headers: tuple[tuple[str, str], ...], count: 
     return await create(port, "/banking:open-account/account/:new", bodies, headers)
 
 
-def deposits(accounts: list[str], headers: tuple[tuple[str, str], ...]) -> list[list[Request]]:
+def deposits(accounts: list[str], headers: Headers) -> list[list[Request]]:
     """One connection per account, depositing on it again and again."""
     return [
         [Request("POST", f"/banking:deposit/account/{account}", DEPOSIT, headers)]

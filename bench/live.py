@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench import loadgen
 from bench.commands import DEPOSIT
-from bench.loadgen import Connection, Load, Request
+from bench.loadgen import Connection, Headers, Load, Request
 from bench.postgres import scratch_database
 from bench.projects import example_project
 from bench.report import percentile, show
@@ -128,7 +128,7 @@ async def _measure(
 
 
 async def _throughput(
-    server: Server, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float
+    server: Server, ids: list[str], headers: Headers, duration: float
 ) -> tuple[float, float]:
     """Deposits a second in a closed loop, and the server's CPU milliseconds per deposit (over
     the warm-up too, taken at the measured rate)."""
@@ -144,9 +144,7 @@ async def _throughput(
     return rate, cpu * 1000 / commands if commands else math.nan
 
 
-async def _paced(
-    port: int, ids: list[str], headers: tuple[tuple[str, str], ...], duration: float, rate: float
-) -> int:
+async def _paced(port: int, ids: list[str], headers: Headers, duration: float, rate: float) -> int:
     """Deposits at `rate` a second, on a pool of keep-alive connections; how many were sent."""
     free: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(PACING_CONNECTIONS):

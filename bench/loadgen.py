@@ -21,6 +21,8 @@ from bench.report import percentile
 
 HOST = "127.0.0.1"
 OK_STATUSES = (200, 201)
+Headers = tuple[tuple[str, str], ...]
+"""HTTP headers as (name, value) pairs, in order."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Request:
     method: str
     path: str
     body: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: Headers = ()
 
     def encode(self) -> bytes:
         """The request's bytes on the wire."""

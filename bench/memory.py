@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import loadgen
-from bench.loadgen import Load, Request, send_all
+from bench.loadgen import Headers, Load, Request, send_all
 from bench.postgres import scratch_database
 from bench.projects import example_project, fluvius, import_service, spec_project
 from bench.report import show
@@ -40,8 +40,6 @@ COLUMNS = (
     "under-load RSS MiB (steady)",
     "commands/s during load",
 )
-
-Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

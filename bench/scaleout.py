@@ -25,7 +25,7 @@ import asyncpg
 
 from bench import loadgen
 from bench.commands import deposits, open_accounts
-from bench.loadgen import Load, Outcome, Request
+from bench.loadgen import Headers, Load, Outcome, Request
 from bench.postgres import asyncpg_dsn, scratch_database
 from bench.processes import CpuMeter, children_of, parent_of
 from bench.profiles import spy
@@ -47,7 +47,6 @@ LISTING = f"{PATH}?{urlencode({**OPEN_BY_BALANCE, 'limit': LIMIT, 'page': 1})}"
 LOADS = ("deposit", "list", "get one")
 TICK_S = 0.1
 LOADGEN_START_S = 0.5  # from starting the load generator to its first request, at most
-Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)

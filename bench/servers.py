@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.loadgen import Connection, Request, send_all
+from bench.loadgen import Connection, Headers, Request, send_all
 from bench.processes import cpu_seconds, process_tree, status_kib
 from tests.network import free_port as free_port  # the benchmarks take it from here
 
@@ -144,7 +144,7 @@ def generated_environment(database_url: str) -> dict[str, str]:
     return {"FLUVIUS_DATABASE_URL": database_url, "FLUVIUS_WORKERS": "off"}
 
 
-def bearer_headers(root: Path, role: str = "teller") -> tuple[tuple[str, str], ...]:
+def bearer_headers(root: Path, role: str = "teller") -> Headers:
     """Headers of JSON requests with a token for `role`, as `fluvius token` mints it."""
     from fluvius.fastapi.auth import mint_token
     from fluvius.settings import Settings
@@ -153,9 +153,7 @@ def bearer_headers(root: Path, role: str = "teller") -> tuple[tuple[str, str], .
     return (("Authorization", f"Bearer {token}"), ("Content-Type", "application/json"))
 
 
-async def create(
-    port: int, path: str, bodies: Sequence[str], headers: tuple[tuple[str, str], ...]
-) -> list[str]:
+async def create(port: int, path: str, bodies: Sequence[str], headers: Headers) -> list[str]:
     """POST each of `bodies` to the creating command at `path`; the ids of the new aggregates."""
     requests = [Request("POST", path, body, headers) for body in bodies]
     replies = await send_all(port, requests, connections=8)
