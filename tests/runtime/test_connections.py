@@ -95,23 +95,31 @@ async def test_the_sql_log_sees_direct_statements_and_does_not_change_their_path
             assert transaction.driver is not None  # still the direct path
         caplog.clear()
         await processor.execute(Account, Deposit(amount=5), opened.aggregate_id)
-        logged = [(record.name, record.getMessage()) for record in caplog.records]
-        assert all(name == "sqlalchemy.engine.Engine" for name, _ in logged)
-        messages = [message for _, message in logged]
-        assert messages[0] == "BEGIN (direct)"
-        assert messages[-1] == "COMMIT"
-        # one round trip reads the locked state row, takes the log's appending lock and wakes
-        # the live readers, one writes the event, state and command
-        statements = messages[1:-1:2]
-        assert [statement.split()[0] for statement in statements] == ["SELECT", "WITH"]
-        assert statements[0].endswith("FOR UPDATE")
-        assert "pg_advisory_xact_lock_shared" in statements[0]
-        assert "pg_notify" in statements[0]
-        write = statements[1]
+        on_the_saved_row = _logged_statements(caplog)
+        caplog.clear()
+        await CommandProcessor(database).execute(Account, Deposit(amount=5), opened.aggregate_id)
+        on_a_row_read = _logged_statements(caplog)
+        # no transaction: a processor that saved the row decides on it and writes in one round
+        # trip; another reads the row first. The write saves the row at the version decided on,
+        # takes the log's appending lock, wakes the live readers, and adds event and command.
+        assert [statement.split()[0] for statement in on_the_saved_row] == ["WITH"]
+        assert [statement.split()[0] for statement in on_a_row_read] == ["SELECT", "WITH"]
+        assert "FOR UPDATE" not in on_a_row_read[0]
+        write = on_the_saved_row[0]
         for table in ("banking_event", "banking_account", "banking_command"):
             assert f"INSERT INTO {table}" in write or f"UPDATE {table}" in write
-        assert all(message.startswith("[direct] (") for message in messages[2:-1:2])
-        assert str(opened.aggregate_id) in messages[-2]
+        assert "pg_advisory_xact_lock_shared" in write
+        assert "pg_notify" in write
+        messages = [record.getMessage() for record in caplog.records]
+        assert all(message.startswith("[direct] (") for message in messages[1::2])
+        assert str(opened.aggregate_id) in messages[-1]
         assert not any("[generated in" in m or "[cached since" in m for m in messages)
     finally:
         await database.dispose()
+
+
+def _logged_statements(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The SQL statements in the SQL log, each followed there by its parameters."""
+    logged = [(record.name, record.getMessage()) for record in caplog.records]
+    assert all(name == "sqlalchemy.engine.Engine" for name, _ in logged)
+    return [message for _, message in logged][0::2]

@@ -64,9 +64,11 @@ async def _write(
     *,
     state: StateChange | None = None,
     command: CommandEntry | None = None,
+    atomic: bool = True,
 ) -> list[RecordedEvent[Event]]:
-    """`EventStore.write` in a write transaction of its own: one statement on PostgreSQL."""
-    async with database.transaction() as transaction:
+    """`EventStore.write` in a write transaction of its own, or none (see
+    `Database.transaction`): one statement on PostgreSQL."""
+    async with database.transaction(atomic=atomic) as transaction:
         store = EventStore(transaction.connection, log, driver=transaction.driver)
         return await store.write(events, state=state, command=command)
 
@@ -118,8 +120,9 @@ async def test_the_events_of_one_write_get_positions_in_version_order_and_its_tr
     assert (await _load(database, account)).balance == 11
 
 
+@pytest.mark.parametrize("atomic", [True, False], ids=["in a transaction", "alone"])
 async def test_a_state_row_at_another_version_refuses_the_whole_write(
-    database: Database, processor: CommandProcessor
+    database: Database, processor: CommandProcessor, atomic: bool
 ) -> None:
     account = await _open(processor)
     await processor.execute(Account, Deposit(amount=Decimal(1)), account)
@@ -127,7 +130,7 @@ async def test_a_state_row_at_another_version_refuses_the_whole_write(
     events = new_events("account", account, 2, _deposits(7), EventMetadata(), NOW)
     stale = StateChange(accounts, state.evolve(version=3), previous_version=1, tenant=None)
     with pytest.raises(StaleState):
-        await _write(database, events, state=stale, command=_entry(account, "stale"))
+        await _write(database, events, state=stale, command=_entry(account, "stale"), atomic=atomic)
     assert await versions(database, account) == [1, 2]
     assert (await _load(database, account)).version == 2
 

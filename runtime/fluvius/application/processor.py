@@ -1,14 +1,23 @@
-"""The command processor: one command, one transaction.
+"""The command processor: one command, one atomic write.
 
-Load the aggregate's state (locking its row), check guards and scope, decide the events, then
-append them at the next versions, project them onto the state row and record the command, all
-before one commit. A failure anywhere leaves nothing behind.
+Load the aggregate's state, check guards and scope, decide the events, then append them at the
+next versions, project them onto the state row and record the command, all in one commit. A
+failure anywhere leaves nothing behind.
+
+On PostgreSQL a command first runs without a transaction around it: its reads commit as they
+go, and its writes are one statement that saves the state row only at the version the command
+decided on, and writes nothing otherwise (`EventStore.write`). It decides on the row this
+process last saved, when it has it (`fluvius.application.states`): one round trip in all, where
+a transaction holding the row's lock takes four. A command whose row moved on runs again on
+the row read afresh, then in such a transaction, queueing on the row's lock behind other
+writers; commands that use uploads, whose use is a write of its own, start there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import hashlib
 import json
 import random
@@ -20,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fluvius.application.files import resolve_files
 from fluvius.application.reading import TransactionReader
+from fluvius.application.states import StateCache, StateKey
 from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.mapping import Storage, storage_of
 from fluvius.data.reader import Checkpoint
@@ -123,16 +133,38 @@ class _Request:
     def tenant_key(self) -> str:
         return self.context.tenant or ""
 
+    @property
+    def state_key(self) -> StateKey:
+        return (self.aggregate_type.qualified_name(), self.context.tenant, self.aggregate_id)
+
+
+class _Attempt(enum.Enum):
+    """How an attempt gets the aggregate's row; each conflict moves a command one step on."""
+
+    CACHED = "the row this process last saved, if it has it, without a transaction"
+    READ = "the row as read, without a transaction"
+    LOCKED = "the row locked, in a transaction"
+
+
+class _Unconfirmed(Exception):
+    """An attempt that decided on a cached row ended without a write to confirm the row."""
+
 
 class CommandProcessor:
     """Runs commands against aggregates stored in `database`."""
 
     def __init__(
-        self, database: Database, *, attempts: int = DEFAULT_ATTEMPTS, services: Any = None
+        self,
+        database: Database,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        services: Any = None,
+        states: StateCache | None = None,
     ) -> None:
         self.database = database
         self.attempts = attempts
         self.services = services  # what handlers reach as `self.services`
+        self.states = states or StateCache()
 
     async def execute(
         self,
@@ -146,9 +178,10 @@ class CommandProcessor:
     ) -> CommandResult:
         """Run `command`; without `aggregate_id`, a creating command gets a new id.
 
-        Concurrent writers to one aggregate queue on its lock; a conflict that still happens is
-        retried a bounded number of times, unless the caller named `expected_version`, which
-        makes any difference a VersionConflict.
+        A command whose aggregate changed under its first attempts runs again holding the
+        aggregate's lock, so concurrent writers to one aggregate queue on it; a conflict that
+        still happens is retried a bounded number of times, unless the caller named
+        `expected_version`, which makes any difference a VersionConflict.
         """
         context = context or CommandContext()
         handler = aggregate_type.handler_for(type(command))
@@ -168,9 +201,14 @@ class CommandProcessor:
             expected_version=expected_version,
             scope=scope,
         )
+        how = _Attempt.LOCKED if handler.files else _Attempt.CACHED
         for attempt in range(self.attempts):
             try:
-                return await self._attempt(request)
+                return await self._attempt(request, how)
+            except _Unconfirmed:
+                self.states.drop(request.state_key)
+                how = _Attempt.READ
+                continue
             except IntegrityError as error:
                 conflict = violated_table(error)
                 storage = request.storage
@@ -181,6 +219,10 @@ class CommandProcessor:
                 self._conflict(request)
             except StaleState:
                 self._conflict(request)
+            self.states.drop(request.state_key)
+            if how is not _Attempt.LOCKED:
+                how = _Attempt.LOCKED  # again at once, holding the row's lock
+                continue
             await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise ConcurrencyError(
             f"{aggregate_type.qualified_name()} {request.aggregate_id} kept changing "
@@ -196,8 +238,8 @@ class CommandProcessor:
                 expected=request.expected_version,
             )
 
-    async def _attempt(self, request: _Request) -> CommandResult:
-        async with self.database.transaction() as transaction:
+    async def _attempt(self, request: _Request, how: _Attempt) -> CommandResult:
+        async with self.database.transaction(atomic=how is _Attempt.LOCKED) as transaction:
             store = EventStore(
                 transaction.connection, request.storage.log, driver=transaction.driver
             )
@@ -206,23 +248,39 @@ class CommandProcessor:
                 stored = await store.find_command(request.tenant_key, request.log_key)
             if stored is not None:
                 result = await _replay(store, stored, request)
+            elif (cached := self._cached(request, how, transaction.atomic)) is not None:
+                result = await self._process_cached(store, request, cached)
             else:
-                result = await self._process(store, request)
+                state = await _starting_row(store, request, lock=transaction.atomic)
+                result = await self._process(store, request, state)
         return result.committed_at(transaction.lsn)
 
-    async def _process(self, store: EventStore, request: _Request) -> CommandResult:
+    def _cached(self, request: _Request, how: _Attempt, atomic: bool) -> State | None:
+        """The row this attempt may decide on without reading it, if any."""
+        if how is not _Attempt.CACHED or atomic or request.handler.create:
+            return None
+        return self.states.get(request.state_key)
+
+    async def _process_cached(
+        self, store: EventStore, request: _Request, cached: State
+    ) -> CommandResult:
+        """`_process` on the row this process last saved; an outcome that no write confirms
+        (a refusal, no events, a refused write) raises _Unconfirmed."""
+        try:
+            result = await self._process(store, request, cached)
+        except Exception as error:
+            raise _Unconfirmed from error
+        if not result.events:
+            raise _Unconfirmed
+        return result
+
+    async def _process(
+        self, store: EventStore, request: _Request, state: State | None
+    ) -> CommandResult:
+        """Decide and write `request` on the aggregate's row, `state` (None: absent); the row it
+        saves goes to the cache."""
         aggregate_type, handler = request.aggregate_type, request.handler
         tenant = request.context.tenant
-        if handler.create:
-            if await store.exists(request.storage.table, request.aggregate_id):
-                raise AlreadyExists(
-                    f"{aggregate_type.qualified_name()} {request.aggregate_id} already exists"
-                )
-            state: State | None = aggregate_type.initial_state(request.aggregate_id)
-        else:
-            state = await store.load_state(
-                aggregate_type, request.aggregate_id, tenant=tenant, lock=True
-            )
         if state is None or not (handler.create or _in_scope(request, state)):
             raise _not_found(request, request.aggregate_id)
         if request.expected_version is not None and state.version != request.expected_version:
@@ -283,7 +341,25 @@ class CommandProcessor:
             recorded_at=now,
         )
         recorded = await store.write(recorded, state=change, command=entry)
+        if change is not None:
+            self.states.put(request.state_key, change.state)
         return CommandResult(response, token=_token(request, recorded))
+
+
+async def _starting_row(store: EventStore, request: _Request, *, lock: bool) -> State | None:
+    """The row a command starts from: a new aggregate's initial state, or the aggregate's row as
+    read (locked with `lock`), None when it has none."""
+    aggregate_type = request.aggregate_type
+    if not request.handler.create:
+        return await store.load_state(
+            aggregate_type, request.aggregate_id, tenant=request.context.tenant, lock=lock
+        )
+    if await store.exists(request.storage.table, request.aggregate_id):
+        raise AlreadyExists(
+            f"{aggregate_type.qualified_name()} {request.aggregate_id} already exists"
+        )
+    initial: State = aggregate_type.initial_state(request.aggregate_id)
+    return initial
 
 
 def _decision_context(request: _Request, now: dt.datetime) -> Context:

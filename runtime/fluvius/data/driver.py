@@ -6,8 +6,9 @@ closed is replaced before use, and a caller that waits longer than `pool_timeout
 connection gets SQLAlchemy's `TimeoutError` (`fluvius.data.failures` tells such errors apart).
 
 On SQLite every write transaction starts with BEGIN IMMEDIATE, so writers queue on the database
-lock (WAL mode, with a busy timeout) instead of failing at commit. On PostgreSQL writers queue on
-the aggregate's row lock taken by the command processor.
+lock (WAL mode, with a busy timeout) instead of failing at commit. On PostgreSQL a command saves
+its aggregate's row only at the version it decided on, and queues on the row's lock when it
+moved on (the command processor).
 
 The command processor's statements are few and always the same. On PostgreSQL its transaction
 (`Database.transaction`) runs them as `DirectStatement`s: the SQL SQLAlchemy compiled, once, sent
@@ -128,12 +129,17 @@ class Database:
         return self.url.get_backend_name()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[WriteTransaction]:
+    async def transaction(self, *, atomic: bool = True) -> AsyncIterator[WriteTransaction]:
         """A write transaction, committed when the block ends without an error.
 
         On PostgreSQL it is asyncpg's transaction on a pooled connection, for `DirectStatement`s;
         unless the engine has statement listeners, which then see every statement through
         SQLAlchemy. With replicas, its `lsn` is then the primary's WAL position after the commit.
+
+        Not `atomic`, the direct path opens no transaction: each statement commits on its own,
+        saving the round trips of BEGIN and COMMIT, for a caller whose one write is a statement
+        that checks what it read (the command processor's first attempt). Elsewhere that is a
+        transaction still: `WriteTransaction.atomic` tells which the caller got.
         """
         if self.dialect != "postgresql" or _listened(self.write):
             async with self.write.connect() as connection:
@@ -152,16 +158,20 @@ class Database:
         async with self._writers, self.write.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
+            transaction = WriteTransaction(connection, driver, atomic=atomic)
             try:
-                _log_sql(log, "BEGIN (direct)")
-                transaction = WriteTransaction(connection, driver)
-                async with driver.transaction():
+                if atomic:
+                    _log_sql(log, "BEGIN (direct)")
+                    async with driver.transaction():
+                        yield transaction
+                    _log_sql(log, "COMMIT")
+                else:
                     yield transaction
-                _log_sql(log, "COMMIT")
                 if self.replicas:
                     transaction.lsn = await wal_written(driver)
             except BaseException as error:
-                _log_sql(log, "ROLLBACK")
+                if atomic:
+                    _log_sql(log, "ROLLBACK")
                 if driver.is_closed() or driver.is_in_transaction():
                     await connection.invalidate()  # not fit to go back to the pool
                 if isinstance(error, (asyncpg.PostgresError, asyncpg.InterfaceError)):
@@ -327,11 +337,13 @@ def _log_sql(log: SqlLog, message: str, *args: Any) -> None:
 @dataclass
 class WriteTransaction:
     """An open write transaction: its SQLAlchemy connection and, for direct statements, the
-    asyncpg connection that holds the transaction; after the commit, with replicas, the
-    primary's WAL position (`Database.transaction`)."""
+    asyncpg connection that holds the transaction; whether it is one (`atomic`) or each
+    statement commits alone; after the commit, with replicas, the primary's WAL position
+    (`Database.transaction`)."""
 
     connection: AsyncConnection
     driver: asyncpg.Connection | None = None
+    atomic: bool = True
     lsn: str | None = None
 
 

@@ -26,11 +26,13 @@ from sqlalchemy import (
     Text,
     Update,
     bindparam,
+    exists,
     func,
     insert,
     literal,
     literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -203,12 +205,10 @@ def _command_query(commands: Table) -> Select[Any]:
 
 
 @cache
-def _state_query(table: Table, *, lock: bool, announce: bool = False) -> Select[Any]:
+def _state_query(table: Table, *, lock: bool) -> Select[Any]:
     query = select(table).where(table.c.id == bindparam("id"))
     if has_tenancy(table):
         query = query.where(table.c.tenant_id == bindparam("tenant_id"))
-    if announce:
-        query = query.add_columns(*_ANNOUNCING)
     return query.with_for_update() if lock else query
 
 
@@ -243,10 +243,10 @@ def _tenant_row_query(table: Table) -> Select[Any]:
     return query
 
 
-# The transaction takes its log's appending lock before the positions of its events (the
-# settled horizon of fluvius.data.horizon relies on it), and wakes the log's readers (live
-# feeds, relays, projectors: fluvius.data.commits) when it commits. A command that locks its
-# state row does both in that statement, saving the write a round trip.
+# A transaction takes its log's appending lock before the positions of its events (the settled
+# horizon of fluvius.data.horizon relies on it), and wakes the log's readers (live feeds,
+# relays, projectors: fluvius.data.commits) when it commits. A command's one write statement
+# does both as it saves the state row, ahead of the events; other writes in a statement first.
 _ANNOUNCING = (
     func.pg_advisory_xact_lock_shared(
         literal_column(str(APPENDING_LOCKS), Integer), bindparam("lock", type_=Integer)
@@ -254,7 +254,6 @@ _ANNOUNCING = (
     func.pg_notify(bindparam("channel"), literal_column("''")).label("_announced"),
 )
 _ANNOUNCE = select(*_ANNOUNCING)
-_ANNOUNCED_COLUMNS = frozenset(column.name for column in _ANNOUNCING)
 
 
 @cache
@@ -286,7 +285,7 @@ def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
 def _write_statement(
     log: DomainLog,
     events: int,
-    state: Table | None,
+    state: Table,
     state_columns: tuple[str, ...],
     *,
     inserts_state: bool,
@@ -295,43 +294,57 @@ def _write_statement(
     """PostgreSQL's one statement for a command's writes: `events` events appended (parameters
     `event<i>_<column>`), the state row inserted (`state_<column>`) or updated at its version
     (as `_update_statement`), the command log's entry (`command_<column>`). It returns each
-    event's position, transaction id and version, and how many state rows it saved."""
+    event's position, transaction id and version.
+
+    The state row is saved first, and only once it is saved are the events appended and the
+    command recorded: a row no longer at its version writes nothing and the statement returns
+    no rows, so it is safe outside a transaction. Saving the row also takes the log's
+    appending lock and announces the commit (`_ANNOUNCING`), before any event takes its
+    position.
+    """
+    written = (
+        insert(state).values(_row_parameters(state, "state_", state_columns))
+        if inserts_state
+        else _update_statement(state, state_columns)
+    )
+    saved = written.returning(state.c.id, *_ANNOUNCING).cte("saved")
+    gate = exists(select(saved.c.id))
     appended = (
-        insert(log.events)
-        .values([_event_parameters(log.events, f"event{index}_") for index in range(events)])
+        _gated_insert(
+            log.events,
+            [_event_parameters(log.events, f"event{index}_") for index in range(events)],
+            gate,
+        )
         .returning(log.events.c.position, log.events.c.transaction_id, log.events.c.version)
         .cte("appended")
     )
-    saved_rows: ColumnElement[int] = literal_column("0", Integer)  # no parameter: runs direct
-    if state is not None:
-        written = (
-            insert(state).values(_row_parameters(state, "state_", state_columns))
-            if inserts_state
-            else _update_statement(state, state_columns)
-        )
-        saved = written.returning(state.c.id).cte("saved")
-        saved_rows = select(func.count()).select_from(saved).scalar_subquery()
-    query = select(
-        appended.c.position,
-        appended.c.transaction_id,
-        appended.c.version,
-        saved_rows.label("saved"),
-    )
+    query = select(appended.c.position, appended.c.transaction_id, appended.c.version)
     if records_command:
-        recorded = insert(log.commands).values(_row_parameters(log.commands, "command_"))
+        recorded = _gated_insert(log.commands, [_row_parameters(log.commands, "command_")], gate)
         query = query.add_cte(recorded.cte("recorded"))
     return query
 
 
+def _gated_insert(
+    table: Table, rows: Sequence[Mapping[str, ColumnElement[Any]]], gate: ColumnElement[bool]
+) -> Insert:
+    """INSERT of `rows` (expressions by column) into `table`, in their order, if `gate` holds."""
+    columns = list(rows[0])
+    selects = [select(*(row[name].label(name) for name in columns)).where(gate) for row in rows]
+    return insert(table).from_select(
+        columns, union_all(*selects) if len(selects) > 1 else selects[0]
+    )
+
+
 def _row_parameters(
     table: Table, prefix: str, columns: Sequence[str] | None = None
-) -> dict[str, Any]:
+) -> dict[str, ColumnElement[Any]]:
     """`columns` (all by default) of a row of `table` as parameters `<prefix><column>`."""
     names = [column.name for column in table.c] if columns is None else columns
     return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
 
 
-def _event_parameters(events: Table, prefix: str) -> dict[str, Any]:
+def _event_parameters(events: Table, prefix: str) -> dict[str, ColumnElement[Any]]:
     """An event-log row as parameters `<prefix><column>`; its position is the log's, its
     transaction id the writing transaction's."""
     columns = [c.name for c in events.c if c.name not in ("position", "transaction_id")]
@@ -377,7 +390,6 @@ class EventStore:
         self.log = log
         self.driver = driver
         self._sql_log: SqlLog = connection.sync_engine.logger
-        self._announced = False
 
     async def _rows(
         self, statement: Executable, parameters: Mapping[str, Any]
@@ -414,21 +426,13 @@ class EventStore:
         tenant: str | None,
         lock: bool = False,
     ) -> State | None:
-        """The aggregate's state row; with `lock`, held until the transaction ends (on
-        PostgreSQL the same statement then announces the transaction's writes, see `write`)."""
+        """The aggregate's state row; with `lock`, held until the transaction ends."""
         table = storage_of(aggregate_type).table
         parameters: dict[str, Any] = {"id": aggregate_id}
         if has_tenancy(table):
             parameters["tenant_id"] = _required_tenant(table, tenant)
-        announce = lock and self.connection.dialect.name == "postgresql"
-        if announce:
-            parameters.update(self._announcing())
-        rows = await self._rows(_state_query(table, lock=lock, announce=announce), parameters)
-        if not rows:
-            return None
-        self._announced |= announce
-        row = {key: value for key, value in rows[0].items() if key not in _ANNOUNCED_COLUMNS}
-        return aggregate_type.state_type.model_validate(row)
+        rows = await self._rows(_state_query(table, lock=lock), parameters)
+        return aggregate_type.state_type.model_validate(rows[0]) if rows else None
 
     async def history(
         self,
@@ -508,17 +512,18 @@ class EventStore:
         longer at `state.previous_version` StaleState.
 
         Run directly on asyncpg (see `Database.transaction`), the writes of one or more events
-        are one statement, one round trip (data-modifying CTEs). Otherwise they are a statement
-        each: on SQLite, which has no network between them, and under SQLAlchemy's statement
-        listeners, which expect to see each write. On PostgreSQL a statement before them takes
-        the log's appending lock ahead of the events' positions and wakes the log's readers at
-        commit: the lock of `load_state`, when the command took one, or else one of its own.
+        are one statement, one round trip (data-modifying CTEs); with a state row, a statement
+        that needs no transaction around it (`_write_statement`). Otherwise they are a
+        statement each: on SQLite, which has no network between them, and under SQLAlchemy's
+        statement listeners, which expect to see each write. On PostgreSQL those take the
+        log's appending lock ahead of the events' positions, and wake the log's readers at
+        commit, in a statement before them.
         """
-        if events and self.connection.dialect.name == "postgresql" and not self._announced:
-            await self._rows(_ANNOUNCE, self._announcing())
-        if self.driver is not None and events:
+        if self.driver is not None and events and state is not None:
             written = await self._write_together(events, state, command)
         else:
+            if events and self.connection.dialect.name == "postgresql":
+                await self._rows(_ANNOUNCE, self._announcing())
             written = await self._write_in_turn(events, state, command)
         by_version = {row["version"]: row for row in written}
         return [
@@ -533,33 +538,30 @@ class EventStore:
     async def _write_together(
         self,
         events: Sequence[RecordedEvent[Event]],
-        state: StateChange | None,
+        state: StateChange,
         command: CommandEntry | None,
     ) -> Sequence[Mapping[str, Any]]:
-        parameters: dict[str, Any] = {}
+        parameters = self._announcing()
         for index, event in enumerate(events):
             parameters.update(_prefixed(f"event{index}_", _event_row(event)))
-        state_columns: tuple[str, ...] = ()
-        if state is not None:
-            row = state.row()
-            state_columns = tuple(row)
-            if state.previous_version == 0:
-                parameters.update(_prefixed("state_", row))
-            else:
-                parameters.update(_prefixed("set_", row))
-                parameters.update(where_id=state.state.id, where_version=state.previous_version)
+        row = state.row()
+        if state.previous_version == 0:
+            parameters.update(_prefixed("state_", row))
+        else:
+            parameters.update(_prefixed("set_", row))
+            parameters.update(where_id=state.state.id, where_version=state.previous_version)
         if command is not None:
             parameters.update(_prefixed("command_", command.row()))
         statement = _write_statement(
             self.log,
             len(events),
-            None if state is None else state.table,
-            state_columns,
-            inserts_state=state is not None and state.previous_version == 0,
+            state.table,
+            tuple(row),
+            inserts_state=state.previous_version == 0,
             records_command=command is not None,
         )
         written = await self._rows(statement, parameters)
-        if state is not None and written[0]["saved"] != 1:
+        if not written:
             raise state.stale()
         return written
 
