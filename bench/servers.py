@@ -2,7 +2,8 @@
 
 `serve` starts a command (`fluvius run`, or uvicorn for a hand-written app), waits until every
 uvicorn worker has started and `/healthz` answers 200, and on leaving the block, by error or
-Ctrl-C too, terminates the whole process group. `Server.rss_bytes` sums the resident memory of
+Ctrl-C too, terminates the whole process group (`running` does the same for a process that
+serves no port: `fluvius run worker`). `Server.rss_bytes` sums the resident memory of
 the server's process tree, `Server.cpu_seconds` the CPU time it used.
 """
 
@@ -59,6 +60,11 @@ def fluvius_run(root: Path, port: int, *, workers: int = 1) -> list[str]:
     ]
 
 
+def fluvius_worker(root: Path) -> list[str]:
+    """The command that runs a worker process of the project at `root` (arq, on Redis)."""
+    return [sys.executable, "-m", "fluvius_cli", "run", "worker", "--project", str(root)]
+
+
 def uvicorn_run(app: str, port: int, *, workers: int = 1) -> list[str]:
     """uvicorn serving `app` as `fluvius run` serves a project: uvloop, httptools, no access
     log."""
@@ -79,6 +85,16 @@ async def serve(
     workers: int = 1,
 ) -> AsyncIterator[Server]:
     """Run `command`, a server of `workers` uvicorn workers on `port`, for the block."""
+    async with running(command, log=log, environment=environment) as process:
+        await _ready(process, port, log, workers)
+        yield Server(process, port, log)
+
+
+@asynccontextmanager
+async def running(
+    command: Sequence[str], *, log: Path, environment: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run `command` for the block, its output in `log`."""
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -89,8 +105,7 @@ async def serve(
             start_new_session=True,
         )
     try:
-        await _ready(process, port, log, workers)
-        yield Server(process, port, log)
+        yield process
     finally:
         await _stop(process)
 

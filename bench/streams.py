@@ -4,8 +4,9 @@ a consumer's receipt while commands run, with what the stream costs the commands
 The backlog is the replay benchmark's bank log (10,000 accounts: 100,000 events, 90,000 of them
 deposits, which the `money` stream carries), COPYed into PostgreSQL. The lag run serves the
 generated bank service with its in-process workers, 32 clients depositing in a closed loop, once
-without the stream and once with it published to NATS; a JetStream consumer takes each message's
-lag as its receipt time less the event's `time` (its commit, to a millisecond or so).
+without the stream and once with it published to NATS, then both again with the workers (the
+stream's relay among them) in a worker process of their own; a JetStream consumer takes each
+message's lag as its receipt time less the event's `time` (its commit, to a millisecond or so).
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ async def _main(quick: bool) -> None:
                 f"Deposits at {clients} clients, without and with the money stream on NATS",
                 ("stream", *COLUMNS),
                 rows,
-                f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; in-process "
-                f"workers polling every {POLL_S} s; lag is from the event's commit to a JetStream "
+                f"{duration[0]:.0f} s per run after {duration[1]:.0f} s of warm-up; workers "
+                f"polling every {POLL_S} s, in the API's process, or in a worker process "
+                "(`fluvius run worker`, on Redis); lag is from the event's commit to a JetStream "
                 "consumer's receipt.",
             )
 
@@ -104,20 +106,24 @@ async def _backlog(root: Path, url: str, accounts: int) -> tuple[object, ...]:
 async def _lag(
     root: Path, url: str, folder: Path, clients: int, duration: tuple[float, float]
 ) -> list[tuple[object, ...]]:
-    """The deposits' rate without the stream, then with it and the consumer's lags."""
+    """The deposits' rate without the stream, then with it and the consumer's lags; workers in
+    the API's process, then in a worker process."""
     name = jetstream_name(Target(root.name, "money"))
-    await _drop_stream(name)
     environment = {"FLUVIUS_DATABASE_URL": url}
-    runs = (
-        Run("off", root, environment),
-        Run(
-            "NATS",
-            root,
-            {**environment, "FLUVIUS_STREAM_MONEY_URL": NATS_URL},
-            lambda: _consumer(name, f"{root.name}.money.>"),
-        ),
-    )
-    rows = [(await deposits_under_load(run, folder, clients, duration)).row() for run in runs]
+    rows = []
+    for apart, suffix in ((False, ""), (True, ", worker process")):
+        await _drop_stream(name)
+        runs = (
+            Run(f"off{suffix}", root, environment, worker_process=apart),
+            Run(
+                f"NATS{suffix}",
+                root,
+                {**environment, "FLUVIUS_STREAM_MONEY_URL": NATS_URL},
+                lambda: _consumer(name, f"{root.name}.money.>"),
+                worker_process=apart,
+            ),
+        )
+        rows += [(await deposits_under_load(run, folder, clients, duration)).row() for run in runs]
     await _drop_stream(name)
     return rows
 

@@ -11,7 +11,8 @@ result fails.
 The lag: the commands benchmark's deposits at 32 clients (bench/underload.py, as the streams
 benchmark runs them) against the bank served without views, then with a view of each account's
 deposits; a watcher reads the view's checkpoint every few milliseconds and takes each deposit's
-lag from its recording to the projector's commit of it.
+lag from its recording to the projector's commit of it. Both runs again with the workers, the
+projector among them, in a worker process of their own beside the API's.
 """
 
 from __future__ import annotations
@@ -99,17 +100,19 @@ def main(quick: bool = False) -> None:
     )
     clients = QUICK_CLIENTS if quick else CLIENTS
     duration = (1.0, 0.3) if quick else (10.0, 2.0)
-    off, on = asyncio.run(_lag(clients, duration))
+    runs = asyncio.run(_lag(clients, duration))
+    (off, on), (off_apart, on_apart) = runs
     show(
         f"Deposits at {clients} clients, without and with a view fed by them",
         ("view", *COLUMNS),
-        [off.row(), on.row()],
-        f"{duration[0]:g} s per run after {duration[1]:g} s of warm-up; in-process workers "
-        f"polling every {POLL_S} s. Without: the bank with no view; with: the bank with a view "
-        "of each account's deposits. Lag is from each deposit's recording to the projector's "
-        f"commit of it, as seen by reading the view's checkpoint every {WATCH_S * 1000:.0f} "
-        f"ms. Commands with the view: {on.outcome.rate / off.outcome.rate:.0%} of those "
-        "without.",
+        [measured.row() for pair in runs for measured in pair],
+        f"{duration[0]:g} s per run after {duration[1]:g} s of warm-up; workers polling every "
+        f"{POLL_S} s, in the API's process, or in a worker process (`fluvius run worker`, on "
+        "Redis). Without: the bank with no view; with: the bank with a view of each account's "
+        "deposits. Lag is from each deposit's recording to the projector's commit of it, as "
+        f"seen by reading the view's checkpoint every {WATCH_S * 1000:.0f} ms. Commands with "
+        f"the view: {on.outcome.rate / off.outcome.rate:.0%} of those without in one process, "
+        f"{on_apart.outcome.rate / off_apart.outcome.rate:.0%} with a worker process.",
     )
 
 
@@ -171,21 +174,27 @@ async def _check(database: Database, view: View, ledger: Ledger, folded: int) ->
         raise RuntimeError(f"{folded} events folded, {len(wrong)} of {len(found)} rows wrong")
 
 
-async def _lag(clients: int, duration: tuple[float, float]) -> tuple[Measured, Measured]:
+Pair = tuple[Measured, Measured]
+
+
+async def _lag(clients: int, duration: tuple[float, float]) -> tuple[Pair, Pair]:
     """The deposits' rate on the bank without views, then with the deposits view, and the
-    view's lag; each project on a database of its own."""
+    view's lag; workers in the API's process, then in a worker process; each project on a
+    database of its own."""
     with TemporaryDirectory(prefix="bench-views-lag-") as folder:
         runs = []
-        for label, views in (("without", ""), ("with", DEPOSITS_VIEW)):
-            async with scratch_database() as url:
-                (Path(folder) / label).mkdir()
-                root = spec_project("bank", _bank_spec(views), Path(folder) / label)
-                fluvius("migrate", "--project", str(root), database_url=url)
-                environment = {"FLUVIUS_DATABASE_URL": url}
-                watcher = (lambda url=url: _projected(url)) if views else None
-                run = Run(label, root, environment, watcher)
-                runs.append(await deposits_under_load(run, Path(folder), clients, duration))
-        return runs[0], runs[1]
+        for apart in (False, True):
+            for label, views in (("without", ""), ("with", DEPOSITS_VIEW)):
+                label += ", worker process" if apart else ""
+                async with scratch_database() as url:
+                    (Path(folder) / label).mkdir()
+                    root = spec_project("bank", _bank_spec(views), Path(folder) / label)
+                    fluvius("migrate", "--project", str(root), database_url=url)
+                    environment = {"FLUVIUS_DATABASE_URL": url}
+                    watcher = (lambda url=url: _projected(url)) if views else None
+                    run = Run(label, root, environment, watcher, worker_process=apart)
+                    runs.append(await deposits_under_load(run, Path(folder), clients, duration))
+        return (runs[0], runs[1]), (runs[2], runs[3])
 
 
 def _bank_spec(views: str) -> str:
