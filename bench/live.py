@@ -1,14 +1,15 @@
 """Live feeds: subscribers of `/live` on one instance on PostgreSQL, while commands run.
 
-The generated bank service (`fluvius run`, one uvicorn worker) holds ACCOUNTS accounts. First
-the deposits' rate with nobody subscribed (a closed loop of CLIENTS clients); then SUBSCRIBERS
-WebSocket connections each subscribe to one account (a teller's token), and the server's RSS
-gives the memory of an idle subscriber; then deposits are paced at each of RATES a second for
-DURATION while every subscriber receives its account's events, each one's latency taken as its
-receipt time less the event's `recorded_at` (the command's start, so it includes the command's
-own transaction); last, the closed loop again with the subscribers connected. Each closed loop
-also gives the server's CPU time per deposit: the subscribers' clients run on the same machine,
-so the rates alone mix their cost with the server's.
+For each of FAN_OUTS, a server of the generated bank service (`fluvius run`, one uvicorn worker)
+with SUBSCRIBERS / fan-out accounts: first the deposits' rate with nobody subscribed (a closed
+loop of CLIENTS clients); then SUBSCRIBERS WebSocket connections each subscribe to one account (a
+teller's token), so that each account has fan-out subscribers, and the server's RSS gives the
+memory of an idle subscriber; then deposits are paced at each of RATES a second for DURATION
+while every subscriber receives its account's events, each one's latency taken as its receipt
+time less the event's `recorded_at` (the command's start, so it includes the command's own
+transaction); last, the closed loop again with the subscribers connected. Each closed loop also
+gives the server's CPU time per deposit: the subscribers' clients run on the same machine, so
+the rates alone mix their cost with the server's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from bench.report import percentile, show
 from bench.servers import Server, bearer_headers, create, fluvius_run, free_port, serve
 
 SUBSCRIBERS, QUICK_SUBSCRIBERS = 1000, 20
-ACCOUNTS, QUICK_ACCOUNTS = 100, 5
+FAN_OUTS = (1, 10)  # subscribers per account: how many receive each event
 RATES = (20.0, 200.0)  # paced commands a second
 DURATION, QUICK_DURATION = 10.0, 1.0
 CLIENTS = 16
@@ -48,39 +49,50 @@ def main(quick: bool = False) -> None:
 
 async def _main(quick: bool) -> None:
     subscribers = QUICK_SUBSCRIBERS if quick else SUBSCRIBERS
-    accounts = QUICK_ACCOUNTS if quick else ACCOUNTS
     duration = QUICK_DURATION if quick else DURATION
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
         async with scratch_database() as url:
             root = await asyncio.to_thread(example_project, "bank", Path(folder), database_url=url)
-            port = free_port()
-            environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKERS": "off"}
-            async with serve(
-                fluvius_run(root, port),
-                port=port,
-                log=Path(folder) / "live.log",
-                environment=environment,
-            ) as server:
-                rows = await _measure(server, root, subscribers, accounts, duration)
+            headers = bearer_headers(root)
+            passes = []
+            for fan_out in FAN_OUTS:  # a server each: its memory is the subscribers' alone
+                port = free_port()
+                environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKERS": "off"}
+                async with serve(
+                    fluvius_run(root, port),
+                    port=port,
+                    log=Path(folder) / f"live-{fan_out}.log",
+                    environment=environment,
+                ) as server:
+                    bodies = [OPENING % n for n in range(subscribers // fan_out)]
+                    ids = await create(
+                        server.port, "/banking:open-account/account/:new", bodies, headers
+                    )
+                    passes.append(await _measure(server, root, ids, subscribers, duration))
+    rows = [
+        (measured[0][0], *(value for _, value in measured))  # one measure, as each pass found it
+        for measured in zip(*passes, strict=True)
+    ]
     show(
         f"{subscribers:,} subscribers on one instance (PostgreSQL), paced deposits",
-        ("measure", "value"),
+        ("measure", *(f"{fan_out} per account" for fan_out in FAN_OUTS)),
         rows,
-        f"Each subscriber follows one of {accounts} accounts (aggregate_id), so each event goes "
-        f"to {subscribers // accounts} subscribers. Latency: receipt less the event's "
-        f"recorded_at (the command's start), over {duration:g} s; throughput: {CLIENTS} "
-        "clients depositing in a closed loop, and the server's CPU time per deposit (the "
-        "subscribers' clients share the machine: CPU per command tells the server's own cost).",
+        f"Each subscriber follows one account (aggregate_id), which 1 or 10 subscribers follow, "
+        f"so each event goes to that many. Latency: receipt less the event's recorded_at (the "
+        f"command's start), over {duration:g} s; throughput: {CLIENTS} clients depositing in a "
+        "closed loop, and the server's CPU time per deposit (the subscribers' clients share the "
+        "machine: CPU per command tells the server's own cost).",
     )
 
 
 async def _measure(
-    server: Server, root: Path, subscribers: int, accounts: int, duration: float
-) -> list[tuple[object, ...]]:
+    server: Server, root: Path, ids: list[str], subscribers: int, duration: float
+) -> list[tuple[str, object]]:
+    """The closed loop's rate and CPU per command with nobody subscribed; then with
+    `subscribers` following the accounts `ids` in turn: their idle memory, delivery latencies
+    at each of RATES, and the closed loop again."""
     headers = bearer_headers(root)
     token = headers[0][1].removeprefix("Bearer ")
-    bodies = [OPENING % n for n in range(accounts)]
-    ids = await create(server.port, "/banking:open-account/account/:new", bodies, headers)
     alone, alone_cpu = await _throughput(server, ids, headers, duration)
     before = server.rss_bytes()
     async with contextlib.AsyncExitStack() as stack:
@@ -90,7 +102,7 @@ async def _measure(
             ws = await stack.enter_async_context(connect(url, max_size=None))
             await ws.send(json.dumps({"type": "auth", "token": token}))
             subscribe = {"type": "subscribe", "id": "s", "resource": "banking.account"}
-            await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % accounts]}))
+            await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % len(ids)]}))
             sockets.append(ws)
         for ws in sockets:
             assert json.loads(await ws.recv())["type"] == "subscribed"
@@ -107,7 +119,7 @@ async def _measure(
         shared, shared_cpu = await _throughput(server, ids, headers, duration)
         for reader in readers:
             reader.cancel()
-    rows: list[tuple[object, ...]] = [
+    rows: list[tuple[str, object]] = [
         ("commands/s, no subscriber (closed loop)", alone),
         ("commands/s, subscribers connected (closed loop)", shared),
         ("server CPU ms per command, no subscriber", alone_cpu),
@@ -115,7 +127,7 @@ async def _measure(
         ("RSS per idle subscriber KiB", per_subscriber / 1024),
     ]
     for rate, sent, received in paced:
-        expected = sent * subscribers // accounts
+        expected = sent * subscribers // len(ids)
         rows += [
             (
                 f"at {rate:g} cmd/s: events delivered / expected",

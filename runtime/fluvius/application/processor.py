@@ -10,7 +10,8 @@ decided on, and writes nothing otherwise (`EventStore.write`). It decides on the
 process last saved, when it has it (`fluvius.application.states`): one round trip in all, where
 a transaction holding the row's lock takes four. A command whose row moved on runs again on
 the row read afresh, then in such a transaction, queueing on the row's lock behind other
-writers; commands that use uploads, whose use is a write of its own, start there.
+writers; commands that use uploads, whose use is a write of its own, start there, and so do
+commands on an aggregate whose commands conflicted lately (many writers racing for one row).
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ class _Attempt(enum.Enum):
     READ = "the row as read, without a transaction"
     LOCKED = "the row locked, in a transaction"
 
+    def after_conflict(self) -> _Attempt:
+        return _Attempt.READ if self is _Attempt.CACHED else _Attempt.LOCKED
+
 
 class _Unconfirmed(Exception):
     """An attempt that decided on a cached row ended without a write to confirm the row."""
@@ -179,9 +183,10 @@ class CommandProcessor:
         """Run `command`; without `aggregate_id`, a creating command gets a new id.
 
         A command whose aggregate changed under its first attempts runs again holding the
-        aggregate's lock, so concurrent writers to one aggregate queue on it; a conflict that
-        still happens is retried a bounded number of times, unless the caller named
-        `expected_version`, which makes any difference a VersionConflict.
+        aggregate's lock, as do the commands on an aggregate that saw such conflicts lately, so
+        concurrent writers to one aggregate queue on it; a conflict that still happens is
+        retried a bounded number of times, unless the caller named `expected_version`, which
+        makes any difference a VersionConflict.
         """
         context = context or CommandContext()
         handler = aggregate_type.handler_for(type(command))
@@ -201,7 +206,8 @@ class CommandProcessor:
             expected_version=expected_version,
             scope=scope,
         )
-        how = _Attempt.LOCKED if handler.files else _Attempt.CACHED
+        locked = handler.files or self.states.contended(request.state_key)
+        how = _Attempt.LOCKED if locked else _Attempt.CACHED
         for attempt in range(self.attempts):
             try:
                 return await self._attempt(request, how)
@@ -219,9 +225,9 @@ class CommandProcessor:
                 self._conflict(request)
             except StaleState:
                 self._conflict(request)
-            self.states.drop(request.state_key)
+            self.states.conflicted(request.state_key)
             if how is not _Attempt.LOCKED:
-                how = _Attempt.LOCKED  # again at once, holding the row's lock
+                how = how.after_conflict()  # again at once
                 continue
             await asyncio.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise ConcurrencyError(
@@ -265,9 +271,12 @@ class CommandProcessor:
         self, store: EventStore, request: _Request, cached: State
     ) -> CommandResult:
         """`_process` on the row this process last saved; an outcome that no write confirms
-        (a refusal, no events, a refused write) raises _Unconfirmed."""
+        (a refusal, no events) raises _Unconfirmed; a refused write is a conflict, as for a row
+        read."""
         try:
             result = await self._process(store, request, cached)
+        except (StaleState, IntegrityError):
+            raise
         except Exception as error:
             raise _Unconfirmed from error
         if not result.events:

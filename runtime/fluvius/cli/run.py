@@ -49,6 +49,7 @@ def serve(
 
     from fluvius.cli.console import err
     from fluvius.cli.ports import PortTaken, ensure_free
+    from fluvius.cli.serving import PACKAGE_VARIABLE
     from fluvius.fastapi.live.protocol import MAX_MESSAGE_BYTES
     from fluvius.migrations.failures import MigrationFailed
     from fluvius.migrations.state import pending_revisions
@@ -79,9 +80,10 @@ def serve(
         err.print(f"[red]✗[/] {error}")
         raise typer.Exit(1) from None
     os.environ[ROOT_VARIABLE] = str(found.root)
+    os.environ[PACKAGE_VARIABLE] = found.package
     with shared_metrics(workers if settings.metrics else 1):
         uvicorn.run(
-            f"{found.package}.app:create_app",
+            "fluvius.cli.serving:create_app",
             factory=True,
             host=host,
             port=port,
