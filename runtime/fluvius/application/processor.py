@@ -286,8 +286,9 @@ class CommandProcessor:
     async def _process(
         self, store: EventStore, request: _Request, state: State | None
     ) -> CommandResult:
-        """Decide and write `request` on the aggregate's row, `state` (None: absent); the row it
-        saves goes to the cache."""
+        """Decide and write `request` on the aggregate's row, `state` (None: absent); on
+        PostgreSQL's direct path, the one where attempts run on cached rows, the row it saves
+        goes to the cache."""
         aggregate_type, handler = request.aggregate_type, request.handler
         tenant = request.context.tenant
         if state is None or not (handler.create or _in_scope(request, state)):
@@ -350,7 +351,7 @@ class CommandProcessor:
             recorded_at=now,
         )
         recorded = await store.write(recorded, state=change, command=entry)
-        if change is not None:
+        if change is not None and store.driver is not None:  # where attempts may use it
             self.states.put(request.state_key, change.state)
         return CommandResult(response, token=_token(request, recorded))
 
