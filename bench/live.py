@@ -54,10 +54,10 @@ async def _main(quick: bool) -> None:
         async with scratch_database() as url:
             root = await asyncio.to_thread(example_project, "bank", Path(folder), database_url=url)
             headers = bearer_headers(root)
+            environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKERS": "off"}
             passes = []
             for fan_out in FAN_OUTS:  # a server each: its memory is the subscribers' alone
                 port = free_port()
-                environment = {"FLUVIUS_DATABASE_URL": url, "FLUVIUS_WORKERS": "off"}
                 async with serve(
                     fluvius_run(root, port),
                     port=port,
@@ -77,9 +77,10 @@ async def _main(quick: bool) -> None:
         f"{subscribers:,} subscribers on one instance (PostgreSQL), paced deposits",
         ("measure", *(f"{fan_out} per account" for fan_out in FAN_OUTS)),
         rows,
-        f"Each subscriber follows one account (aggregate_id), which 1 or 10 subscribers follow, "
-        f"so each event goes to that many. Latency: receipt less the event's recorded_at (the "
-        f"command's start), over {duration:g} s; throughput: {CLIENTS} clients depositing in a "
+        f"Each subscriber follows one account (aggregate_id), which "
+        f"{' or '.join(map(str, FAN_OUTS))} subscribers follow, so each event goes to that "
+        "many. Latency: receipt less the event's recorded_at (the command's start), over "
+        f"{duration:g} s; throughput: {CLIENTS} clients depositing in a "
         "closed loop, and the server's CPU time per deposit (the subscribers' clients share the "
         "machine: CPU per command tells the server's own cost).",
     )
