@@ -105,5 +105,10 @@ class RecordedEvent(Generic[E]):
             "name": self.name,
             "version": self.version,
             "data": self.data.model_dump(mode="json"),
-            "recorded_at": self.recorded_at.isoformat().replace("+00:00", "Z"),
+            "recorded_at": utc_text(self.recorded_at),
         }
+
+
+def utc_text(moment: dt.datetime) -> str:
+    """A UTC time as JSON replies carry it: ISO 8601 ending in Z."""
+    return moment.isoformat().replace("+00:00", "Z")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 
+from fluvius.domain.messages import utc_text
+
 if TYPE_CHECKING:
     from fluvius.domain.messages import Event, RecordedEvent
 
@@ -44,7 +46,7 @@ def envelope(
         "source": service,
         "type": event_type(service, domain, event),
         "subject": str(event.aggregate_id),
-        "time": event.recorded_at.isoformat().replace("+00:00", "Z"),
+        "time": utc_text(event.recorded_at),
         "datacontenttype": "application/json",
         "data": event.data.model_dump(mode="json"),
         "position": event.position,
