@@ -7,7 +7,13 @@ import uuid
 from sqlalchemy import MetaData
 
 from fluvius.data import Database, new_metadata
-from fluvius.data.tables import RuntimeTables, dead_letter_table, job_table, projection_table
+from fluvius.data.tables import (
+    RuntimeTables,
+    dead_letter_table,
+    job_table,
+    projection_table,
+    view_change_table,
+)
 from fluvius.service import Domain, Service
 from fluvius.streams import Stream
 from tests.runtime.bank import Account, accounts, checkpoints, log, metadata
@@ -16,7 +22,11 @@ from tests.tables import create_all
 MONEY = Stream("money", ("banking.account.money-deposited", "banking.account.money-withdrawn"))
 _runtime = new_metadata()
 TABLES = RuntimeTables(
-    checkpoints, projection_table(_runtime), job_table(_runtime), dead_letter_table(_runtime)
+    checkpoints,
+    projection_table(_runtime),
+    job_table(_runtime),
+    dead_letter_table(_runtime),
+    view_change_table(_runtime),
 )
 ALL_METADATA: tuple[MetaData, ...] = (metadata, _runtime)
 """The bank's tables and fluvius's own."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import inspect
 import json
@@ -18,6 +19,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from pydantic import BaseModel, create_model
 
 from fluvius.data.reader import Checkpoint
 from fluvius.domain.rules import ViewRule
@@ -30,11 +33,13 @@ VIEW_WORKER_PREFIX = "view:"  # a view's projector among the workers
 
 class Progress:
     """How far, in this process, a view's projector has read each domain's log: a checkpoint it
-    raises and an asyncio condition it signals, for readers waiting for a write to show."""
+    raises and an asyncio condition it signals, for readers waiting for a write to show, and
+    events it sets, for readers that follow the view (its live feeds)."""
 
     def __init__(self) -> None:
         self.checkpoints: dict[str, Checkpoint] = {}
         self._changed: asyncio.Condition | None = None
+        self._wakes: list[asyncio.Event] = []
 
     @property
     def changed(self) -> asyncio.Condition:
@@ -46,8 +51,14 @@ class Progress:
     async def moved(self, domain: str, checkpoint: Checkpoint) -> None:
         """The projector has read `domain`'s log up to `checkpoint`."""
         self.checkpoints[domain] = max(self.checkpoints.get(domain, Checkpoint()), checkpoint)
+        for wake in self._wakes:
+            wake.set()
         async with self.changed:
             self.changed.notify_all()
+
+    def wake_on_move(self, wake: asyncio.Event) -> None:
+        """Set `wake` at each move from now on."""
+        self._wakes.append(wake)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,16 @@ class View:
     def class_name(self) -> str:
         """The view's name in PascalCase, for the classes that describe its rows."""
         return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @functools.cached_property
+    def row_model(self) -> type[BaseModel]:
+        """The pydantic model of the view's rows (every field may be null)."""
+        fields: dict[str, Any] = {name: (kind | None, None) for name, kind in self.types.items()}
+        return create_model(f"{self.class_name}Row", **fields)
+
+    def json_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """`row` as a GET replies it."""
+        return self.row_model.model_validate(row).model_dump(mode="json")
 
     @property
     def worker(self) -> str:
@@ -166,12 +187,14 @@ def _source(handler: Handler) -> str:
 
 
 class Step(NamedTuple):
-    """One event as a view sees it: its name, rule and what it reads, the row it changes."""
+    """One event as a view sees it: its name, rule and what it reads, the row it changes, and
+    the event as live messages carry it (`recorded`, when the projector read it)."""
 
     event: str
     rule: ViewRule
     message: Mapping[str, Any]
     identity: Identity
+    recorded: Mapping[str, Any] | None = None
 
 
 def cast_to(kind: type | None, value: Any) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -36,6 +37,7 @@ JOB_TABLE = "fluvius_job"
 PROJECTION_TABLE = "fluvius_projection"
 DEAD_LETTER_TABLE = "fluvius_dead_letter"
 UPLOAD_TABLE = "fluvius_upload"
+VIEW_CHANGE_TABLE = "fluvius_view_change"
 NAME_LENGTH = 64
 # The first half of the two-part key of the PostgreSQL advisory lock a log's appending
 # transactions share (DomainLog.appending_lock); locks of one 64-bit key never meet it.
@@ -162,6 +164,25 @@ def projection_table(metadata: MetaData) -> Table:
     )
 
 
+def view_change_table(metadata: MetaData) -> Table:
+    """Declare `fluvius_view_change`: each change a view's projector made to a row, numbered
+    from 1 in the order it made them (`position`, per view), for live subscribers to the view.
+
+    `event` is the event that made the change as live messages carry it, `row` the row after
+    it as a GET replies it, or the row it deleted when `deleted`."""
+    return Table(
+        VIEW_CHANGE_TABLE,
+        metadata,
+        Column("view", String(2 * NAME_LENGTH + 1), primary_key=True),
+        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        Column("tenant_id", String(TENANT_LENGTH)),
+        Column("row_key", String(256), nullable=False),
+        Column("event", json_type(), nullable=False),
+        Column("row", json_type(), nullable=False),
+        Column("deleted", Boolean, nullable=False),
+    )
+
+
 def job_table(metadata: MetaData) -> Table:
     """Declare `fluvius_job`: one row per (worker, event or tick), its status and attempts.
 
@@ -226,6 +247,7 @@ class RuntimeTables:
     projections: Table
     jobs: Table
     dead_letters: Table
+    view_changes: Table
     uploads: Table | None = None
 
 
@@ -236,5 +258,6 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         projection_table(metadata),
         job_table(metadata),
         dead_letter_table(metadata),
+        view_change_table(metadata),
         upload_table(metadata),
     )

@@ -76,7 +76,7 @@ FOLLOW_DESCRIPTION = (
     "The history as JSON; with `follow=true` a stream of server-sent events: `id:` is the log "
     'position, `data:` is `{"position", "event", "state"}` (the event and the row after it).'
 )
-_FOLLOW_RESPONSE: dict[str, Any] = {
+FOLLOW_RESPONSE: dict[str, Any] = {
     "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
     "description": "The history (JSON), or with follow=true a stream of server-sent events.",
 }
@@ -165,7 +165,7 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
         summary=f"The events of one {aggregate.name}, oldest first",
         description=FOLLOW_DESCRIPTION,
         dependencies=[only_parameters("after", "limit", "follow")],
-        **{**common, "responses": {**RESPONSES, 200: _FOLLOW_RESPONSE}},
+        **{**common, "responses": {**RESPONSES, 200: FOLLOW_RESPONSE}},
     )
     async def aggregate_events(
         id: uuid.UUID,
@@ -186,7 +186,9 @@ def add_query_routes(app: FastAPI, runtime: Runtime, aggregate: type[Aggregate[A
                 runtime, lambda connection: visible_row(connection, access, id), token
             )
             found(seen, missing(id))
-            return await event_stream(runtime.live, aggregate, access, id, last_event_id or 0)
+            return await event_stream(
+                runtime.live, aggregate.qualified_name(), access, id, last_event_id or 0
+            )
 
         async def history(connection: AsyncConnection) -> list[dict[str, Any]] | None:
             if await visible_row(connection, access, id) is None:

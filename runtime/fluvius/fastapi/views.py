@@ -2,6 +2,7 @@
 
     GET /{domain}.{view}/        ?query=&sort=&limit=&page=|cursor=
     GET /{domain}.{view}/{key}
+    GET /{domain}.{view}/{key}/events ?after=&limit=   (?follow=true: server-sent events)
 
 A read sent with a `Consistency-Token` of a domain that feeds the view answers once the view's
 projector has read that domain's log past the token's checkpoint: it waits on the condition the
@@ -16,21 +17,26 @@ import contextlib
 import time
 from dataclasses import replace
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, create_model
+from fastapi import Depends, FastAPI, Header, Path, Query
+from fastapi.responses import JSONResponse, Response
 
 from fluvius.application.views import View
 from fluvius.casbin.permission import READ
+from fluvius.data.changes import ChangeLog
 from fluvius.data.consistency import ConsistencyToken
 from fluvius.data.reader import Checkpoint, Checkpoints
 from fluvius.domain.errors import NotFound
 from fluvius.fastapi.access import Access
 from fluvius.fastapi.consistency import consistency_token, consistent_read, source_header
+from fluvius.fastapi.live import event_stream
+from fluvius.fastapi.live.view_feed import typed_row
 from fluvius.fastapi.problems import ProblemError, problem_responses
 from fluvius.fastapi.queries import (
+    FOLLOW_HELP,
+    FOLLOW_RESPONSE,
+    MAX_HISTORY,
     RESPONSES,
     Listing,
     add_list_route,
@@ -42,26 +48,27 @@ from fluvius.fastapi.replies import item_reply
 from fluvius.fastapi.runtime import Runtime
 
 POLL_S = 0.05  # how often a waiting read looks at the checkpoint table
+LAST_CHANGE_HELP = "With follow=true: the position of the last change received (resume)."
+CHANGES_DESCRIPTION = (
+    'The row\'s kept changes as JSON, each `{"position", "event", "state"}` (the event and '
+    "the row after it; null once deleted); with `follow=true` a stream of server-sent events: "
+    "`id:` is the change's position in the view, `data:` the same object."
+)
 RETRY_AFTER_S = 1
 _VIEW_RESPONSES = {**RESPONSES, **problem_responses(HTTPStatus.SERVICE_UNAVAILABLE)}
-
-
-def row_model(view: View) -> type[BaseModel]:
-    """The pydantic model of the view's rows (every field may be null)."""
-    fields: dict[str, Any] = {name: (kind | None, None) for name, kind in view.types.items()}
-    return create_model(f"{view.class_name}Row", **fields)
 
 
 def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     """The list and item routes of `view`."""
     admitted = runtime.gate.require(view.qualified_name, READ)
-    model = row_model(view)
+    model = view.row_model
     base = f"/{view.domain}.{view.name}"
     operation = f"{view.domain}_{view.name}"
     consistent = Depends(_waiting(runtime, view))
     listing = Listing(view.domain, view.name, view.table, model, f"{view.class_name}Filter")
     add_list_route(app, runtime, listing, admitted, consistent)
     key_column = view.table.c[view.key]
+    change_log = ChangeLog(runtime.service.tables.view_changes, view.qualified_name)
 
     @app.get(
         f"{base}/{{key}}",
@@ -89,8 +96,49 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
             ),
             token,
         )
-        data = model.model_validate(found(read, missing)).model_dump(mode="json")
+        row = found(read, missing)
+        data = view.json_row(row)
         return JSONResponse({"status": "OK", "data": data}, headers=source_header(read))
+
+    @app.get(
+        f"{base}/{{key}}/events",
+        operation_id=f"{operation}_events",
+        summary=f"The changes of one {view.name} row, oldest first",
+        description=CHANGES_DESCRIPTION,
+        dependencies=[only_parameters("after", "limit", "follow")],
+        tags=[view.domain],
+        responses={**RESPONSES, 200: FOLLOW_RESPONSE},
+    )
+    async def view_row_changes(
+        key: str = Path(max_length=256, description=f"The row's {view.key}."),
+        access: Access = Depends(admitted),
+        after: Annotated[
+            int, Query(ge=0, le=2**63 - 1, description="Only changes after this position.")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_HISTORY)] = 100,
+        follow: Annotated[bool, Query(description=FOLLOW_HELP)] = False,
+        last_event_id: Annotated[
+            int | None,
+            Header(alias="Last-Event-ID", ge=0, le=2**63 - 1, description=LAST_CHANGE_HELP),
+        ] = None,
+    ) -> Response:
+        resource = runtime.live.resource(view.qualified_name)
+        try:
+            row_key = resource.key(key)
+        except ValueError:
+            raise NotFound(f"{view.qualified_name} has no row {key}") from None
+        if follow:
+            return await event_stream(
+                runtime.live, view.qualified_name, access, row_key, last_event_id or 0
+            )
+        async with runtime.database.write.connect() as connection:
+            changes = await change_log.read(connection, after, limit, key=str(row_key))
+        data = [
+            {"position": change.position, "event": change.event, "state": change.state}
+            for change in changes
+            if runtime.gate.sees(access, typed_row(view, change), change.tenant)
+        ]
+        return JSONResponse({"status": "OK", "data": data})
 
 
 def _waiting(runtime: Runtime, view: View) -> Any:

@@ -23,16 +23,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, delete, func, select
 
 from fluvius.application.views import TENANT_COLUMN, Identity, Rows, Step, View
+from fluvius.data.changes import ChangeLog, ViewChange
 from fluvius.data.driver import Database
 from fluvius.data.keyed import Upsert, matching
 from fluvius.data.projections import record_fingerprint, recorded_fingerprint
 from fluvius.data.reader import Checkpoint, Checkpoints, LogReader
+from fluvius.domain.messages import utc_text
 from fluvius.domain.rules import EVENT_METADATA, with_metadata
 from fluvius.observability.instruments import report_lag
 from fluvius.worker.loops import Heartbeat, follow_logs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,6 +66,7 @@ class Projector:
         self.checkpoints = Checkpoints(service.tables.checkpoints)
         self.heartbeat = Heartbeat()
         self.upsert = Upsert(view.table, database.dialect)
+        self.changes = ChangeLog(service.tables.view_changes, view.qualified_name)
         self._events: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
 
     async def run_once(self) -> int:
@@ -174,9 +177,9 @@ class Projector:
         self, connection: AsyncConnection, domain: Domain, after: Checkpoint
     ) -> Sequence[Any]:
         """The next log rows past `after` with the gap-safe reader, with only what a view's
-        rules read of them: (transaction id, position, aggregate, event, schema version, data,
-        then the metadata of EVENT_METADATA in its order). The data of an event the view
-        ignores is left out: it costs no parsing."""
+        rules and its change log read of them: (transaction id, position, aggregate, event,
+        version, schema version, data, then the metadata of EVENT_METADATA in its order). The
+        data of an event the view ignores is left out: it costs no parsing."""
         events = domain.log.events
         query = LogReader(self.database.write, domain.log, domain.aggregates).query(
             after, self.batch
@@ -187,6 +190,7 @@ class Projector:
             events.c.position,
             events.c.aggregate,
             events.c.name,
+            events.c.version,
             events.c.schema_version,
             case((events.c.name.in_(read), events.c.data)).label("data"),
             *_metadata_columns(events),
@@ -197,17 +201,17 @@ class Projector:
         """What each row the view reads does to it, in log order."""
         reads = self._reads(domain)
         steps = []
-        for _transaction, _position, aggregate, name, version, data, *metadata in rows:
+        for _transaction, _position, aggregate, name, version, schema, data, *metadata in rows:
             read = reads.get((aggregate, name))
             if read is None:
                 continue
             event, current = read
-            if version != current:  # an older shape: through the aggregate's upcasters
-                upcast = domain.aggregate(aggregate).load_event(name, version, data)
+            if schema != current:  # an older shape: through the aggregate's upcasters
+                upcast = domain.aggregate(aggregate).load_event(name, schema, data)
                 data = upcast.model_dump(mode="json")
             message = with_metadata(data, metadata)
             if (step := self.view.step(event, message, metadata[_TENANT])) is not None:
-                steps.append(step)
+                steps.append(step._replace(recorded=_recorded(name, version, data, message)))
         return steps
 
     def _reads(self, domain: Domain) -> dict[tuple[str, str], tuple[str, int]]:
@@ -248,12 +252,32 @@ class Projector:
         if not steps:
             return
         rows: Rows = await self._load(connection, {step.identity for step in steps})
+        changes = []
         for step in steps:
+            before = rows.get(step.identity)
             self.view.fold(rows, step)
+            changes.append(self._change(step, before, rows[step.identity]))
+        await self.changes.append(connection, changes)
         gone = [identity for identity, row in rows.items() if row is None]
         if gone:
             await connection.execute(delete(self.view.table).where(self._matching(gone)))
         await self.upsert.write(connection, [row for row in rows.values() if row is not None])
+
+    def _change(
+        self, step: Step, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> ViewChange:
+        """What `step` did to its row, for the change log: the row after it, or the row it
+        deleted."""
+        tenant, key = step.identity
+        row = after if after is not None else before or self.view.new_row(tenant, key)
+        return ViewChange(
+            position=0,
+            tenant=step.message["@tenant"],
+            key=str(key),
+            event=dict(step.recorded or {}),
+            row=self.view.json_row(row),
+            deleted=after is None,
+        )
 
     async def _load(self, connection: AsyncConnection, identities: set[Identity]) -> Rows:
         query = select(self.view.table).where(self._matching(identities))
@@ -270,6 +294,18 @@ class Projector:
         table = self.view.table
         tenant = table.c[TENANT_COLUMN] if self.view.tenancy else None
         return matching(table.c[self.view.key], tenant, identities, self.database.dialect)
+
+
+def _recorded(name: str, version: int, data: Any, message: Mapping[str, Any]) -> dict[str, Any]:
+    """An event the view reads as live messages carry it, from its log row."""
+    return {
+        "id": str(message["@event_id"]),
+        "name": name,
+        "aggregate_id": str(message["@aggregate_id"]),
+        "version": version,
+        "data": data,
+        "recorded_at": utc_text(message["@recorded_at"]),
+    }
 
 
 def _checkpoint(row: Any) -> Checkpoint:

@@ -1,13 +1,13 @@
-"""One reader of one domain's log per process, fanning its settled events out to subscriptions.
+"""The readers behind live subscriptions: one per source, fanning what it reads out to them.
 
-The feed reads the log up to the settled horizon (fluvius.data.horizon), in position order,
-computes the row each event leaves behind once, and hands it to every subscription that wants it.
-It wakes when a command commits to the log (`Database.commits`: on PostgreSQL a command of any
-instance, on SQLite one of its own process), and polls the log besides: every POLL_S on SQLite (for
-the commands of other processes), every IDLE_POLL_S on PostgreSQL in case a signal was lost, and
-quickly while positions wait to settle. It reads at most once per READ_INTERVAL_S (but for a
-backlog), so that under a stream of commands one read takes the events of several commits rather
-than each commit costing a read.
+A feed reads its source in position order and hands each item to the subscriptions that want
+it: `DomainFeed` one domain's log up to the settled horizon (fluvius.data.horizon), computing
+the row each event leaves behind once; `ViewFeed` (fluvius.fastapi.live.view_feed) a view's
+change log. A feed wakes when its source is written to (`Database.commits`: on PostgreSQL a
+write of any instance, on SQLite one of its own process), and polls besides: every POLL_S on
+SQLite (for the writes of other processes), every IDLE_POLL_S on PostgreSQL in case a signal
+was lost, and quickly while positions wait to settle. It reads at most once per
+READ_INTERVAL_S (but for a backlog), so that under a stream of writes one read takes several.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from fluvius.data.horizon import BATCH, SettledLog, read_range
 from fluvius.fastapi.live.protocol import event_body
-from fluvius.fastapi.live.resources import event_json
 from fluvius.fastapi.live.states import StateTracker
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import uuid
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,31 +43,33 @@ READ_INTERVAL_S = 0.005  # between the starts of two reads, unless a full batch 
 FAILURE_PAUSE_S = 1.0
 
 
-class DomainFeed:
-    """The live reader of one domain's log, and the subscriptions it serves."""
+class Feed(ABC):
+    """One source's live reader, and the subscriptions it serves."""
 
-    def __init__(
-        self, engine: AsyncEngine, log: DomainLog, aggregates: Sequence[type[Aggregate[Any]]]
-    ) -> None:
-        self.engine = engine
-        self.log = SettledLog(engine, log, aggregates)
+    def __init__(self, name: str, *, postgres: bool) -> None:
+        self.name = name
+        self.postgres = postgres
         self.wake = asyncio.Event()
-        # subscriptions to one aggregate by its id, the others apart: an event is offered to
-        # its aggregate's subscriptions and the broad ones only
-        self._by_id: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
+        # subscriptions to one key (an aggregate, a view's row), the others apart: an item is
+        # offered to its key's subscriptions and the broad ones only
+        self._by_key: dict[Hashable, set[Subscription]] = defaultdict(set)
         self._broad: set[Subscription] = set()
-        self._states = StateTracker(engine)
         self._task: asyncio.Task[None] | None = None
 
     @property
+    @abstractmethod
     def horizon(self) -> int:
-        """Every event up to this position has been handed out."""
-        return self.log.horizon
+        """Every item up to this position has been handed out."""
+
+    @property
+    def waiting(self) -> bool:
+        """Whether items are known to be on their way (read again soon)."""
+        return False
 
     async def start(self) -> None:
-        """Begin at the current end of the log."""
-        await self.log.start()
-        self._task = asyncio.create_task(self._run(), name=f"live feed {self.log.log.domain}")
+        """Begin at the current end of the source."""
+        await self._begin()
+        self._task = asyncio.create_task(self._run(), name=f"live feed {self.name}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -77,8 +79,12 @@ class DomainFeed:
         for subscription in self.subscriptions():
             subscription.cancel()
 
+    @abstractmethod
+    async def check_resume(self, after: int) -> None:
+        """Raise a LiveError when the source cannot replay what follows `after`."""
+
     def add(self, subscription: Subscription, after: int | None) -> None:
-        """Serve `subscription` from now on; first replay the log after `after`, if given."""
+        """Serve `subscription` from now on; first replay the source after `after`, if given."""
         self._group(subscription).add(subscription)
         if after is not None and after < self.horizon:
             subscription.held = []
@@ -89,81 +95,119 @@ class DomainFeed:
     def remove(self, subscription: Subscription) -> None:
         group = self._group(subscription)
         group.discard(subscription)
-        if not group and subscription.aggregate_id is not None:
-            del self._by_id[subscription.aggregate_id]
+        if not group and subscription.key is not None:
+            del self._by_key[subscription.key]
         subscription.cancel()
 
     def subscriptions(self) -> list[Subscription]:
         """Every subscription the feed serves."""
-        return [*self._broad, *(s for group in self._by_id.values() for s in group)]
+        return [*self._broad, *(s for group in self._by_key.values() for s in group)]
+
+    def candidates(self, key: Hashable) -> list[Subscription]:
+        """The subscriptions that may want an item of `key`."""
+        return [*self._broad, *self._by_key.get(key, ())]
 
     def _group(self, subscription: Subscription) -> set[Subscription]:
-        if subscription.aggregate_id is None:
+        if subscription.key is None:
             return self._broad
-        return self._by_id[subscription.aggregate_id]
+        return self._by_key[subscription.key]
+
+    @abstractmethod
+    async def _begin(self) -> None:
+        """Place the horizon at the current end of the source."""
+
+    @abstractmethod
+    async def _read(self) -> int:
+        """Read what follows the horizon and hand it out; return how many items were read."""
+
+    @abstractmethod
+    async def _replay_range(self, subscription: Subscription, after: int, until: int) -> None:
+        """Queue for `subscription` what it wants in (after, until]."""
 
     async def _run(self) -> None:
         clock = asyncio.get_running_loop().time
         while True:
             started = clock()
             try:
-                events = await self.log.read()
-                if events:
-                    await self._fan_out(events)
-                if len(events) == BATCH:
+                if await self._read() == BATCH:
                     continue  # more are waiting
             except Exception:
-                logger.exception("the live feed of %s failed; retrying", self.log.log.domain)
+                logger.exception("the live feed of %s failed; retrying", self.name)
                 await asyncio.sleep(FAILURE_PAUSE_S)
             await self._sleep()
             if (left := started + READ_INTERVAL_S - clock()) > 0:
-                await asyncio.sleep(left)  # while commits stream in, each read takes several
+                await asyncio.sleep(left)  # while writes stream in, each read takes several
 
     async def _sleep(self) -> None:
-        if self.log.waiting:
-            pause = SETTLING_POLL_S
-        else:
-            pause = IDLE_POLL_S if self.log.postgres else POLL_S
+        idle = IDLE_POLL_S if self.postgres else POLL_S
+        pause = SETTLING_POLL_S if self.waiting else idle
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), pause)
         self.wake.clear()
 
-    async def _fan_out(self, events: Sequence[RecordedEvent[Event]]) -> None:
-        """Offer each event to its subscriptions; when one fails, the next read starts again
-        from it (subscriptions drop what they already had)."""
+    async def _replay(self, subscription: Subscription, after: int, until: int) -> None:
+        """Hand `subscription` the items in (after, until], then the live ones held meanwhile;
+        when the source cannot be read, have the subscriber close and resume."""
+        try:
+            await self._replay_range(subscription, after, until)
+        except Exception:
+            logger.exception("replaying %s failed", self.name)
+            subscription.sink.overflowed.set()
+            return
+        subscription.release()
+
+
+class DomainFeed(Feed):
+    """The live reader of one domain's log, for subscriptions to its aggregates."""
+
+    def __init__(
+        self, engine: AsyncEngine, log: DomainLog, aggregates: Sequence[type[Aggregate[Any]]]
+    ) -> None:
+        self.engine = engine
+        self.log = SettledLog(engine, log, aggregates)
+        super().__init__(log.domain, postgres=self.log.postgres)
+        self._states = StateTracker(engine)
+
+    @property
+    def horizon(self) -> int:
+        return self.log.horizon
+
+    @property
+    def waiting(self) -> bool:
+        return self.log.waiting
+
+    async def check_resume(self, after: int) -> None:
+        """Nothing to check: the log keeps every event."""
+
+    async def _begin(self) -> None:
+        await self.log.start()
+
+    async def _read(self) -> int:
+        """Offer each event read to its subscriptions; when one fails, the next read starts
+        again from it (subscriptions drop what they already had)."""
+        events = await self.log.read()
         for event in events:
             try:
                 await self._offer(event)
             except Exception:
                 self.log.rewind(event.position - 1)
                 raise
+        return len(events)
 
     async def _offer(self, event: RecordedEvent[Event]) -> None:
-        candidates = [*self._broad, *self._by_id.get(event.aggregate_id, ())]
-        interested = [s for s in candidates if s.resource.concerns(event)]
+        aggregate = self.log.aggregates[event.aggregate]
+        resource = aggregate.qualified_name()
+        interested = [s for s in self.candidates(event.aggregate_id) if s.resource.name == resource]
         if not interested:
             return
-        resource = interested[0].resource
-        row = await resource.row_after(self._states, event)
-        body = event_body(event.position, event_json(event), resource.json_row(row))
+        row, body = await self._change(self._states, aggregate, event)
         for subscription in interested:
-            if subscription.wants(event, row):
+            if subscription.wants(row, event.metadata.tenant):
                 subscription.deliver(event.position, body)
-
-    async def _replay(self, subscription: Subscription, after: int, until: int) -> None:
-        """Hand `subscription` the events in (after, until], then the live ones held meanwhile;
-        when the log cannot be read, have the subscriber close and resume."""
-        try:
-            await self._replay_range(subscription, after, until)
-        except Exception:
-            logger.exception("replaying the log of %s failed", self.log.log.domain)
-            subscription.sink.overflowed.set()
-            return
-        subscription.release()
 
     async def _replay_range(self, subscription: Subscription, after: int, until: int) -> None:
         states = StateTracker(self.engine)
-        resource = subscription.resource
+        resource = subscription.resource.name
         position = after
         while True:
             async with self.engine.connect() as connection:
@@ -173,15 +217,25 @@ class DomainFeed:
                     self.log.aggregates,
                     position,
                     until,
-                    aggregate_id=subscription.aggregate_id,
+                    aggregate_id=cast("uuid.UUID | None", subscription.key),
                 )
             for event in events:
-                if not resource.concerns(event):
+                aggregate = self.log.aggregates[event.aggregate]
+                if aggregate.qualified_name() != resource:
                     continue
-                row = await resource.row_after(states, event)
-                if subscription.wants(event, row):
-                    body = event_body(event.position, event_json(event), resource.json_row(row))
+                row, body = await self._change(states, aggregate, event)
+                if subscription.wants(row, event.metadata.tenant):
                     await subscription.sink.queue.put(subscription.render(event.position, body))
             if len(events) < BATCH:
                 return
             position = events[-1].position
+
+    @staticmethod
+    async def _change(
+        states: StateTracker, aggregate: type[Aggregate[Any]], event: RecordedEvent[Event]
+    ) -> tuple[dict[str, Any], str]:
+        """The state row `event` leaves behind, and the body of its messages."""
+        state = await states.after(aggregate, event)
+        event_json = {**event.summary(), "aggregate_id": str(event.aggregate_id)}
+        body = event_body(event.position, event_json, state.model_dump(mode="json"))
+        return state.model_dump(), body

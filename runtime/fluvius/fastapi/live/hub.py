@@ -1,47 +1,45 @@
-"""The live side of a running service: its resources, one feed per domain, and subscribing.
+"""The live side of a running service: its resources, their feeds, and subscribing.
 
-Feeds start with their first subscription, and wake when a command commits to their log
-(`Database.commits`: on PostgreSQL, a command of any instance); the feeds read the primary,
-never a replica.
+Feeds (one per domain log, one per view) start with their first subscription, and wake when
+their source is written to (`Database.commits`: on PostgreSQL, by any instance); they read the
+primary, never a replica.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from fluvius.casbin.permission import READ
-from fluvius.fastapi.live.feed import DomainFeed
 from fluvius.fastapi.live.protocol import QUEUE_MESSAGES, LiveError
-from fluvius.fastapi.live.resources import AggregateResource, LiveResource
+from fluvius.fastapi.live.resources import LiveResource, live_resources
 from fluvius.fastapi.live.subscriptions import Render, Sink, Subscription
 from fluvius.fastapi.problems import FieldProblem, ProblemError
 from fluvius.query.errors import QueryError
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from fluvius.data.driver import Database
     from fluvius.fastapi.access import Access, Gate
     from fluvius.fastapi.auth import Principal
+    from fluvius.fastapi.live.feed import Feed
     from fluvius.service import Service
 
 
 class LiveHub:
-    """Subscriptions to a service's resources, served by one feed per domain."""
+    """Subscriptions to a service's resources, served by their feeds."""
 
     def __init__(self, service: Service, database: Database, gate: Gate) -> None:
         self.service = service
         self.database = database
         self.gate = gate
-        self.resources: dict[str, LiveResource] = {
-            aggregate.qualified_name(): AggregateResource(aggregate)
-            for aggregate in service.aggregates()
-        }
+        self.resources = live_resources(service)
         self.queue_limit = QUEUE_MESSAGES  # per subscriber
-        self._feeds: dict[str, DomainFeed] = {}
+        self._feeds: dict[str, Feed] = {}
         self._starting = asyncio.Lock()
 
     @property
@@ -73,12 +71,13 @@ class LiveHub:
         sink: Sink,
         render: Render,
         *,
-        aggregate_id: uuid.UUID | None = None,
+        key: Hashable | None = None,
         query: Any = None,
         after: int | None = None,
     ) -> Subscription:
-        """A subscription delivering to `sink`: events after `after` (replayed from the log),
-        else from now on. Its `last` is the position it starts after."""
+        """A subscription delivering to `sink`: changes after `after` (replayed), else from
+        now on; of the row `key` only, when given. Its `last` is the position it starts
+        after."""
         predicate = None
         if query is not None:
             try:
@@ -89,6 +88,8 @@ class LiveHub:
                     HTTPStatus.BAD_REQUEST, error.code, error.message, errors=errors
                 ) from None
         feed = await self._feed(resource)
+        if after is not None:
+            await feed.check_resume(after)
         subscription = Subscription(
             resource,
             access,
@@ -96,14 +97,14 @@ class LiveHub:
             sink,
             render,
             last=max(feed.horizon, after or 0),
-            aggregate_id=aggregate_id,
+            key=key,
             predicate=predicate,
         )
         feed.add(subscription, after)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        feed = self._feeds.get(subscription.resource.log.domain)
+        feed = self._feeds.get(subscription.resource.feed_name)
         if feed is not None:
             feed.remove(subscription)
 
@@ -113,14 +114,12 @@ class LiveHub:
             await feed.stop()
         self._feeds.clear()
 
-    async def _feed(self, resource: LiveResource) -> DomainFeed:
-        log = resource.log
+    async def _feed(self, resource: LiveResource) -> Feed:
         async with self._starting:
-            feed = self._feeds.get(log.domain)
+            feed = self._feeds.get(resource.feed_name)
             if feed is None:
-                domain = self.service.domain(log.domain)
-                feed = DomainFeed(self.engine, log, domain.aggregates)
-                await self.database.commits.listen([log.channel], feed.wake)
+                feed = resource.new_feed(self.engine)
+                await self.database.commits.listen(resource.channels, feed.wake)
                 await feed.start()
-                self._feeds[log.domain] = feed
+                self._feeds[resource.feed_name] = feed
         return feed

@@ -25,12 +25,14 @@ OPENAPI_NOTE = (
     "**Live.** The WebSocket `/live` streams changes, authorized like reads: authenticate with "
     '`Authorization: Bearer` or a message `{"type": "auth", "token": "..."}` (without either, '
     "the connection reads as an anonymous GET would), then "
-    '`{"type": "subscribe", "id": "s1", "resource": "<domain>.<aggregate>"}` with an optional '
-    "`aggregate_id`, `query` (the `query=` filter) and `after` (a log position to resume from); "
+    '`{"type": "subscribe", "id": "s1", "resource": "<domain>.<aggregate or view>"}` with an '
+    "optional `aggregate_id` (a view: `key`), `query` (the `query=` filter) and `after` (a "
+    "position to resume from); "
     'each change arrives as `{"type": "event", "subscription", "position", "event", "state"}`. '
     "Close codes: 4401 unauthenticated, 4403 another subject, 4429 too many messages, 4440 token "
     "expired, 4503 too slow (resume with `after`), 1009 message too big. "
-    "`GET .../{id}/events?follow=true` streams one aggregate as server-sent events."
+    "`GET .../{id}/events?follow=true` streams one aggregate (a view: `.../{key}/events`) as "
+    "server-sent events."
 )
 
 
@@ -73,7 +75,7 @@ def reply(kind: str, subscription: str, **fields: Any) -> str:
     return json.dumps({"type": kind, "id": subscription, **fields})
 
 
-def event_body(position: int, event: dict[str, Any], state: dict[str, Any]) -> str:
+def event_body(position: int, event: dict[str, Any], state: dict[str, Any] | None) -> str:
     """The part of an event message that all its subscribers share (JSON without braces)."""
     return f'"position":{position},"event":{_compact(event)},"state":{_compact(state)}'
 

@@ -1,8 +1,8 @@
-"""What a live subscription can name: a resource whose rows change with a domain's events.
+"""What a live subscription can name: an aggregate's state rows, or a view's rows.
 
-A resource gives the domain whose log feeds it, which events concern it, the row each event
-leaves behind, and its filter. Aggregates are resources; a view can become one by telling the
-same things about its rows.
+A resource names the feed that serves it (one per domain log for aggregates, one per view),
+builds that feed, reads the key that picks one of its rows out of a client message, and turns
+a `query=` filter into a predicate over its rows.
 """
 
 from __future__ import annotations
@@ -12,16 +12,27 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fluvius.data.changes import ChangeLog
 from fluvius.data.mapping import storage_of
+from fluvius.fastapi.live.feed import DomainFeed, Feed
+from fluvius.fastapi.live.view_feed import ViewFeed
 from fluvius.query import fields_of
 from fluvius.query.filters import parse_query
 from fluvius.query.matching import Predicate, row_predicate
 
 if TYPE_CHECKING:
-    from fluvius.data.tables import DomainLog
+    from collections.abc import Hashable
+
+    from sqlalchemy import Table
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from fluvius.application.views import View
     from fluvius.domain.aggregate import Aggregate
-    from fluvius.domain.messages import Event, RecordedEvent
-    from fluvius.fastapi.live.states import StateTracker
+    from fluvius.service import Service
+
+
+SELECTORS = frozenset({"aggregate_id", "key"})
+"""The fields of a subscribe message that pick one row (each resource takes one of them)."""
 
 
 class LiveResource(Protocol):
@@ -33,20 +44,26 @@ class LiveResource(Protocol):
         ...
 
     @property
-    def log(self) -> DomainLog:
-        """The log whose events change the resource's rows."""
+    def selector(self) -> str:
+        """The field of a subscribe message that picks one row: `aggregate_id` or `key`."""
         ...
 
-    def concerns(self, event: RecordedEvent[Event]) -> bool:
-        """Whether `event` changes a row of this resource."""
+    @property
+    def feed_name(self) -> str:
+        """The feed that serves it (resources of one feed share it)."""
         ...
 
-    async def row_after(self, states: StateTracker, event: RecordedEvent[Event]) -> dict[str, Any]:
-        """The row as it stands just after `event` (python values)."""
+    @property
+    def channels(self) -> list[str]:
+        """The commit channels that wake its feed."""
         ...
 
-    def json_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row as a GET replies it."""
+    def new_feed(self, engine: AsyncEngine) -> Feed:
+        """Its feed, reading with `engine`."""
+        ...
+
+    def key(self, value: object) -> Hashable:
+        """The row `value` (from a client message or a URL) names; ValueError if none."""
         ...
 
     def predicate(self, query: Any, dialect: str) -> Predicate:
@@ -56,41 +73,91 @@ class LiveResource(Protocol):
 
 @dataclass(frozen=True)
 class AggregateResource:
-    """An aggregate's state rows."""
+    """An aggregate's state rows, served by the feed of its domain's log."""
 
     aggregate: type[Aggregate[Any]]
+    service: Service
 
     @property
     def name(self) -> str:
         return self.aggregate.qualified_name()
 
     @property
-    def log(self) -> DomainLog:
-        return storage_of(self.aggregate).log
+    def selector(self) -> str:
+        return "aggregate_id"
 
-    def concerns(self, event: RecordedEvent[Event]) -> bool:
-        return event.aggregate == self.aggregate.name
+    @property
+    def feed_name(self) -> str:
+        return storage_of(self.aggregate).log.domain
 
-    async def row_after(self, states: StateTracker, event: RecordedEvent[Event]) -> dict[str, Any]:
-        return (await states.after(self.aggregate, event)).model_dump()
+    @property
+    def channels(self) -> list[str]:
+        return [storage_of(self.aggregate).log.channel]
 
-    def json_row(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row as a GET replies it."""
-        return self.aggregate.state_type.model_validate(row).model_dump(mode="json")
+    def new_feed(self, engine: AsyncEngine) -> Feed:
+        domain = self.service.domain(self.feed_name)
+        return DomainFeed(engine, domain.log, domain.aggregates)
+
+    def key(self, value: object) -> Hashable:
+        if not isinstance(value, str):
+            raise ValueError("not text")
+        return uuid.UUID(value)
 
     def predicate(self, query: Any, dialect: str) -> Predicate:
-        table = storage_of(self.aggregate).table
-        text = query if isinstance(query, str) else json.dumps(query)
-        return row_predicate(parse_query(text), table, fields_of(table), dialect)
+        return _predicate(query, storage_of(self.aggregate).table, dialect)
 
 
-def event_json(event: RecordedEvent[Event]) -> dict[str, Any]:
-    """An event as live messages carry it."""
-    return {**event.summary(), "aggregate_id": str(event.aggregate_id)}
+@dataclass(frozen=True)
+class ViewResource:
+    """A view's rows, served by the feed of its change log."""
+
+    view: View
+    changes: ChangeLog
+
+    @property
+    def name(self) -> str:
+        return self.view.qualified_name
+
+    @property
+    def selector(self) -> str:
+        return "key"
+
+    @property
+    def feed_name(self) -> str:
+        return self.view.worker
+
+    @property
+    def channels(self) -> list[str]:
+        return [self.changes.channel]
+
+    def new_feed(self, engine: AsyncEngine) -> Feed:
+        return ViewFeed(engine, self.view, self.changes)
+
+    def key(self, value: object) -> Hashable:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError("not a key")
+        try:
+            key = self.view.cast(self.view.key, value)
+        except (TypeError, ArithmeticError) as error:
+            raise ValueError(str(error)) from None
+        return str(key)
+
+    def predicate(self, query: Any, dialect: str) -> Predicate:
+        return _predicate(query, self.view.table, dialect)
 
 
-def parse_aggregate_id(value: object) -> uuid.UUID:
-    """An aggregate id from a client message; ValueError when it is not a UUID."""
-    if not isinstance(value, str):
-        raise ValueError("not text")
-    return uuid.UUID(value)
+def live_resources(service: Service) -> dict[str, LiveResource]:
+    """The resources of `service` by name: its aggregates and its views."""
+    resources: list[LiveResource] = [
+        AggregateResource(aggregate, service) for aggregate in service.aggregates()
+    ]
+    resources += [
+        ViewResource(view, ChangeLog(service.tables.view_changes, view.qualified_name))
+        for view in service.views()
+    ]
+    return {resource.name: resource for resource in resources}
+
+
+def _predicate(query: Any, table: Table, dialect: str) -> Predicate:
+    text = query if isinstance(query, str) else json.dumps(query)
+    return row_predicate(parse_query(text), table, fields_of(table), dialect)

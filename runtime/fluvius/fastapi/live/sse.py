@@ -1,25 +1,28 @@
-"""Server-sent events: one aggregate's events as a `text/event-stream`, resumable.
+"""Server-sent events: the changes of one aggregate or one view row as a `text/event-stream`,
+resumable.
 
-Each event is `id: <log position>` and `data: {"position", "event", "state"}`, the body of a
-`/live` event message; a comment line keeps an idle stream open. The stream ends when the
-token expires or the client is too slow (it reconnects with `Last-Event-ID`).
+Each change is `id: <position>` (the log's for an aggregate, the view's change log's for a
+view) and `data: {"position", "event", "state"}`, the body of a `/live` event message; a
+comment line keeps an idle stream open. The stream ends when the token expires or the client is
+too slow (it reconnects with `Last-Event-ID`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi.responses import StreamingResponse
 
-from fluvius.fastapi.live.protocol import KEEPALIVE_S
+from fluvius.fastapi.live.protocol import KEEPALIVE_S, LiveError
 from fluvius.fastapi.live.subscriptions import Sink, Subscription
+from fluvius.fastapi.problems import ProblemError
 
 if TYPE_CHECKING:
-    from fluvius.domain.aggregate import Aggregate
+    from collections.abc import Hashable
+
     from fluvius.fastapi.access import Access
     from fluvius.fastapi.live.hub import LiveHub
 
@@ -27,22 +30,22 @@ EVENT_STREAM = "text/event-stream"
 
 
 async def event_stream(
-    hub: LiveHub,
-    aggregate: type[Aggregate[Any]],
-    access: Access,
-    aggregate_id: uuid.UUID,
-    last_event_id: int,
+    hub: LiveHub, resource: str, access: Access, key: Hashable, last_event_id: int
 ) -> StreamingResponse:
-    """The events of one aggregate after position `last_event_id`, then as they commit."""
+    """The changes of the row `key` of `resource` after position `last_event_id`, then as
+    they are made."""
     sink = Sink(hub.queue_limit)
-    subscription = await hub.subscribe(
-        hub.resource(aggregate.qualified_name()),
-        access,
-        sink,
-        lambda position, body: f"id: {position}\ndata: {{{body}}}\n\n",
-        aggregate_id=aggregate_id,
-        after=last_event_id,
-    )
+    try:
+        subscription = await hub.subscribe(
+            hub.resource(resource),
+            access,
+            sink,
+            lambda position, body: f"id: {position}\ndata: {{{body}}}\n\n",
+            key=key,
+            after=last_event_id,
+        )
+    except LiveError as error:
+        raise ProblemError(error.status, error.code, error.detail) from None
     return StreamingResponse(
         _messages(hub, subscription, access.principal.expires_at),
         media_type=EVENT_STREAM,

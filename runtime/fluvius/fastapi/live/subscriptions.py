@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fluvius.domain.messages import Event, RecordedEvent
     from fluvius.fastapi.access import Access, Gate
     from fluvius.fastapi.live.resources import LiveResource
     from fluvius.query.matching import Predicate
@@ -40,7 +38,8 @@ Render = Callable[[int, str], str]
 
 @dataclass(eq=False)
 class Subscription:
-    """One subscription: its resource, caller, selection, and the last position it was given."""
+    """One subscription: its resource, caller, selection (one key: an aggregate's id, a view
+    row's key; a filter), and the last position it was given."""
 
     resource: LiveResource
     access: Access
@@ -48,17 +47,16 @@ class Subscription:
     sink: Sink
     render: Render
     last: int  # live events at or below this position are not for it
-    aggregate_id: uuid.UUID | None = None
+    key: Hashable | None = None
     predicate: Predicate | None = None
     held: list[str] | None = None  # live messages waiting for the replay to finish
     replay: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    def wants(self, event: RecordedEvent[Event], row: dict[str, Any]) -> bool:
-        """Whether `event`, which left `row`, is for this subscription (and its caller may
-        read the row, as a GET would)."""
-        if self.aggregate_id is not None and event.aggregate_id != self.aggregate_id:
-            return False
-        if not self.gate.sees(self.access, row, event.metadata.tenant):
+    def wants(self, row: Mapping[str, Any], tenant: str | None) -> bool:
+        """Whether a change of its key that left `row` (python values) in `tenant` is for
+        this subscription: its caller may read the row, as a GET would, and it passes the
+        filter."""
+        if not self.gate.sees(self.access, row, tenant):
             return False
         return self.predicate is None or self.predicate(row)
 

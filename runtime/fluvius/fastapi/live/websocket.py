@@ -37,12 +37,15 @@ from fluvius.fastapi.live.protocol import (
     event_message,
     reply,
 )
-from fluvius.fastapi.live.resources import parse_aggregate_id
+from fluvius.fastapi.live.resources import SELECTORS
 from fluvius.fastapi.live.subscriptions import Sink, Subscription
 from fluvius.fastapi.problems import ProblemError
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable
+
     from fluvius.fastapi.live.hub import LiveHub
+    from fluvius.fastapi.live.resources import LiveResource
 
 logger = logging.getLogger("fluvius.live")
 
@@ -263,16 +266,11 @@ class LiveConnection:
             isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**63
         ):
             raise bad_message("after is a log position: a whole number from 0")
-        aggregate_id = None
-        if message.get("aggregate_id") is not None:
-            try:
-                aggregate_id = parse_aggregate_id(message["aggregate_id"])
-            except ValueError:
-                raise bad_message("aggregate_id is a UUID") from None
         query = message.get("query")
         if query is not None and not isinstance(query, dict | str):
             raise bad_message("query is a filter object, as GET's query=")
         resource = self.hub.resource(message.get("resource"))
+        key = _key(resource, message)
         assert self.principal is not None
         access = self.hub.admit(self.principal, resource)
         try:
@@ -281,7 +279,7 @@ class LiveConnection:
                 access,
                 self.sink,
                 lambda _position, body: event_message(name, body),
-                aggregate_id=aggregate_id,
+                key=key,
                 query=query,
                 after=after,
             )
@@ -294,6 +292,22 @@ class LiveConnection:
         self.subscriptions[name] = subscription
         # queued before the feed or the replay can queue an event for it
         self.sink.offer(reply("subscribed", name, position=subscription.last))
+
+
+def _key(resource: LiveResource, message: dict[str, Any]) -> Hashable | None:
+    """The row a subscribe message picks: an aggregate's by `aggregate_id`, a view's by
+    `key`; None for every row."""
+    for selector in SELECTORS - {resource.selector}:
+        if message.get(selector) is not None:
+            raise bad_message(f"{resource.name} picks a row by {resource.selector}, not {selector}")
+    value = message.get(resource.selector)
+    if value is None:
+        return None
+    try:
+        return resource.key(value)
+    except ValueError:
+        kind = "a UUID" if resource.selector == "aggregate_id" else "a value of its key field"
+        raise bad_message(f"{resource.selector} is {kind}") from None
 
 
 def _subscription_id(message: dict[str, Any]) -> str:
