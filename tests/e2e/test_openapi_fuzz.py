@@ -13,7 +13,9 @@ NOT_ABOUT_THE_DATA, and whole numbers are sent in integer notation (integral_as_
 Schemathesis generates in a worker thread (Hypothesis drives a synchronous test function) and
 hands each request back to the event loop with `anyio.from_thread.run`. The only requests left
 out are those httpx itself refuses to build (a URL component over 64 KiB, a header that is not
-Latin-1): no HTTP client can send them, so they say nothing about this API. Hypothesis's health
+Latin-1): no HTTP client can send them, so they say nothing about this API; and those with
+`follow=true` that would open a stream of server-sent events, which never ends (tests/live
+follows them). Hypothesis's health
 checks are off: they judge how fast and how selectively the test generates data, not the API.
 
 What the fuzzing once found in the app is replayed by REGRESSIONS: each reproducing request must
@@ -230,6 +232,8 @@ class Sender:
         )
 
     def send(self, case: Case[Any]) -> httpx.Response:
+        if (case.query or {}).get("follow") in (True, "true"):
+            hypothesis.reject()  # a stream of server-sent events never ends; tests/live follows them
         try:
             request = self.request(case)
         except (httpx.InvalidURL, UnicodeEncodeError):

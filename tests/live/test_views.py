@@ -177,6 +177,7 @@ async def test_resuming_from_a_pruned_position_is_refused_410(
 async def test_a_view_row_streams_as_server_sent_events(served: Served) -> None:
     account = await open_account(served, "ann")
     await deposit_to(served, account, "3")
+    await projected(served, account, deposits=1)
     url = f"/{VIEW}/{account}/events?follow=true"
     async with served.http() as http:
         async with http.stream("GET", url) as stream:
@@ -188,6 +189,8 @@ async def test_a_view_row_streams_as_server_sent_events(served: Served) -> None:
             rest = await events(stream.aiter_lines(), 2)
         async with served.http("customer", "bob") as bob:
             assert (await bob.get(f"/{VIEW}/{account}/events")).json()["data"] == []
+            assert (await bob.get(url)).status_code == 404
+        assert (await http.get(f"/{VIEW}/nobody/events?follow=true")).status_code == 404
     totals = [data["state"]["total"] for _, data in first + rest]
     assert totals == ["0", "3", "3", "7"]
     assert [event_id for event_id, _ in rest] == [2, 3]

@@ -70,6 +70,13 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     key_column = view.table.c[view.key]
     change_log = ChangeLog(runtime.service.tables.view_changes, view.qualified_name)
 
+    def key_value(key: str) -> Any:
+        """The key of a URL as a value of the key field; a 404 when it cannot be one."""
+        try:
+            return view.cast(view.key, key)
+        except (TypeError, ValueError, ArithmeticError):
+            raise NotFound(f"{view.qualified_name} has no row {key}") from None
+
     @app.get(
         f"{base}/{{key}}",
         response_model=item_reply(model),
@@ -84,11 +91,7 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
         access: Access = Depends(admitted),
         token: ConsistencyToken | None = consistent,
     ) -> JSONResponse:
-        missing = f"{view.qualified_name} has no row {key}"
-        try:
-            value = view.cast(view.key, key)
-        except (TypeError, ValueError, ArithmeticError):
-            raise NotFound(missing) from None
+        value = key_value(key)
         read = await consistent_read(
             runtime,
             lambda connection: visible(
@@ -96,7 +99,7 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
             ),
             token,
         )
-        row = found(read, missing)
+        row = found(read, f"{view.qualified_name} has no row {key}")
         data = view.json_row(row)
         return JSONResponse({"status": "OK", "data": data}, headers=source_header(read))
 
@@ -122,17 +125,17 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
             Header(alias="Last-Event-ID", ge=0, le=2**63 - 1, description=LAST_CHANGE_HELP),
         ] = None,
     ) -> Response:
-        resource = runtime.live.resource(view.qualified_name)
-        try:
-            row_key = resource.key(key)
-        except ValueError:
-            raise NotFound(f"{view.qualified_name} has no row {key}") from None
+        value = key_value(key)
         if follow:
+            async with runtime.database.write.connect() as connection:
+                row = await visible(connection, runtime, access, view.table, key_column == value)
+            if row is None:
+                raise NotFound(f"{view.qualified_name} has no row {key}")
             return await event_stream(
-                runtime.live, view.qualified_name, access, row_key, last_event_id or 0
+                runtime.live, view.qualified_name, access, str(value), last_event_id or 0
             )
         async with runtime.database.write.connect() as connection:
-            changes = await change_log.read(connection, after, limit, key=str(row_key))
+            changes = await change_log.read(connection, after, limit, key=str(value))
         data = [
             {"position": change.position, "event": change.event, "state": change.state}
             for change in changes
