@@ -233,7 +233,7 @@ class Sender:
 
     def send(self, case: Case[Any]) -> httpx.Response:
         if (case.query or {}).get("follow") in (True, "true"):
-            hypothesis.reject()  # a stream of server-sent events never ends; tests/live follows them
+            hypothesis.reject()  # a stream of server-sent events never ends (see tests/live)
         try:
             request = self.request(case)
         except (httpx.InvalidURL, UnicodeEncodeError):

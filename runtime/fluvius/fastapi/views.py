@@ -68,7 +68,7 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     listing = Listing(view.domain, view.name, view.table, model, f"{view.class_name}Filter")
     add_list_route(app, runtime, listing, admitted, consistent)
     key_column = view.table.c[view.key]
-    change_log = ChangeLog(runtime.service.tables.view_changes, view.qualified_name)
+    change_log = ChangeLog(runtime.service.tables, view.qualified_name)
 
     def key_value(key: str) -> Any:
         """The key of a URL as a value of the key field; a 404 when it cannot be one."""

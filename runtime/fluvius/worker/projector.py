@@ -17,6 +17,7 @@ the service keeps serving.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from fluvius.settings import Settings
 
 BATCH = 5000
+REFOLD_LOGGED = dt.timedelta(minutes=1)
 _TENANT = list(EVENT_METADATA).index("tenant")  # where a log row's tenant is among its metadata
 
 
@@ -66,8 +68,12 @@ class Projector:
         self.checkpoints = Checkpoints(service.tables.checkpoints)
         self.heartbeat = Heartbeat()
         self.upsert = Upsert(view.table, database.dialect)
-        self.changes = ChangeLog(service.tables.view_changes, view.qualified_name)
+        self.changes = ChangeLog(service.tables, view.qualified_name)
         self._events: dict[str, dict[tuple[str, str], tuple[str, int]]] = {}
+        # when this process last emptied the view to fold it again: the changes that events
+        # recorded over REFOLD_LOGGED before it make are left out of the change log (a rebuild
+        # of the history runs at full speed; resuming from before it is refused anyway)
+        self._restarted_at: dt.datetime | None = None
 
     async def run_once(self) -> int:
         """Fold what is past each checkpoint, a batch per domain; return how many events were
@@ -91,7 +97,8 @@ class Projector:
         """Fold until the view includes every event recorded before the call; return how many
         events were read. (On PostgreSQL the gap-safe reader waits for every older transaction
         of the server to end, so a round may find nothing yet: it tries again after `poll_s`.)"""
-        ends = {name: await self._end(self.service.domain(name)) for name in self.view.domains()}
+        async with self.database.write.connect() as connection:
+            ends = await self._ends(connection)
         total = 0
         while True:
             read = await self.run_once()
@@ -106,17 +113,20 @@ class Projector:
                     return total
                 await asyncio.sleep(poll_s)
 
-    async def _end(self, domain: Domain) -> Checkpoint:
-        """The checkpoint just after the last event of `domain`'s log, as it is now."""
-        events = domain.log.events
-        last = (
-            select(events.c.transaction_id, events.c.position)
-            .order_by(events.c.transaction_id.desc(), events.c.position.desc())
-            .limit(1)
-        )
-        async with self.database.write.connect() as connection:
+    async def _ends(self, connection: AsyncConnection) -> dict[str, Checkpoint]:
+        """Per domain that feeds the view, the checkpoint just after the last event of its
+        log, as it is now."""
+        ends = {}
+        for name in self.view.domains():
+            events = self.service.domain(name).log.events
+            last = (
+                select(events.c.transaction_id, events.c.position)
+                .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+                .limit(1)
+            )
             row = (await connection.execute(last)).first()
-        return Checkpoint(row.transaction_id, row.position) if row is not None else Checkpoint()
+            ends[name] = Checkpoint(*row) if row is not None else Checkpoint()
+        return ends
 
     async def rebuild(self) -> None:
         """Empty the view and forget its checkpoints: the next rounds fold it from the start."""
@@ -201,6 +211,8 @@ class Projector:
         """What each row the view reads does to it, in log order."""
         reads = self._reads(domain)
         steps = []
+        restarted = self._restarted_at
+        unlogged = restarted - REFOLD_LOGGED if restarted is not None else None
         for _transaction, _position, aggregate, name, version, schema, data, *metadata in rows:
             read = reads.get((aggregate, name))
             if read is None:
@@ -211,7 +223,9 @@ class Projector:
                 data = upcast.model_dump(mode="json")
             message = with_metadata(data, metadata)
             if (step := self.view.step(event, message, metadata[_TENANT])) is not None:
-                steps.append(step._replace(recorded=_recorded(name, version, data, message)))
+                if unlogged is None or message["@recorded_at"] >= unlogged:
+                    step = step._replace(recorded=_recorded(name, version, data, message))
+                steps.append(step)
         return steps
 
     def _reads(self, domain: Domain) -> dict[tuple[str, str], tuple[str, int]]:
@@ -246,6 +260,8 @@ class Projector:
         await record_fingerprint(
             connection, self.service.tables.projections, self.view.worker, self.view.fingerprint
         )
+        await self.changes.restart(connection)
+        self._restarted_at = dt.datetime.now(dt.UTC)
 
     async def _apply(self, connection: AsyncConnection, steps: list[Step]) -> None:
         """Fold `steps` into the rows they change: one read of those rows, one write back."""
@@ -256,7 +272,8 @@ class Projector:
         for step in steps:
             before = rows.get(step.identity)
             self.view.fold(rows, step)
-            changes.append(self._change(step, before, rows[step.identity]))
+            if step.recorded is not None:
+                changes.append(self._change(step, before, rows[step.identity]))
         await self.changes.append(connection, changes)
         gone = [identity for identity, row in rows.items() if row is None]
         if gone:
@@ -275,7 +292,7 @@ class Projector:
             tenant=step.message["@tenant"],
             key=str(key),
             event=dict(step.recorded or {}),
-            row=self.view.json_row(row),
+            row={name: row.get(name) for name in self.view.types},
             deleted=after is None,
         )
 

@@ -152,7 +152,7 @@ def live_resources(service: Service) -> dict[str, LiveResource]:
         AggregateResource(aggregate, service) for aggregate in service.aggregates()
     ]
     resources += [
-        ViewResource(view, ChangeLog(service.tables.view_changes, view.qualified_name))
+        ViewResource(view, ChangeLog(service.tables, view.qualified_name))
         for view in service.views()
     ]
     return {resource.name: resource for resource in resources}
