@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import hashlib
 import inspect
 import json
@@ -19,8 +18,6 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-from pydantic import BaseModel, create_model
 
 from fluvius.data.reader import Checkpoint
 from fluvius.domain.rules import ViewRule
@@ -90,16 +87,6 @@ class View:
         """The view's name in PascalCase, for the classes that describe its rows."""
         return "".join(part.capitalize() for part in self.name.split("_"))
 
-    @functools.cached_property
-    def row_model(self) -> type[BaseModel]:
-        """The pydantic model of the view's rows (every field may be null)."""
-        fields: dict[str, Any] = {name: (kind | None, None) for name, kind in self.types.items()}
-        return create_model(f"{self.class_name}Row", **fields)
-
-    def json_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """`row` as a GET replies it."""
-        return self.row_model.model_validate(row).model_dump(mode="json")
-
     @property
     def worker(self) -> str:
         """The projector's name among the workers (`fluvius workers`)."""
@@ -128,6 +115,16 @@ class View:
     def cast(self, name: str, value: Any) -> Any:
         """`value` as a value of the field `name`."""
         return cast_to(self.types.get(name), value)
+
+    def key_of(self, value: object) -> Any:
+        """`value` (text or a number, from a URL or a client) as a value of the key field;
+        ValueError when it cannot be one."""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValueError("a key is text or a number")
+        try:
+            return self.cast(self.key, value)
+        except (TypeError, ArithmeticError) as error:
+            raise ValueError(str(error)) from None
 
     def step(self, event: str, message: Mapping[str, Any], tenant: str | None) -> Step | None:
         """What `event` (`domain.aggregate.event`) does to the view, reading `message` (the

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, create_model
 
 from fluvius.application.views import View
 from fluvius.casbin.permission import READ
@@ -58,10 +59,16 @@ RETRY_AFTER_S = 1
 _VIEW_RESPONSES = {**RESPONSES, **problem_responses(HTTPStatus.SERVICE_UNAVAILABLE)}
 
 
+def row_model(view: View) -> type[BaseModel]:
+    """The pydantic model of the view's rows (every field may be null)."""
+    fields: dict[str, Any] = {name: (kind | None, None) for name, kind in view.types.items()}
+    return create_model(f"{view.class_name}Row", **fields)
+
+
 def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     """The list and item routes of `view`."""
     admitted = runtime.gate.require(view.qualified_name, READ)
-    model = view.row_model
+    model = row_model(view)
     base = f"/{view.domain}.{view.name}"
     operation = f"{view.domain}_{view.name}"
     consistent = Depends(_waiting(runtime, view))
@@ -73,8 +80,8 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
     def key_value(key: str) -> Any:
         """The key of a URL as a value of the key field; a 404 when it cannot be one."""
         try:
-            return view.cast(view.key, key)
-        except (TypeError, ValueError, ArithmeticError):
+            return view.key_of(key)
+        except ValueError:
             raise NotFound(f"{view.qualified_name} has no row {key}") from None
 
     @app.get(
@@ -100,7 +107,7 @@ def add_view_routes(app: FastAPI, runtime: Runtime, view: View) -> None:
             token,
         )
         row = found(read, f"{view.qualified_name} has no row {key}")
-        data = view.json_row(row)
+        data = model.model_validate(row).model_dump(mode="json")
         return JSONResponse({"status": "OK", "data": data}, headers=source_header(read))
 
     @app.get(

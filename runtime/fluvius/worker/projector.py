@@ -97,8 +97,7 @@ class Projector:
         """Fold until the view includes every event recorded before the call; return how many
         events were read. (On PostgreSQL the gap-safe reader waits for every older transaction
         of the server to end, so a round may find nothing yet: it tries again after `poll_s`.)"""
-        async with self.database.write.connect() as connection:
-            ends = await self._ends(connection)
+        ends = {name: await self._end(self.service.domain(name)) for name in self.view.domains()}
         total = 0
         while True:
             read = await self.run_once()
@@ -113,20 +112,17 @@ class Projector:
                     return total
                 await asyncio.sleep(poll_s)
 
-    async def _ends(self, connection: AsyncConnection) -> dict[str, Checkpoint]:
-        """Per domain that feeds the view, the checkpoint just after the last event of its
-        log, as it is now."""
-        ends = {}
-        for name in self.view.domains():
-            events = self.service.domain(name).log.events
-            last = (
-                select(events.c.transaction_id, events.c.position)
-                .order_by(events.c.transaction_id.desc(), events.c.position.desc())
-                .limit(1)
-            )
+    async def _end(self, domain: Domain) -> Checkpoint:
+        """The checkpoint just after the last event of `domain`'s log, as it is now."""
+        events = domain.log.events
+        last = (
+            select(events.c.transaction_id, events.c.position)
+            .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+            .limit(1)
+        )
+        async with self.database.write.connect() as connection:
             row = (await connection.execute(last)).first()
-            ends[name] = Checkpoint(*row) if row is not None else Checkpoint()
-        return ends
+        return Checkpoint(row.transaction_id, row.position) if row is not None else Checkpoint()
 
     async def rebuild(self) -> None:
         """Empty the view and forget its checkpoints: the next rounds fold it from the start."""
@@ -273,7 +269,7 @@ class Projector:
             before = rows.get(step.identity)
             self.view.fold(rows, step)
             if step.recorded is not None:
-                changes.append(self._change(step, before, rows[step.identity]))
+                changes.append(self._change(step, step.recorded, before, rows[step.identity]))
         await self.changes.append(connection, changes)
         gone = [identity for identity, row in rows.items() if row is None]
         if gone:
@@ -281,17 +277,21 @@ class Projector:
         await self.upsert.write(connection, [row for row in rows.values() if row is not None])
 
     def _change(
-        self, step: Step, before: dict[str, Any] | None, after: dict[str, Any] | None
+        self,
+        step: Step,
+        recorded: Mapping[str, Any],
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
     ) -> ViewChange:
-        """What `step` did to its row, for the change log: the row after it, or the row it
-        deleted."""
+        """What `step` (whose event is `recorded`) did to its row, for the change log: the row
+        after it, or the row it deleted."""
         tenant, key = step.identity
         row = after if after is not None else before or self.view.new_row(tenant, key)
         return ViewChange(
             position=0,
             tenant=step.message["@tenant"],
             key=str(key),
-            event=dict(step.recorded or {}),
+            event=dict(recorded),
             row={name: row.get(name) for name in self.view.types},
             deleted=after is None,
         )

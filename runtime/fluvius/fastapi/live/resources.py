@@ -134,13 +134,7 @@ class ViewResource:
         return ViewFeed(engine, self.view, self.changes)
 
     def key(self, value: object) -> Hashable:
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ValueError("not a key")
-        try:
-            key = self.view.cast(self.view.key, value)
-        except (TypeError, ArithmeticError) as error:
-            raise ValueError(str(error)) from None
-        return str(key)
+        return str(self.view.key_of(value))
 
     def predicate(self, query: Any, dialect: str) -> Predicate:
         return _predicate(query, self.view.table, dialect)
