@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,11 @@ from fluvius.data import Database, changes
 from fluvius.fastapi.live import feed
 from fluvius.service import Service
 from fluvius.settings import Settings
-from fluvius.testing.api import test_settings as settings_for
 from tests.conftest import BACKENDS
 from tests.live.server import Served, receive, serve, subscribe
 from tests.live.service import VIEW, live_bank_with_a_view, view_metadata
 from tests.live.test_sse import events
 from tests.live.test_websocket import deposit_to, open_account
-from tests.streams.service import ALL_METADATA
 from tests.tables import create_all
 
 
@@ -32,14 +29,13 @@ async def service() -> Service:
 
 
 @pytest.fixture
-async def settings(service: Service, database_url: str) -> Settings:
-    """The view's projector runs in the API's process (`fluvius run`'s default)."""
+async def settings(settings: Settings, database_url: str) -> Settings:
+    """The bank's settings and tables, the view's table, and its projector in the API's
+    process (`fluvius run`'s default)."""
     database = Database(database_url)
-    await create_all(database, (*ALL_METADATA, view_metadata))
+    await create_all(database, (view_metadata,))
     await database.dispose()
-    return dataclasses.replace(
-        settings_for(service, database_url), workers_in_process=True, worker_poll_s=0.05
-    )
+    return dataclasses.replace(settings, workers_in_process=True, worker_poll_s=0.05)
 
 
 async def changes_of(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
@@ -220,9 +216,3 @@ async def test_changes_projected_by_another_instance_wake_the_feed(
         account = await open_account(writer, "ann")
         change = await receive(ws, within=10)
     assert change["state"]["account"] == account
-
-
-@pytest.fixture
-async def served(service: Service, settings: Settings) -> AsyncIterator[Served]:
-    async with serve(service, settings) as running:
-        yield running
