@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from fluvius.fastapi.live import websocket
+from fluvius.data import horizon
+from fluvius.fastapi.live import states, websocket
 from tests.live.server import Served, closed_with, receive, subscribe
 from tests.live.service import OPEN, RESOURCE, deposit
 
@@ -54,6 +55,27 @@ async def test_a_subscriber_receives_each_event_with_the_row_after_it(served: Se
     assert deposited["state"]["balance"] == "7.50"
     assert deposited["state"]["version"] == 2
     assert deposited["position"] > opened["position"]
+
+
+async def test_commands_of_the_process_reach_its_feed_without_decoding_or_folding(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a command of this process wrote is handed to the feed (`CommitSignals.written`):
+    reading it back from the log neither decodes its row nor folds its state."""
+
+    def unused(*_: object) -> None:
+        raise AssertionError("the feed decoded or folded an event its process wrote")
+
+    monkeypatch.setattr(horizon, "recorded_event", unused)
+    monkeypatch.setattr(states, "_applied", unused)
+    async with served.socket(served.token("teller")) as ws:
+        assert (await subscribe(ws, id="s1", resource=RESOURCE))["type"] == "subscribed"
+        account = await open_account(served, "ann", "5")
+        await deposit_to(served, account, "2")
+        await deposit_to(served, account, "3")
+        received = [await receive(ws) for _ in range(3)]
+    assert [m["state"]["balance"] for m in received] == ["5", "7", "10"]
+    assert [m["state"]["version"] for m in received] == [1, 2, 3]
 
 
 async def test_the_token_may_come_in_the_header(served: Served) -> None:

@@ -351,8 +351,10 @@ class CommandProcessor:
             recorded_at=now,
         )
         recorded = await store.write(recorded, state=change, command=entry)
-        if change is not None and store.driver is not None:  # where attempts may use it
-            self.states.put(request.state_key, change.state)
+        if change is not None:
+            self.database.commits.written(request.storage.log.channel, recorded, change.state)
+            if store.driver is not None:  # where attempts may use it
+                self.states.put(request.state_key, change.state)
         return CommandResult(response, token=_token(request, recorded))
 
 

@@ -7,6 +7,10 @@ commit on any instance wakes the readers of every instance. On SQLite (one host)
 the readers of its own process only, whatever log it wrote to. A reader still polls besides: a
 signal only shortens its wait, and one that is lost (the listening connection dropped, a
 command of another process on SQLite) delays it by a poll at most.
+
+A command of this process also hands what it wrote to the readers that take it (`on_written`):
+the events as recorded and the aggregate's state after them, which such a reader then need not
+decode or fold again when it reads those positions from the log.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ import contextlib
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from fluvius.domain.messages import Event, RecordedEvent, State
+
+Taker = Callable[[Sequence["RecordedEvent[Event]"], "State"], Any]
+"""Takes a command's events as recorded and its aggregate's state after them."""
 
 logger = logging.getLogger("fluvius.data")
 RECONNECT_S = 1.0  # between attempts to listen again after the listening connection was lost
@@ -34,6 +43,7 @@ class CommitSignals:
     def __init__(self, url: URL) -> None:
         self.url = url
         self._waiting: dict[str, list[asyncio.Event]] = defaultdict(list)
+        self._takers: dict[str, list[Taker]] = defaultdict(list)
         self._listener: asyncpg.Connection | None = None
         self._connecting = asyncio.Lock()
         self._reconnecting: asyncio.Task[None] | None = None
@@ -60,6 +70,18 @@ class CommitSignals:
         await self.listen(channels, wake)
         return wake
 
+    def on_written(self, channel: str, take: Taker) -> None:
+        """Call `take(events, state)` when a command of this process writes to the log of
+        `channel`: before its transaction commits, so a reader uses what it takes only for
+        positions that it then reads from the log."""
+        self._takers[channel].append(take)
+
+    def written(self, channel: str, events: Sequence[RecordedEvent[Event]], state: State) -> None:
+        """Hand a command's events, as recorded in the log of `channel`, and its aggregate's
+        state after them to the takers of this process."""
+        for take in self._takers.get(channel, ()):
+            take(events, state)
+
     def wake_all(self) -> None:
         """Wake every reader of this process: a command of its committed on SQLite (where no
         NOTIFY carries it), or signals may have been missed."""
@@ -68,8 +90,9 @@ class CommitSignals:
                 wake.set()
 
     async def close(self) -> None:
-        """Stop listening; the readers' events are no longer set."""
+        """Stop listening; the readers' events are no longer set, nor written handed."""
         self._waiting.clear()
+        self._takers.clear()
         if self._reconnecting is not None:
             self._reconnecting.cancel()
         if self._listener is not None:

@@ -22,16 +22,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 
+from fluvius.data.driver import direct_statement
 from fluvius.data.store import recorded_event
 from fluvius.data.tables import APPENDING_LOCKS
 
 if TYPE_CHECKING:
     import uuid
 
+    import asyncpg
+    from sqlalchemy import Select, Table
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from fluvius.data.tables import DomainLog
@@ -40,15 +44,18 @@ if TYPE_CHECKING:
 
 BATCH = 500
 SETTLE_WAIT_S = 0.02
+NOTHING_KNOWN: Mapping[int, Any] = {}
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
-# On PostgreSQL, run on asyncpg directly (the feed runs them at every wake-up): the position
-# sequence's last value, and the transactions (virtual ids) holding a log's appending lock in
-# this database.
-_END = "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, $2))"
-_APPENDERS = (
-    "SELECT coalesce(array_agg(virtualtransaction), '{}') FROM pg_locks"
-    " WHERE locktype = 'advisory' AND objsubid = 2 AND classid = $1::oid AND objid = $2::oid"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+# On PostgreSQL, run on asyncpg directly at every read: in one statement, the position
+# sequence's last value, then (a subquery that needs that value, so runs after it) the
+# transactions (virtual ids) holding the log's appending lock in this database.
+_SETTLING = (
+    "SELECT taken.last, (SELECT coalesce(array_agg(virtualtransaction), '{}') FROM pg_locks"
+    " WHERE taken.last >= 0 AND locktype = 'advisory' AND objsubid = 2"
+    " AND classid = $3::oid AND objid = $4::oid"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+    " FROM (SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence($1, $2)), 0) AS last"
+    " OFFSET 0) AS taken"
 )
 
 
@@ -90,16 +97,29 @@ class SettledLog:
         self.horizon = self._settled
         return self.horizon
 
-    async def read(self, limit: int = BATCH) -> list[RecordedEvent[Event]]:
-        """Up to `limit` settled events past the horizon, in position order; advance past them."""
+    async def read(
+        self, limit: int = BATCH, *, known: Mapping[int, RecordedEvent[Event]] = NOTHING_KNOWN
+    ) -> list[RecordedEvent[Event]]:
+        """Up to `limit` settled events past the horizon, in position order; advance past them.
+        An event `known` by its position is taken from there, not decoded from its row."""
         async with self._reading.connect() as connection:
             if self._settled <= self.horizon or not self.postgres:
                 await self._settle(connection)
             if self._settled <= self.horizon:
                 return []
-            events = await read_range(
-                connection, self.log, self.aggregates, self.horizon, self._settled, limit=limit
-            )
+            bounds = {"after": self.horizon, "until": self._settled, "limit": limit}
+            if self.postgres:  # compiled once, on asyncpg: a feed reads at every wake-up
+                driver = await _driver(connection)
+                statement = direct_statement(_range(self.log.events), RANGE, connection.dialect)
+                rows: Sequence[Mapping[str, Any]] = await statement.fetch(
+                    driver, bounds, connection.sync_engine.logger
+                )
+            else:
+                rows = (await connection.execute(_range(self.log.events), bounds)).mappings().all()
+        events = [
+            known.get(row["position"]) or recorded_event(self.aggregates[row["aggregate"]], row)
+            for row in rows
+        ]
         self.horizon = events[-1].position if len(events) == limit else self._settled
         return events
 
@@ -119,11 +139,13 @@ class SettledLog:
             last = await connection.scalar(select(func.max(table.c.position)))
             self._settled = int(last or 0)
             return self._settled
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None
-        end = int(await driver.fetchval(_END, table.name, table.c.position.name) or 0)
+        driver = await _driver(connection)
         lock = (APPENDING_LOCKS, self.log.appending_lock)
-        appending = frozenset(await driver.fetchval(_APPENDERS, *lock))
+        taken, appenders = await driver.fetchrow(
+            _SETTLING, table.name, table.c.position.name, *lock
+        )
+        end = int(taken)
+        appending = frozenset(appenders)
         if self._unsettled and self._unsettled[-1][1] == appending:
             self._unsettled.pop()  # the same appenders settle the newer mark as soon
         elif len(self._unsettled) >= UNSETTLED_MARKS:
@@ -138,6 +160,30 @@ class SettledLog:
         return end
 
 
+RANGE = ("after", "limit", "until")  # the parameters of `_range`
+
+
+@lru_cache(maxsize=256)
+def _range(events: Table, *, one_aggregate: bool = False) -> Select[Any]:
+    """The events with a position in (after, until], in order, at most `limit`; with
+    `one_aggregate`, of the aggregate `aggregate_id` only."""
+    query = (
+        select(events)
+        .where(events.c.position > bindparam("after"), events.c.position <= bindparam("until"))
+        .order_by(events.c.position)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if one_aggregate:
+        query = query.where(events.c.aggregate_id == bindparam("aggregate_id"))
+    return query
+
+
+async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
+
+
 async def read_range(
     connection: AsyncConnection,
     log: DomainLog,
@@ -146,21 +192,13 @@ async def read_range(
     until: int,
     *,
     limit: int = BATCH,
-    aggregate: str | None = None,
     aggregate_id: uuid.UUID | None = None,
 ) -> list[RecordedEvent[Event]]:
-    """Up to `limit` events with a position in (after, until], in order; of one aggregate type
-    or one aggregate when given."""
-    table = log.events
-    query = (
-        select(table)
-        .where(table.c.position > after, table.c.position <= until)
-        .order_by(table.c.position)
-        .limit(limit)
-    )
-    if aggregate is not None:
-        query = query.where(table.c.aggregate == aggregate)
+    """Up to `limit` events with a position in (after, until], in order; of one aggregate when
+    given."""
+    bounds: dict[str, Any] = {"after": after, "until": until, "limit": limit}
     if aggregate_id is not None:
-        query = query.where(table.c.aggregate_id == aggregate_id)
-    rows = (await connection.execute(query)).all()
+        bounds["aggregate_id"] = aggregate_id
+    query = _range(log.events, one_aggregate=aggregate_id is not None)
+    rows = (await connection.execute(query, bounds)).all()
     return [recorded_event(aggregates[row.aggregate], row) for row in rows]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from fluvius.data.tables import DomainLog
     from fluvius.domain.aggregate import Aggregate
-    from fluvius.domain.messages import Event, RecordedEvent
+    from fluvius.domain.messages import Event, RecordedEvent, State
     from fluvius.fastapi.live.subscriptions import Subscription
 
 logger = logging.getLogger("fluvius.live")
@@ -39,8 +39,10 @@ logger = logging.getLogger("fluvius.live")
 POLL_S = 0.1
 IDLE_POLL_S = 1.0
 SETTLING_POLL_S = 0.01
-READ_INTERVAL_S = 0.005  # between the starts of two reads, unless a full batch was read
+READ_INTERVAL_S = 0.01  # between the starts of two reads, unless a full batch was read
 FAILURE_PAUSE_S = 1.0
+WRITTEN_KEPT = 10_000  # events written by this process and not read yet, beyond which the
+# oldest are dropped (their transactions rolled back, or the feed is far behind)
 
 
 class Feed(ABC):
@@ -78,6 +80,12 @@ class Feed(ABC):
                 await self._task
         for subscription in self.subscriptions():
             subscription.cancel()
+
+    def written(  # noqa: B027 - a hook, which only some feeds need
+        self, events: Sequence[RecordedEvent[Event]], state: State
+    ) -> None:
+        """What a command of this process wrote to the source (`CommitSignals.on_written`):
+        by default, nothing to keep."""
 
     @abstractmethod
     async def check_resume(self, after: int) -> None:
@@ -142,7 +150,8 @@ class Feed(ABC):
         idle = IDLE_POLL_S if self.postgres else POLL_S
         pause = SETTLING_POLL_S if self.waiting else idle
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), pause)
+            async with asyncio.timeout(pause):
+                await self.wake.wait()
         self.wake.clear()
 
     async def _replay(self, subscription: Subscription, after: int, until: int) -> None:
@@ -167,6 +176,8 @@ class DomainFeed(Feed):
         self.log = SettledLog(engine, log, aggregates)
         super().__init__(log.domain, postgres=self.log.postgres)
         self._states = StateTracker(engine)
+        # the events that commands of this process wrote, by position, until the feed reads them
+        self._written: dict[int, RecordedEvent[Event]] = {}
 
     @property
     def horizon(self) -> int:
@@ -182,10 +193,23 @@ class DomainFeed(Feed):
     async def _begin(self) -> None:
         await self.log.start()
 
+    def written(self, events: Sequence[RecordedEvent[Event]], state: State) -> None:
+        """Keep a command's events, and the state after them, when subscriptions may want
+        them: reading them from the log then needs no decoding and no folding."""
+        if not self._broad and events[-1].aggregate_id not in self._by_key:
+            return
+        for event in events:
+            self._written[event.position] = event
+        self._states.give(events[-1].position, state)
+        while len(self._written) > WRITTEN_KEPT:
+            del self._written[next(iter(self._written))]
+
     async def _read(self) -> int:
         """Offer each event read to its subscriptions; when one fails, the next read starts
         again from it (subscriptions drop what they already had)."""
-        events = await self.log.read()
+        events = await self.log.read(known=self._written)
+        for position in [p for p in self._written if p <= self.log.horizon]:
+            del self._written[position]
         for event in events:
             try:
                 await self._offer(event)
@@ -237,5 +261,5 @@ class DomainFeed(Feed):
         """The state row `event` leaves behind, and the body of its messages."""
         state = await states.after(aggregate, event)
         event_json = {**event.summary(), "aggregate_id": str(event.aggregate_id)}
-        body = event_body(event.position, event_json, state.model_dump(mode="json"))
+        body = event_body(event.position, event_json, state)
         return state.model_dump(), body

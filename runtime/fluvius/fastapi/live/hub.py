@@ -120,6 +120,8 @@ class LiveHub:
             if feed is None:
                 feed = resource.new_feed(self.engine)
                 await self.database.commits.listen(resource.channels, feed.wake)
+                for channel in resource.channels:
+                    self.database.commits.on_written(channel, feed.written)
                 await feed.start()
                 self._feeds[resource.feed_name] = feed
         return feed

@@ -6,9 +6,13 @@ Every limit holds per connection; docs/http-api.md ("Live") lists them for clien
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import IntEnum
 from http import HTTPStatus
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_json
 
 from fluvius.fastapi.problems import problem_body
 
@@ -75,14 +79,19 @@ def reply(kind: str, subscription: str, **fields: Any) -> str:
     return json.dumps({"type": kind, "id": subscription, **fields})
 
 
-def event_body(position: int, event: dict[str, Any], state: dict[str, Any] | None) -> str:
-    """The part of an event message that all its subscribers share (JSON without braces)."""
+def event_body(
+    position: int, event: dict[str, Any], state: BaseModel | dict[str, Any] | None
+) -> str:
+    """The part of an event message that all its subscribers share (JSON without braces); the
+    state is a row, or a state model as its JSON dump gives it."""
     return f'"position":{position},"event":{_compact(event)},"state":{_compact(state)}'
 
 
-def event_message(subscription: str, body: str) -> str:
-    return f'{{"type":"event","subscription":{json.dumps(subscription)},{body}}}'
+def event_messages(subscription: str) -> Callable[[int, str], str]:
+    """How the event messages of `subscription` are made from their shared body."""
+    head = f'{{"type":"event","subscription":{json.dumps(subscription)},'
+    return lambda _position, body: f"{head}{body}}}"
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return to_json(value).decode()

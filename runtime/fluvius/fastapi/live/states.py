@@ -1,9 +1,10 @@
 """The state of an aggregate as it stood just after one of its events.
 
-A feed reads events in order, so the state after an event is usually the state after the
-previous one with the event applied: the tracker keeps the latest state of recently seen
-aggregates (a bounded cache). Otherwise the state row answers when it is at that version,
-and the aggregate's history folded up to the event when it has moved on.
+A command of this process gives the state after its last event (`give`). Otherwise a feed reads
+events in order, so the state after an event is usually the state after the previous one with
+the event applied: the tracker keeps the latest state of recently seen aggregates (a bounded
+cache). Failing both, the state row answers when it is at that version, and the aggregate's
+history folded up to the event when it has moved on.
 """
 
 from __future__ import annotations
@@ -33,16 +34,22 @@ class StateTracker:
         self.engine = engine
         self.capacity = capacity
         self._latest: OrderedDict[uuid.UUID, State] = OrderedDict()
+        self._given: dict[int, State] = {}  # by the position of the event they follow
+
+    def give(self, position: int, state: State) -> None:
+        """Take `state` as the state after the event at `position`."""
+        self._given[position] = state
+        if len(self._given) > self.capacity:
+            del self._given[next(iter(self._given))]
 
     async def after(self, aggregate: type[Aggregate[Any]], event: RecordedEvent[Event]) -> State:
         """The state of `event`'s aggregate just after `event`."""
+        given = self._given.pop(event.position, None)
         previous = self._latest.get(event.aggregate_id)
-        if previous is not None and previous.version == event.version - 1:
-            folded = aggregate(previous)
-            folded.apply(event.data)
-            state: State = folded.state.evolve(
-                created_at=previous.created_at or event.recorded_at, updated_at=event.recorded_at
-            )
+        if given is not None:
+            state = given
+        elif previous is not None and previous.version == event.version - 1:
+            state = _applied(aggregate, previous, event)
         else:
             state = await self._load(aggregate, event)
         self._latest[event.aggregate_id] = state
@@ -64,3 +71,15 @@ class StateTracker:
             history = await store.history(aggregate, event.aggregate_id, limit=event.version)
         state: State = aggregate.fold(event.aggregate_id, [each.data for each in history])
         return state.evolve(created_at=history[0].recorded_at, updated_at=event.recorded_at)
+
+
+def _applied(
+    aggregate: type[Aggregate[Any]], previous: State, event: RecordedEvent[Event]
+) -> State:
+    """`previous` with `event` applied."""
+    folded = aggregate(previous)
+    folded.apply(event.data)
+    state: State = folded.state.evolve(
+        created_at=previous.created_at or event.recorded_at, updated_at=event.recorded_at
+    )
+    return state

@@ -34,7 +34,7 @@ from fluvius.fastapi.live.protocol import (
     LiveError,
     bad_message,
     error_message,
-    event_message,
+    event_messages,
     reply,
 )
 from fluvius.fastapi.live.resources import SELECTORS
@@ -278,7 +278,7 @@ class LiveConnection:
                 resource,
                 access,
                 self.sink,
-                lambda _position, body: event_message(name, body),
+                event_messages(name),
                 key=key,
                 query=query,
                 after=after,
