@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import random
 import uuid
 from decimal import Decimal
@@ -15,7 +16,7 @@ from sqlalchemy import select, text
 
 from fluvius.data import Database, EventStore
 from fluvius.domain import EventMetadata
-from fluvius.fastapi.live import feed
+from fluvius.fastapi.live import feed, hub
 from fluvius.service import Service
 from fluvius.settings import Settings
 from tests.conftest import BACKENDS
@@ -185,3 +186,28 @@ async def test_a_commit_on_one_instance_wakes_the_feed_of_another(
         account = await open_account(first, "ann")
         received = await receive(ws, within=30)
     assert received["event"]["aggregate_id"] == account
+
+
+async def test_a_feed_stops_once_idle_and_a_later_subscriber_resumes_across_the_stop(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed nobody subscribes to stops reading; the next subscription starts a new one, and
+    `after` replays what was committed while none ran."""
+    monkeypatch.setattr(hub, "IDLE_FEED_S", 0.1)
+    live = served.app.state.runtime.live
+    account = await open_account(served, "ann")
+    async with served.socket(served.token("teller")) as ws:
+        await subscribe(ws, id="s1", resource=RESOURCE, aggregate_id=account)
+        await deposit_to(served, account)
+        seen = (await receive(ws))["position"]
+        assert live.feeds
+        await ws.send(json.dumps({"type": "unsubscribe", "id": "s1"}))
+        assert (await receive(ws))["type"] == "unsubscribed"
+        await asyncio.sleep(0.5)
+        assert not live.feeds
+        await deposit_to(served, account, "2")
+        await subscribe(ws, id="s2", resource=RESOURCE, aggregate_id=account, after=seen)
+        await deposit_to(served, account, "3")
+        replayed, live_one = await receive(ws), await receive(ws)
+    assert [replayed["state"]["balance"], live_one["state"]["balance"]] == ["3", "6"]
+    assert seen < replayed["position"] < live_one["position"]

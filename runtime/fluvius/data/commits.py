@@ -64,6 +64,13 @@ class CommitSignals:
         if new and self.postgres and not await self._listen(new):
             logger.warning("cannot LISTEN on %s: their readers poll the log", ", ".join(new))
 
+    def forget(self, channels: Iterable[str], wake: asyncio.Event, take: Taker) -> None:
+        """Stop setting `wake` and calling `take` for `channels` (which stay listened to)."""
+        for channel in channels:
+            for registered, item in ((self._waiting, wake), (self._takers, take)):
+                with contextlib.suppress(ValueError):
+                    registered.get(channel, []).remove(item)  # type: ignore[arg-type]
+
     async def wake_event(self, channels: Iterable[str]) -> asyncio.Event:
         """A new event, set whenever a command commits to the log of one of `channels`."""
         wake = asyncio.Event()

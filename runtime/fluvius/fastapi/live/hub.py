@@ -1,14 +1,16 @@
 """The live side of a running service: its resources, their feeds, and subscribing.
 
-Feeds (one per domain log, one per view) start with their first subscription, and wake when
-their source is written to (`Database.commits`: on PostgreSQL, by any instance); they read the
-primary, never a replica.
+Feeds (one per domain log, one per view) start with their first subscription and stop once
+they have had none for IDLE_FEED_S; they wake when their source is written to
+(`Database.commits`: on PostgreSQL, by any instance), and read the primary, never a replica.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from fluvius.casbin.permission import READ
@@ -17,6 +19,8 @@ from fluvius.fastapi.live.resources import LiveResource, live_resources
 from fluvius.fastapi.live.subscriptions import Render, Sink, Subscription
 from fluvius.fastapi.problems import FieldProblem, ProblemError
 from fluvius.query.errors import QueryError
+
+IDLE_FEED_S = 10.0  # a feed without subscriptions for this long stops reading
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
@@ -41,6 +45,14 @@ class LiveHub:
         self.queue_limit = QUEUE_MESSAGES  # per subscriber
         self._feeds: dict[str, Feed] = {}
         self._starting = asyncio.Lock()
+        self._channels: dict[str, list[str]] = {}  # what each feed listens to
+        self._claims: dict[str, int] = {}  # subscribes in progress, by feed
+        self._stopping: dict[str, asyncio.Task[None]] = {}  # idle feeds, by name
+
+    @property
+    def feeds(self) -> Mapping[str, Feed]:
+        """The running feeds, by name."""
+        return MappingProxyType(self._feeds)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -87,41 +99,72 @@ class LiveHub:
                 raise LiveError(
                     HTTPStatus.BAD_REQUEST, error.code, error.message, errors=errors
                 ) from None
-        feed = await self._feed(resource)
-        if after is not None:
-            await feed.check_resume(after)
-        subscription = Subscription(
-            resource,
-            access,
-            self.gate,
-            sink,
-            render,
-            last=max(feed.horizon, after or 0),
-            key=key,
-            predicate=predicate,
-        )
-        feed.add(subscription, after)
+        feed = await self._claim(resource)
+        try:
+            if after is not None:
+                await feed.check_resume(after)
+            subscription = Subscription(
+                resource,
+                access,
+                self.gate,
+                sink,
+                render,
+                last=max(feed.horizon, after or 0),
+                key=key,
+                predicate=predicate,
+            )
+            feed.add(subscription, after)
+        finally:
+            self._release(resource.feed_name)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         feed = self._feeds.get(subscription.resource.feed_name)
         if feed is not None:
             feed.remove(subscription)
+            self._release(subscription.resource.feed_name, claimed=False)
 
     async def close(self) -> None:
         """Stop the feeds."""
+        for stopping in self._stopping.values():
+            stopping.cancel()
         for feed in self._feeds.values():
             await feed.stop()
         self._feeds.clear()
 
-    async def _feed(self, resource: LiveResource) -> Feed:
+    async def _claim(self, resource: LiveResource) -> Feed:
+        """The running feed of `resource`, started if need be, kept from stopping until
+        `_release`."""
+        name = resource.feed_name
         async with self._starting:
-            feed = self._feeds.get(resource.feed_name)
+            if (stopping := self._stopping.pop(name, None)) is not None:
+                stopping.cancel()
+            feed = self._feeds.get(name)
             if feed is None:
                 feed = resource.new_feed(self.engine)
                 await self.database.commits.listen(resource.channels, feed.wake)
                 for channel in resource.channels:
                     self.database.commits.on_written(channel, feed.written)
                 await feed.start()
-                self._feeds[resource.feed_name] = feed
+                self._feeds[name], self._channels[name] = feed, resource.channels
+            self._claims[name] = self._claims.get(name, 0) + 1
         return feed
+
+    def _release(self, name: str, *, claimed: bool = True) -> None:
+        """End a claim on the feed `name` (not `claimed`: a subscription to it); once it
+        serves no one, stop it in IDLE_FEED_S unless someone subscribes meanwhile."""
+        if claimed:
+            self._claims[name] -= 1
+        feed = self._feeds.get(name)
+        if feed is None or self._claims.get(name) or feed.subscriptions():
+            return
+        if (stopping := self._stopping.get(name)) is not None:
+            stopping.cancel()
+        self._stopping[name] = asyncio.create_task(self._stop_idle(name, feed))
+
+    async def _stop_idle(self, name: str, feed: Feed) -> None:
+        await asyncio.sleep(IDLE_FEED_S)
+        async with self._starting:
+            del self._stopping[name], self._feeds[name]
+            self.database.commits.forget(self._channels.pop(name), feed.wake, feed.written)
+        await feed.stop()
