@@ -1,15 +1,17 @@
 """Live feeds: subscribers of `/live` on one instance on PostgreSQL, while commands run.
 
 For each of FAN_OUTS, a server of the generated bank service (`fluvius run`, one uvicorn worker)
-with SUBSCRIBERS / fan-out accounts: first the deposits' rate with nobody subscribed (a closed
-loop of CLIENTS clients); then SUBSCRIBERS WebSocket connections each subscribe to one account (a
-teller's token), so that each account has fan-out subscribers, and the server's RSS gives the
-memory of an idle subscriber; then deposits are paced at each of RATES a second for DURATION
-while every subscriber receives its account's events, each one's latency taken as its receipt
-time less the event's `recorded_at` (the command's start, so it includes the command's own
-transaction); last, the closed loop again with the subscribers connected. Each closed loop also
-gives the server's CPU time per deposit: the subscribers' clients run on the same machine, so
-the rates alone mix their cost with the server's.
+with SUBSCRIBERS / fan-out accounts. SUBSCRIBERS WebSocket connections each subscribe to one
+account (a teller's token), so that each account has fan-out subscribers, and the server's RSS
+gives the memory of an idle subscriber; deposits are paced at each of RATES a second for
+DURATION while every subscriber receives its account's events, each one's latency taken as its
+receipt time less the event's `recorded_at` (the command's start, so it includes the command's
+own transaction). Throughput is a closed loop of CLIENTS clients depositing, run four times:
+before the subscribers connect, with them before and after the paced runs, and once they have
+unsubscribed and their feed has stopped; each figure is the mean of its two runs, so that a
+drift of the machine over the pass weighs on both alike. Each closed loop also gives the
+server's CPU time per deposit: the subscribers' clients run on the same machine, so the rates
+alone mix their cost with the server's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 import tempfile
 import time
 from pathlib import Path
+from statistics import fmean
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -32,6 +35,7 @@ from bench.postgres import scratch_database
 from bench.projects import example_project
 from bench.report import percentile, show
 from bench.servers import Server, bearer_headers, create, fluvius_run, free_port, serve
+from fluvius.fastapi.live.hub import IDLE_FEED_S
 
 SUBSCRIBERS, QUICK_SUBSCRIBERS = 1000, 20
 FAN_OUTS = (1, 10)  # subscribers per account: how many receive each event
@@ -82,19 +86,23 @@ async def _main(quick: bool) -> None:
         "many. Latency: receipt less the event's recorded_at (the command's start), over "
         f"{duration:g} s; throughput: {CLIENTS} clients depositing in a "
         "closed loop, and the server's CPU time per deposit (the subscribers' clients share the "
-        "machine: CPU per command tells the server's own cost).",
+        "machine: CPU per command tells the server's own cost), each the mean of two runs: "
+        "without subscribers before they connect and after they leave, with them before and "
+        "after the paced runs.",
     )
 
 
 async def _measure(
     server: Server, root: Path, ids: list[str], subscribers: int, duration: float
 ) -> list[tuple[str, object]]:
-    """The closed loop's rate and CPU per command with nobody subscribed; then with
-    `subscribers` following the accounts `ids` in turn: their idle memory, delivery latencies
-    at each of RATES, and the closed loop again."""
+    """The closed loop's rate and CPU per command with nobody subscribed and with
+    `subscribers` following the accounts `ids` in turn, each the mean of two runs placed so that
+    a drift of the machine over the pass weighs on both alike: without, with, (paced runs),
+    with, and without again once the subscribers have left and their feed has stopped. Also
+    the subscribers' idle memory, and delivery latencies at each of RATES."""
     headers = bearer_headers(root)
     token = headers[0][1].removeprefix("Bearer ")
-    alone, alone_cpu = await _throughput(server, ids, headers, duration)
+    alone = [await _throughput(server, ids, headers, duration)]
     before = server.rss_bytes()
     async with contextlib.AsyncExitStack() as stack:
         sockets = []
@@ -111,20 +119,26 @@ async def _measure(
         per_subscriber = (server.rss_bytes() - before) / subscribers
         latencies: list[float] = []
         readers = [asyncio.create_task(_read(ws, latencies)) for ws in sockets]
+        shared = [await _throughput(server, ids, headers, duration)]
+        latencies.clear()
         paced = []
         for rate in RATES:
             sent = await _paced(server.port, ids, headers, duration, rate)
             await asyncio.sleep(2)
             paced.append((rate, sent, list(latencies)))
             latencies.clear()
-        shared, shared_cpu = await _throughput(server, ids, headers, duration)
+        shared.append(await _throughput(server, ids, headers, duration))
+        for ws in sockets:
+            await ws.send(json.dumps({"type": "unsubscribe", "id": "s"}))
+        await asyncio.sleep(IDLE_FEED_S + 1)  # the feed stops
+        alone.append(await _throughput(server, ids, headers, duration))
         for reader in readers:
             reader.cancel()
     rows: list[tuple[str, object]] = [
-        ("commands/s, no subscriber (closed loop)", alone),
-        ("commands/s, subscribers connected (closed loop)", shared),
-        ("server CPU ms per command, no subscriber", alone_cpu),
-        ("server CPU ms per command, subscribers connected", shared_cpu),
+        ("commands/s, no subscriber (closed loop)", fmean(rate for rate, _ in alone)),
+        ("commands/s, subscribers connected (closed loop)", fmean(rate for rate, _ in shared)),
+        ("server CPU ms per command, no subscriber", fmean(cpu for _, cpu in alone)),
+        ("server CPU ms per command, subscribers connected", fmean(cpu for _, cpu in shared)),
         ("RSS per idle subscriber KiB", per_subscriber / 1024),
     ]
     for rate, sent, received in paced:
