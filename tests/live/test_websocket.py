@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection
 
 from fluvius.data import horizon
+from fluvius.data.store import new_events
+from fluvius.domain import EventMetadata
 from fluvius.fastapi.live import states, websocket
 from tests.live.server import Served, closed_with, receive, subscribe
 from tests.live.service import OPEN, RESOURCE, deposit
+from tests.runtime.bank import AccountState, MoneyDeposited, log
 
 
 async def open_account(served: Served, owner: str, amount: str = "0") -> str:
@@ -76,6 +83,36 @@ async def test_commands_of_the_process_reach_its_feed_without_decoding_or_foldin
         received = [await receive(ws) for _ in range(3)]
     assert [m["state"]["balance"] for m in received] == ["5", "7", "10"]
     assert [m["state"]["version"] for m in received] == [1, 2, 3]
+
+
+async def test_a_handed_event_whose_transaction_rolled_back_is_never_delivered(
+    served: Served,
+) -> None:
+    """A command hands its events over before it commits; if it then rolls back, SQLite gives
+    its position to the next event (here another account's, which nobody follows): that event
+    is read as itself, and the one rolled back reaches no one."""
+    account, other = await open_account(served, "ann", "5"), await open_account(served, "bob")
+    database = served.app.state.runtime.database
+    async with database.read.connect() as connection:
+        next_position = 1 + await connection.scalar(select(func.max(log.events.c.position)))
+    [unborn] = new_events(
+        "account",
+        uuid.UUID(account),
+        1,
+        [MoneyDeposited(amount=Decimal(1000))],
+        EventMetadata(),
+        dt.datetime.now(dt.UTC),
+    )
+    async with served.socket(served.token("teller")) as ws:
+        await subscribe(ws, id="s1", resource=RESOURCE, aggregate_id=account)
+        state = AccountState(id=uuid.UUID(account), version=2, owner="ann", balance=Decimal(1005))
+        handed = dataclasses.replace(unborn, position=next_position)
+        database.commits.written(log.channel, [handed], state)
+        await deposit_to(served, other, "1")
+        await deposit_to(served, account, "2")
+        received = await receive(ws)
+    assert received["event"]["data"] == {"amount": "2"}
+    assert received["state"]["balance"] == "7"
 
 
 async def test_the_token_may_come_in_the_header(served: Served) -> None:

@@ -21,6 +21,7 @@ SQLite writers are serialised and positions commit in order: everything visible 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,6 @@ from fluvius.data.store import recorded_event
 from fluvius.data.tables import APPENDING_LOCKS
 
 if TYPE_CHECKING:
-    import uuid
-
     import asyncpg
     from sqlalchemy import Select, Table
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
 
 BATCH = 500
 SETTLE_WAIT_S = 0.02
-NOTHING_KNOWN: Mapping[int, Any] = {}
+NOTHING_KNOWN: Mapping[uuid.UUID, Any] = {}
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
 # On PostgreSQL, run on asyncpg directly at every read: in one statement, the position
 # sequence's last value, then (a subquery that needs that value, so runs after it) the
@@ -98,10 +97,13 @@ class SettledLog:
         return self.horizon
 
     async def read(
-        self, limit: int = BATCH, *, known: Mapping[int, RecordedEvent[Event]] = NOTHING_KNOWN
+        self,
+        limit: int = BATCH,
+        *,
+        known: Mapping[uuid.UUID, RecordedEvent[Event]] = NOTHING_KNOWN,
     ) -> list[RecordedEvent[Event]]:
         """Up to `limit` settled events past the horizon, in position order; advance past them.
-        An event `known` by its position is taken from there, not decoded from its row."""
+        An event `known` by its id is taken from there, not decoded from its row."""
         async with self._reading.connect() as connection:
             if self._settled <= self.horizon or not self.postgres:
                 await self._settle(connection)
@@ -117,7 +119,7 @@ class SettledLog:
             else:
                 rows = (await connection.execute(_range(self.log.events), bounds)).mappings().all()
         events = [
-            known.get(row["position"]) or recorded_event(self.aggregates[row["aggregate"]], row)
+            known.get(row["event_id"]) or recorded_event(self.aggregates[row["aggregate"]], row)
             for row in rows
         ]
         self.horizon = events[-1].position if len(events) == limit else self._settled

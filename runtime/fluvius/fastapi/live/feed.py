@@ -176,8 +176,9 @@ class DomainFeed(Feed):
         self.log = SettledLog(engine, log, aggregates)
         super().__init__(log.domain, postgres=self.log.postgres)
         self._states = StateTracker(engine)
-        # the events that commands of this process wrote, by position, until the feed reads them
-        self._written: dict[int, RecordedEvent[Event]] = {}
+        # the events that commands of this process wrote, until the feed reads past them; by id,
+        # never by position: SQLite takes a rolled-back transaction's positions again
+        self._written: dict[uuid.UUID, RecordedEvent[Event]] = {}
 
     @property
     def horizon(self) -> int:
@@ -199,8 +200,8 @@ class DomainFeed(Feed):
         if not self._broad and events[-1].aggregate_id not in self._by_key:
             return
         for event in events:
-            self._written[event.position] = event
-        self._states.give(events[-1].position, state)
+            self._written[event.id] = event
+        self._states.give(events[-1].id, state)
         while len(self._written) > WRITTEN_KEPT:
             del self._written[next(iter(self._written))]
 
@@ -208,8 +209,9 @@ class DomainFeed(Feed):
         """Offer each event read to its subscriptions; when one fails, the next read starts
         again from it (subscriptions drop what they already had)."""
         events = await self.log.read(known=self._written)
-        for position in [p for p in self._written if p <= self.log.horizon]:
-            del self._written[position]
+        horizon = self.log.horizon
+        for read in [key for key, event in self._written.items() if event.position <= horizon]:
+            del self._written[read]
         for event in events:
             try:
                 await self._offer(event)

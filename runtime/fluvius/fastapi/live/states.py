@@ -34,17 +34,17 @@ class StateTracker:
         self.engine = engine
         self.capacity = capacity
         self._latest: OrderedDict[uuid.UUID, State] = OrderedDict()
-        self._given: dict[int, State] = {}  # by the position of the event they follow
+        self._given: dict[uuid.UUID, State] = {}  # by the id of the event they follow
 
-    def give(self, position: int, state: State) -> None:
-        """Take `state` as the state after the event at `position`."""
-        self._given[position] = state
+    def give(self, event_id: uuid.UUID, state: State) -> None:
+        """Take `state` as the state after the event `event_id`."""
+        self._given[event_id] = state
         if len(self._given) > self.capacity:
             del self._given[next(iter(self._given))]
 
     async def after(self, aggregate: type[Aggregate[Any]], event: RecordedEvent[Event]) -> State:
         """The state of `event`'s aggregate just after `event`."""
-        given = self._given.pop(event.position, None)
+        given = self._given.pop(event.id, None)
         previous = self._latest.get(event.aggregate_id)
         if given is not None:
             state = given
