@@ -67,9 +67,10 @@ class CommitSignals:
     def forget(self, channels: Iterable[str], wake: asyncio.Event, take: Taker) -> None:
         """Stop setting `wake` and calling `take` for `channels` (which stay listened to)."""
         for channel in channels:
-            for registered, item in ((self._waiting, wake), (self._takers, take)):
-                with contextlib.suppress(ValueError):
-                    registered.get(channel, []).remove(item)  # type: ignore[arg-type]
+            with contextlib.suppress(ValueError):
+                self._waiting.get(channel, []).remove(wake)
+            with contextlib.suppress(ValueError):
+                self._takers.get(channel, []).remove(take)
 
     async def wake_event(self, channels: Iterable[str]) -> asyncio.Event:
         """A new event, set whenever a command commits to the log of one of `channels`."""
@@ -97,7 +98,7 @@ class CommitSignals:
                 wake.set()
 
     async def close(self) -> None:
-        """Stop listening; the readers' events are no longer set, nor written handed."""
+        """Stop listening: no reader is woken or handed anything any more."""
         self._waiting.clear()
         self._takers.clear()
         if self._reconnecting is not None:

@@ -107,6 +107,11 @@ class Feed(ABC):
             del self._by_key[subscription.key]
         subscription.cancel()
 
+    @property
+    def idle(self) -> bool:
+        """Whether it serves no subscription."""
+        return not self._broad and not self._by_key
+
     def subscriptions(self) -> list[Subscription]:
         """Every subscription the feed serves."""
         return [*self._broad, *(s for group in self._by_key.values() for s in group)]

@@ -143,9 +143,9 @@ class LiveHub:
             if feed is None:
                 feed = resource.new_feed(self.engine)
                 await self.database.commits.listen(resource.channels, feed.wake)
+                await feed.start()
                 for channel in resource.channels:
                     self.database.commits.on_written(channel, feed.written)
-                await feed.start()
                 self._feeds[name], self._channels[name] = feed, resource.channels
             self._claims[name] = self._claims.get(name, 0) + 1
         return feed
@@ -156,7 +156,7 @@ class LiveHub:
         if claimed:
             self._claims[name] -= 1
         feed = self._feeds.get(name)
-        if feed is None or self._claims.get(name) or feed.subscriptions():
+        if feed is None or self._claims.get(name) or not feed.idle:
             return
         if (stopping := self._stopping.get(name)) is not None:
             stopping.cancel()
