@@ -149,15 +149,13 @@ class Database:
                 if self.dialect == "sqlite":
                     self.commits.wake_all()
                 if self.replicas:
-                    raw = (await connection.get_raw_connection()).driver_connection
-                    transaction.lsn = await wal_written(raw)
+                    transaction.lsn = await wal_written(await asyncpg_of(connection))
             return
         log: SqlLog = self.write.sync_engine.logger
         # Commands beyond the pool's connections wait here, in turn, rather than in the pool,
         # whose waits cost far more and are not first come, first served.
         async with self._writers, self.write.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
+            driver = await asyncpg_of(connection)
             transaction = WriteTransaction(connection, driver, atomic=atomic)
             try:
                 if atomic:
@@ -193,6 +191,13 @@ class Database:
         if self.read is not self.write:
             await self.read.dispose()
         await self.replicas.dispose()
+
+
+async def asyncpg_of(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `connection` (PostgreSQL), for direct statements."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return driver
 
 
 async def wal_written(driver: asyncpg.Connection) -> str:

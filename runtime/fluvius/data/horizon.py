@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, bindparam, func, select
 
-from fluvius.data.driver import direct_statement
+from fluvius.data.driver import asyncpg_of, direct_statement
 from fluvius.data.store import recorded_event
 from fluvius.data.tables import APPENDING_LOCKS
 
 if TYPE_CHECKING:
-    import asyncpg
     from sqlalchemy import Select, Table
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -111,7 +110,7 @@ class SettledLog:
                 return []
             bounds = {"after": self.horizon, "until": self._settled, "limit": limit}
             if self.postgres:  # compiled once, on asyncpg: a feed reads at every wake-up
-                driver = await _driver(connection)
+                driver = await asyncpg_of(connection)
                 statement = direct_statement(_range(self.log.events), RANGE, connection.dialect)
                 rows: Sequence[Mapping[str, Any]] = await statement.fetch(
                     driver, bounds, connection.sync_engine.logger
@@ -141,7 +140,7 @@ class SettledLog:
             last = await connection.scalar(select(func.max(table.c.position)))
             self._settled = int(last or 0)
             return self._settled
-        driver = await _driver(connection)
+        driver = await asyncpg_of(connection)
         lock = (APPENDING_LOCKS, self.log.appending_lock)
         taken, appenders = await driver.fetchrow(
             _SETTLING, table.name, table.c.position.name, *lock
@@ -178,12 +177,6 @@ def _range(events: Table, *, one_aggregate: bool = False) -> Select[Any]:
     if one_aggregate:
         query = query.where(events.c.aggregate_id == bindparam("aggregate_id"))
     return query
-
-
-async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    return driver
 
 
 async def read_range(
