@@ -184,6 +184,7 @@ class DomainFeed(Feed):
         # the events that commands of this process wrote, until the feed reads past them; by id,
         # never by position: SQLite takes a rolled-back transaction's positions again
         self._written: dict[uuid.UUID, RecordedEvent[Event]] = {}
+        self._states_after: dict[uuid.UUID, State] = {}  # of the last event of each command
 
     @property
     def horizon(self) -> int:
@@ -206,17 +207,18 @@ class DomainFeed(Feed):
             return
         for event in events:
             self._written[event.id] = event
-        self._states.give(events[-1].id, state)
+        self._states_after[events[-1].id] = state
         while len(self._written) > WRITTEN_KEPT:
-            del self._written[next(iter(self._written))]
+            self._forget(next(iter(self._written)))
 
     async def _read(self) -> int:
         """Offer each event read to its subscriptions; when one fails, the next read starts
-        again from it (subscriptions drop what they already had)."""
-        events = await self.log.read(known=self._written)
+        again from it (subscriptions drop what they already had). What commands handed over
+        is dropped once offered (at or below the horizon when the read starts)."""
         horizon = self.log.horizon
-        for read in [key for key, event in self._written.items() if event.position <= horizon]:
-            del self._written[read]
+        for offered in [key for key, event in self._written.items() if event.position <= horizon]:
+            self._forget(offered)
+        events = await self.log.read(known=self._written)
         for event in events:
             try:
                 await self._offer(event)
@@ -225,13 +227,18 @@ class DomainFeed(Feed):
                 raise
         return len(events)
 
+    def _forget(self, event_id: uuid.UUID) -> None:
+        del self._written[event_id]
+        self._states_after.pop(event_id, None)
+
     async def _offer(self, event: RecordedEvent[Event]) -> None:
         aggregate = self.log.aggregates[event.aggregate]
         resource = aggregate.qualified_name()
         interested = [s for s in self.candidates(event.aggregate_id) if s.resource.name == resource]
         if not interested:
             return
-        row, body = await self._change(self._states, aggregate, event)
+        given = self._states_after.get(event.id)
+        row, body = await self._change(self._states, aggregate, event, given)
         for subscription in interested:
             if subscription.wants(row, event.metadata.tenant):
                 subscription.deliver(event.position, body)
@@ -263,10 +270,14 @@ class DomainFeed(Feed):
 
     @staticmethod
     async def _change(
-        states: StateTracker, aggregate: type[Aggregate[Any]], event: RecordedEvent[Event]
+        states: StateTracker,
+        aggregate: type[Aggregate[Any]],
+        event: RecordedEvent[Event],
+        given: State | None = None,
     ) -> tuple[dict[str, Any], str]:
-        """The state row `event` leaves behind, and the body of its messages."""
-        state = await states.after(aggregate, event)
+        """The state row `event` leaves behind (`given`, when its command handed it over),
+        and the body of its messages."""
+        state = await states.after(aggregate, event, given)
         event_json = {**event.summary(), "aggregate_id": str(event.aggregate_id)}
         body = event_body(event.position, event_json, state)
         return state.model_dump(), body

@@ -115,14 +115,15 @@ class LiveHub:
             )
             feed.add(subscription, after)
         finally:
-            self._release(resource.feed_name)
+            self._claims[resource.feed_name] -= 1
+            self._stop_if_idle(resource.feed_name)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         feed = self._feeds.get(subscription.resource.feed_name)
         if feed is not None:
             feed.remove(subscription)
-            self._release(subscription.resource.feed_name, claimed=False)
+            self._stop_if_idle(subscription.resource.feed_name)
 
     async def close(self) -> None:
         """Stop the feeds."""
@@ -133,8 +134,8 @@ class LiveHub:
         self._feeds.clear()
 
     async def _claim(self, resource: LiveResource) -> Feed:
-        """The running feed of `resource`, started if need be, kept from stopping until
-        `_release`."""
+        """The running feed of `resource`, started if need be, kept from stopping until the
+        claim is given back (`_claims`)."""
         name = resource.feed_name
         async with self._starting:
             if (stopping := self._stopping.pop(name, None)) is not None:
@@ -150,11 +151,9 @@ class LiveHub:
             self._claims[name] = self._claims.get(name, 0) + 1
         return feed
 
-    def _release(self, name: str, *, claimed: bool = True) -> None:
-        """End a claim on the feed `name` (not `claimed`: a subscription to it); once it
-        serves no one, stop it in IDLE_FEED_S unless someone subscribes meanwhile."""
-        if claimed:
-            self._claims[name] -= 1
+    def _stop_if_idle(self, name: str) -> None:
+        """When the feed `name` serves no one and no subscribe claims it, stop it in
+        IDLE_FEED_S unless someone subscribes meanwhile."""
         feed = self._feeds.get(name)
         if feed is None or self._claims.get(name) or not feed.idle:
             return

@@ -1,10 +1,10 @@
 """The state of an aggregate as it stood just after one of its events.
 
-A command of this process gives the state after its last event (`give`). Otherwise a feed reads
-events in order, so the state after an event is usually the state after the previous one with
-the event applied: the tracker keeps the latest state of recently seen aggregates (a bounded
-cache). Failing both, the state row answers when it is at that version, and the aggregate's
-history folded up to the event when it has moved on.
+A command of this process hands over the state after its last event, which the feed passes on
+(`given`). Otherwise a feed reads events in order, so the state after an event is usually the
+state after the previous one with the event applied: the tracker keeps the latest state of
+recently seen aggregates (a bounded cache). Failing both, the state row answers when it is at
+that version, and the aggregate's history folded up to the event when it has moved on.
 """
 
 from __future__ import annotations
@@ -34,17 +34,15 @@ class StateTracker:
         self.engine = engine
         self.capacity = capacity
         self._latest: OrderedDict[uuid.UUID, State] = OrderedDict()
-        self._given: dict[uuid.UUID, State] = {}  # by the id of the event they follow
 
-    def give(self, event_id: uuid.UUID, state: State) -> None:
-        """Take `state` as the state after the event `event_id`."""
-        self._given[event_id] = state
-        if len(self._given) > self.capacity:
-            del self._given[next(iter(self._given))]
-
-    async def after(self, aggregate: type[Aggregate[Any]], event: RecordedEvent[Event]) -> State:
-        """The state of `event`'s aggregate just after `event`."""
-        given = self._given.pop(event.id, None)
+    async def after(
+        self,
+        aggregate: type[Aggregate[Any]],
+        event: RecordedEvent[Event],
+        given: State | None = None,
+    ) -> State:
+        """The state of `event`'s aggregate just after `event`: `given`, when its command
+        handed it over."""
         previous = self._latest.get(event.aggregate_id)
         if given is not None:
             state = given
