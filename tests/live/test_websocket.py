@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -11,11 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection
 
-from fluvius.data import horizon
-from fluvius.data.store import new_events
+from fluvius.data import Database, EventStore, horizon
 from fluvius.domain import EventMetadata
 from fluvius.fastapi.live import states, websocket
 from tests.live.server import Served, closed_with, receive, subscribe
@@ -64,16 +61,19 @@ async def test_a_subscriber_receives_each_event_with_the_row_after_it(served: Se
     assert deposited["position"] > opened["position"]
 
 
-async def test_commands_of_the_process_reach_its_feed_without_decoding_or_folding(
+async def test_commands_of_the_process_reach_its_feed_without_reading_the_log_or_folding(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What a command of this process wrote is handed to the feed (`CommitSignals.written`):
-    reading it back from the log neither decodes its row nor folds its state."""
+    """What a command of this process committed is handed to the feed (`CommitSignals.written`)
+    with the state after it: at consecutive positions, the feed offers it as it is."""
+
+    async def unread(*_: object, **__: object) -> list[object]:
+        return []
 
     def unused(*_: object) -> None:
-        raise AssertionError("the feed decoded or folded an event its process wrote")
+        raise AssertionError("the feed folded an event its process wrote")
 
-    monkeypatch.setattr(horizon, "recorded_event", unused)
+    monkeypatch.setattr(horizon.SettledLog, "read", unread)
     monkeypatch.setattr(states, "_applied", unused)
     async with served.socket(served.token("teller")) as ws:
         assert (await subscribe(ws, id="s1", resource=RESOURCE))["type"] == "subscribed"
@@ -85,30 +85,32 @@ async def test_commands_of_the_process_reach_its_feed_without_decoding_or_foldin
     assert [m["state"]["version"] for m in received] == [1, 2, 3]
 
 
-async def test_a_handed_event_whose_transaction_rolled_back_is_never_delivered(
-    served: Served,
-) -> None:
-    """A command hands its events over before it commits; if it then rolls back, SQLite gives
-    its position to the next event (here another account's, which nobody follows): that event
-    is read as itself, and the one rolled back reaches no one."""
-    account, other = await open_account(served, "ann", "5"), await open_account(served, "bob")
-    database = served.app.state.runtime.database
-    async with database.read.connect() as connection:
-        next_position = 1 + await connection.scalar(select(func.max(log.events.c.position)))
-    [unborn] = new_events(
-        "account",
-        uuid.UUID(account),
-        1,
-        [MoneyDeposited(amount=Decimal(1000))],
-        EventMetadata(),
-        dt.datetime.now(dt.UTC),
-    )
+class Abandoned(Exception):
+    """Raised to roll a transaction back."""
+
+
+async def abandon_a_deposit(database: Database, account: str) -> None:
+    """Append a deposit to `account`, hand it over, and roll it back."""
+    state = AccountState(id=uuid.UUID(account), version=2, owner="ann", balance=Decimal(1005))
+    deposited = MoneyDeposited(amount=Decimal(1000))
+    async with database.transaction() as transaction:
+        store = EventStore(transaction.connection, log, driver=transaction.driver)
+        now = dt.datetime.now(dt.UTC)
+        unborn = await store.append(
+            "account", uuid.UUID(account), 1, [deposited], EventMetadata(), now
+        )
+        transaction.hand_over(log.channel, unborn, state)
+        raise Abandoned
+
+
+async def test_a_transaction_that_rolls_back_hands_nothing_over(served: Served) -> None:
+    """Events are handed over once their transaction commits: one that rolls back reaches no
+    one, although on SQLite the next event takes its position."""
+    account = await open_account(served, "ann", "5")
     async with served.socket(served.token("teller")) as ws:
         await subscribe(ws, id="s1", resource=RESOURCE, aggregate_id=account)
-        state = AccountState(id=uuid.UUID(account), version=2, owner="ann", balance=Decimal(1005))
-        handed = dataclasses.replace(unborn, position=next_position)
-        database.commits.written(log.channel, [handed], state)
-        await deposit_to(served, other, "1")
+        with pytest.raises(Abandoned):
+            await abandon_a_deposit(served.app.state.runtime.database, account)
         await deposit_to(served, account, "2")
         received = await receive(ws)
     assert received["event"]["data"] == {"amount": "2"}

@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -95,6 +95,9 @@ class CommandResult:
     response: dict[str, Any]
     replayed: bool = False
     token: ConsistencyToken | None = None  # where its events sit, when it recorded any
+    # the events it recorded and the aggregate's state after them, for the readers of this
+    # process once the transaction has committed (WriteTransaction.hand_over)
+    written: tuple[list[RecordedEvent[Any]], State] | None = field(default=None, repr=False)
 
     def committed_at(self, lsn: str | None) -> CommandResult:
         """The result with its token naming `lsn`, the primary's WAL position after the
@@ -259,6 +262,8 @@ class CommandProcessor:
             else:
                 state = await _starting_row(store, request, lock=transaction.atomic)
                 result = await self._process(store, request, state)
+            if result.written is not None:
+                transaction.hand_over(request.storage.log.channel, *result.written)
         return result.committed_at(transaction.lsn)
 
     def _cached(self, request: _Request, how: _Attempt, atomic: bool) -> State | None:
@@ -351,11 +356,13 @@ class CommandProcessor:
             recorded_at=now,
         )
         recorded = await store.write(recorded, state=change, command=entry)
-        if change is not None:
-            self.database.commits.written(request.storage.log.channel, recorded, change.state)
-            if store.driver is not None:  # where attempts may use it
-                self.states.put(request.state_key, change.state)
-        return CommandResult(response, token=_token(request, recorded))
+        if change is None:
+            return CommandResult(response, token=_token(request, recorded))
+        if store.driver is not None:  # where attempts may use it
+            self.states.put(request.state_key, change.state)
+        return CommandResult(
+            response, token=_token(request, recorded), written=(recorded, change.state)
+        )
 
 
 async def _starting_row(store: EventStore, request: _Request, *, lock: bool) -> State | None:

@@ -8,9 +8,9 @@ the readers of its own process only, whatever log it wrote to. A reader still po
 signal only shortens its wait, and one that is lost (the listening connection dropped, a
 command of another process on SQLite) delays it by a poll at most.
 
-A command of this process also hands what it wrote to the readers that take it (`on_written`):
-the events as recorded and the aggregate's state after them, which such a reader then need not
-decode or fold again when it reads those positions from the log.
+Once a command of this process has committed, it also hands what it wrote to the readers that
+take it (`on_written`): the events as recorded and the aggregate's state after them, which such
+a reader then need not read from the log, decode or fold again.
 """
 
 from __future__ import annotations
@@ -79,13 +79,12 @@ class CommitSignals:
         return wake
 
     def on_written(self, channel: str, take: Taker) -> None:
-        """Call `take(events, state)` when a command of this process writes to the log of
-        `channel`: before its transaction commits, so a reader uses what it takes only for
-        positions that it then reads from the log."""
+        """Call `take(events, state)` when a command of this process has committed to the log
+        of `channel`."""
         self._takers[channel].append(take)
 
     def written(self, channel: str, events: Sequence[RecordedEvent[Event]], state: State) -> None:
-        """Hand a command's events, as recorded in the log of `channel`, and its aggregate's
+        """Hand a command's events, as committed to the log of `channel`, and its aggregate's
         state after them to the takers of this process."""
         for take in self._takers.get(channel, ()):
             take(events, state)

@@ -27,7 +27,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -48,6 +48,8 @@ from fluvius.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.sql import ClauseElement
     from sqlalchemy.sql.compiler import SQLCompiler
+
+    from fluvius.domain.messages import RecordedEvent, State
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -146,6 +148,7 @@ class Database:
                 transaction = WriteTransaction(connection)
                 async with connection.begin():
                     yield transaction
+                self._hand_over(transaction)
                 if self.dialect == "sqlite":
                     self.commits.wake_all()
                 if self.replicas:
@@ -165,6 +168,7 @@ class Database:
                     _log_sql(log, "COMMIT")
                 else:
                     yield transaction
+                self._hand_over(transaction)
                 if self.replicas:
                     transaction.lsn = await wal_written(driver)
             except BaseException as error:
@@ -178,6 +182,10 @@ class Database:
                     lost = driver.is_closed()
                     raise DBAPIError(None, None, error, connection_invalidated=lost) from error
                 raise
+
+    def _hand_over(self, transaction: WriteTransaction) -> None:
+        for channel, events, state in transaction.handed:
+            self.commits.written(channel, events, state)
 
     def observe_waits(self, observe: Callable[[int], object]) -> None:
         """Call `observe(1)` when a writer starts waiting for its turn, `observe(-1)` when it
@@ -350,6 +358,13 @@ class WriteTransaction:
     driver: asyncpg.Connection | None = None
     atomic: bool = True
     lsn: str | None = None
+    handed: list[tuple[str, Sequence[RecordedEvent[Any]], State]] = field(default_factory=list)
+
+    def hand_over(self, channel: str, events: Sequence[RecordedEvent[Any]], state: State) -> None:
+        """Once committed, hand `events`, written to the log of `channel`, and their
+        aggregate's state after them to the readers of this process (`CommitSignals.written`),
+        before any is woken."""
+        self.handed.append((channel, events, state))
 
 
 class DirectStatement:

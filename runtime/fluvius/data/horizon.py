@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 BATCH = 500
 SETTLE_WAIT_S = 0.02
-NOTHING_KNOWN: Mapping[uuid.UUID, Any] = {}
+NOTHING_KNOWN: Mapping[int, Any] = {}
 UNSETTLED_MARKS = 256  # beyond, intermediate marks are dropped: they would settle later anyway
 # On PostgreSQL, run on asyncpg directly at every read: in one statement, the position
 # sequence's last value, then (a subquery that needs that value, so runs after it) the
@@ -99,10 +99,11 @@ class SettledLog:
         self,
         limit: int = BATCH,
         *,
-        known: Mapping[uuid.UUID, RecordedEvent[Event]] = NOTHING_KNOWN,
+        known: Mapping[int, RecordedEvent[Event]] = NOTHING_KNOWN,
     ) -> list[RecordedEvent[Event]]:
         """Up to `limit` settled events past the horizon, in position order; advance past them.
-        An event `known` by its id is taken from there, not decoded from its row."""
+        An event `known` by its position (committed) is taken from there, not decoded from its
+        row."""
         async with self._reading.connect() as connection:
             if self._settled <= self.horizon or not self.postgres:
                 await self._settle(connection)
@@ -118,11 +119,18 @@ class SettledLog:
             else:
                 rows = (await connection.execute(_range(self.log.events), bounds)).mappings().all()
         events = [
-            known.get(row["event_id"]) or recorded_event(self.aggregates[row["aggregate"]], row)
+            known.get(row["position"]) or recorded_event(self.aggregates[row["aggregate"]], row)
             for row in rows
         ]
         self.horizon = events[-1].position if len(events) == limit else self._settled
         return events
+
+    def advance(self, position: int) -> None:
+        """Move the horizon to `position`, past events read elsewhere: every position up to
+        it is known to be committed, so settled."""
+        self.horizon = position
+        self._settled = max(self._settled, position)
+        self._unsettled = [(taken, then) for taken, then in self._unsettled if taken > position]
 
     def rewind(self, position: int) -> None:
         """Read again from after `position` (at or below the horizon)."""

@@ -41,8 +41,8 @@ IDLE_POLL_S = 1.0
 SETTLING_POLL_S = 0.01
 READ_INTERVAL_S = 0.01  # between the starts of two reads, unless a full batch was read
 FAILURE_PAUSE_S = 1.0
-WRITTEN_KEPT = 10_000  # events written by this process and not read yet, beyond which the
-# oldest are dropped (their transactions rolled back, or the feed is far behind)
+WRITTEN_KEPT = 10_000  # events committed by this process and not offered yet, beyond which
+# the oldest are dropped (the feed is far behind: it reads them from the log)
 
 
 class Feed(ABC):
@@ -181,10 +181,9 @@ class DomainFeed(Feed):
         self.log = SettledLog(engine, log, aggregates)
         super().__init__(log.domain, postgres=self.log.postgres)
         self._states = StateTracker(engine)
-        # the events that commands of this process wrote, until the feed reads past them; by id,
-        # never by position: SQLite takes a rolled-back transaction's positions again
-        self._written: dict[uuid.UUID, RecordedEvent[Event]] = {}
-        self._states_after: dict[uuid.UUID, State] = {}  # of the last event of each command
+        # by position, the events that commands of this process committed, until offered
+        self._written: dict[int, RecordedEvent[Event]] = {}
+        self._states_after: dict[int, State] = {}  # of the last event of each command
 
     @property
     def horizon(self) -> int:
@@ -201,24 +200,28 @@ class DomainFeed(Feed):
         await self.log.start()
 
     def written(self, events: Sequence[RecordedEvent[Event]], state: State) -> None:
-        """Keep a command's events, and the state after them, when subscriptions may want
-        them: reading them from the log then needs no decoding and no folding."""
-        if not self._broad and events[-1].aggregate_id not in self._by_key:
-            return
+        """Keep a committed command's events, and the state after them, and read soon: the
+        events need no reading from the log, decoding or folding."""
         for event in events:
-            self._written[event.id] = event
-        self._states_after[events[-1].id] = state
+            self._written[event.position] = event
+        self._states_after[events[-1].position] = state
         while len(self._written) > WRITTEN_KEPT:
             self._forget(next(iter(self._written)))
+        self.wake.set()
 
     async def _read(self) -> int:
         """Offer each event read to its subscriptions; when one fails, the next read starts
-        again from it (subscriptions drop what they already had). What commands handed over
-        is dropped once offered (at or below the horizon when the read starts)."""
+        again from it (subscriptions drop what they already had).
+
+        Events that commands of this process committed at the positions just past the horizon
+        are offered as they are, with no statement: every position up to the last of them is
+        committed, so settled. The log is read when the next position is not among them (a
+        write of another process, one in flight, a position a failed write used up); what
+        commands handed over is dropped once offered."""
         horizon = self.log.horizon
-        for offered in [key for key, event in self._written.items() if event.position <= horizon]:
+        for offered in [position for position in self._written if position <= horizon]:
             self._forget(offered)
-        events = await self.log.read(known=self._written)
+        events = self._committed_run(horizon) or await self.log.read(known=self._written)
         for event in events:
             try:
                 await self._offer(event)
@@ -227,9 +230,19 @@ class DomainFeed(Feed):
                 raise
         return len(events)
 
-    def _forget(self, event_id: uuid.UUID) -> None:
-        del self._written[event_id]
-        self._states_after.pop(event_id, None)
+    def _committed_run(self, horizon: int) -> list[RecordedEvent[Event]]:
+        """The events handed over at the consecutive positions after `horizon`, up to a batch;
+        the horizon moves past them."""
+        run: list[RecordedEvent[Event]] = []
+        while len(run) < BATCH and (event := self._written.get(horizon + len(run) + 1)):
+            run.append(event)
+        if run:
+            self.log.advance(run[-1].position)
+        return run
+
+    def _forget(self, position: int) -> None:
+        del self._written[position]
+        self._states_after.pop(position, None)
 
     async def _offer(self, event: RecordedEvent[Event]) -> None:
         aggregate = self.log.aggregates[event.aggregate]
@@ -237,7 +250,7 @@ class DomainFeed(Feed):
         interested = [s for s in self.candidates(event.aggregate_id) if s.resource.name == resource]
         if not interested:
             return
-        given = self._states_after.get(event.id)
+        given = self._states_after.get(event.position)
         row, body = await self._change(self._states, aggregate, event, given)
         for subscription in interested:
             if subscription.wants(row, event.metadata.tenant):
