@@ -6,12 +6,14 @@ account (a teller's token), so that each account has fan-out subscribers, and th
 gives the memory of an idle subscriber; deposits are paced at each of RATES a second for
 DURATION while every subscriber receives its account's events, each one's latency taken as its
 receipt time less the event's `recorded_at` (the command's start, so it includes the command's
-own transaction). Throughput is a closed loop of CLIENTS clients depositing, run four times:
-before the subscribers connect, with them before and after the paced runs, and once they have
-unsubscribed and their feed has stopped; each figure is the mean of its two runs, so that a
-drift of the machine over the pass weighs on both alike. Each closed loop also gives the
-server's CPU time per deposit: the subscribers' clients run on the same machine, so the rates
-alone mix their cost with the server's.
+own transaction). Throughput is a closed loop of CLIENTS clients depositing, in CYCLES cycles:
+the subscribers connect and subscribe, the loop runs, they close, and once their feed has
+stopped the loop runs without them; one more loop runs before the first cycle. On a shared
+machine successive ten-second loops vary by a fifth, so each loop with subscribers is set
+against the mean of the loops without them just before and after it, and the median of those
+ratios is reported. Each closed loop also gives the server's CPU time per deposit: the
+subscribers' clients run on the same machine (they only receive during the loops; latencies
+are taken in the paced runs), so the rates alone mix their cost with the server's.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import fmean
+from statistics import fmean, median
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -42,6 +46,7 @@ FAN_OUTS = (1, 10)  # subscribers per account: how many receive each event
 RATES = (20.0, 200.0)  # paced commands a second
 DURATION, QUICK_DURATION = 10.0, 1.0
 CLIENTS = 16
+CYCLES = 4  # closed loops with subscribers, each between two without
 PACING_CONNECTIONS = 32
 OPENING = '{"owner": "c%d", "initial_deposit": "1", "opened_on": "2026-01-01"}'
 
@@ -54,6 +59,7 @@ def main(quick: bool = False) -> None:
 async def _main(quick: bool) -> None:
     subscribers = QUICK_SUBSCRIBERS if quick else SUBSCRIBERS
     duration = QUICK_DURATION if quick else DURATION
+    cycles = 1 if quick else CYCLES
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
         async with scratch_database() as url:
             root = await asyncio.to_thread(example_project, "bank", Path(folder), database_url=url)
@@ -72,7 +78,7 @@ async def _main(quick: bool) -> None:
                     ids = await create(
                         server.port, "/banking:open-account/account/:new", bodies, headers
                     )
-                    passes.append(await _measure(server, root, ids, subscribers, duration))
+                    passes.append(await _measure(server, root, ids, subscribers, duration, cycles))
     rows = [
         (measured[0][0], *(value for _, value in measured))  # one measure, as each pass found it
         for measured in zip(*passes, strict=True)
@@ -84,61 +90,62 @@ async def _main(quick: bool) -> None:
         f"Each subscriber follows one account (aggregate_id), which "
         f"{' or '.join(map(str, FAN_OUTS))} subscribers follow, so each event goes to that "
         "many. Latency: receipt less the event's recorded_at (the command's start), over "
-        f"{duration:g} s; throughput: {CLIENTS} clients depositing in a "
-        "closed loop, and the server's CPU time per deposit (the subscribers' clients share the "
-        "machine: CPU per command tells the server's own cost), each the mean of two runs: "
-        "without subscribers before they connect and after they leave, with them before and "
-        "after the paced runs.",
+        f"{duration:g} s; throughput: {CLIENTS} clients depositing in a closed loop, and the "
+        "server's CPU time per deposit (the subscribers' clients share the machine: CPU per "
+        f"command tells the server's own cost); with subscribers in {cycles} loop(s), each "
+        "set against the loops without them just before and after it (the ratios' median, "
+        "then their range).",
     )
 
 
+@dataclass
+class Receipts:
+    """The latencies of the events the subscribers receive, taken only while `recording`: the
+    closed loops leave the subscribers' clients, which share the machine, just receiving."""
+
+    recording: bool = False
+    latencies: list[float] = field(default_factory=list)
+
+
 async def _measure(
-    server: Server, root: Path, ids: list[str], subscribers: int, duration: float
+    server: Server, root: Path, ids: list[str], subscribers: int, duration: float, cycles: int
 ) -> list[tuple[str, object]]:
     """The closed loop's rate and CPU per command with nobody subscribed and with
-    `subscribers` following the accounts `ids` in turn, each the mean of two runs placed so that
-    a drift of the machine over the pass weighs on both alike: without, with, (paced runs),
-    with, and without again once the subscribers have left and their feed has stopped. Also
-    the subscribers' idle memory, and delivery latencies at each of RATES."""
+    `subscribers` following the accounts `ids` in turn, in `cycles` that each connect them, run
+    the loop, close them and, once their feed has stopped, run the loop without them: each
+    figure with them is set against the mean of the runs without them just before and after,
+    and the median of those ratios is reported, so that the machine's drift and noise weigh on
+    both alike. In the first cycle also the subscribers' idle memory, and delivery latencies at
+    each of RATES."""
     headers = bearer_headers(root)
     token = headers[0][1].removeprefix("Bearer ")
     alone = [await _throughput(server, ids, headers, duration)]
-    before = server.rss_bytes()
-    async with contextlib.AsyncExitStack() as stack:
-        sockets = []
-        for n in range(subscribers):
-            url = f"ws://127.0.0.1:{server.port}/live"
-            ws = await stack.enter_async_context(connect(url, max_size=None))
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-            subscribe = {"type": "subscribe", "id": "s", "resource": "banking.account"}
-            await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % len(ids)]}))
-            sockets.append(ws)
-        for ws in sockets:
-            assert json.loads(await ws.recv())["type"] == "subscribed"
-        await asyncio.sleep(1)
-        per_subscriber = (server.rss_bytes() - before) / subscribers
-        latencies: list[float] = []
-        readers = [asyncio.create_task(_read(ws, latencies)) for ws in sockets]
-        shared = [await _throughput(server, ids, headers, duration)]
-        latencies.clear()
-        paced = []
-        for rate in RATES:
-            sent = await _paced(server.port, ids, headers, duration, rate)
-            await asyncio.sleep(2)
-            paced.append((rate, sent, list(latencies)))
-            latencies.clear()
-        shared.append(await _throughput(server, ids, headers, duration))
-        for ws in sockets:
-            await ws.send(json.dumps({"type": "unsubscribe", "id": "s"}))
+    shared: list[tuple[float, float]] = []
+    paced: list[tuple[float, int, list[float]]] = []
+    per_subscriber = math.nan
+    for cycle in range(cycles):
+        before = server.rss_bytes()
+        receipts = Receipts()
+        async with _subscribed(server.port, ids, token, subscribers, receipts):
+            await asyncio.sleep(1)
+            if cycle == 0:
+                per_subscriber = (server.rss_bytes() - before) / subscribers
+            shared.append(await _throughput(server, ids, headers, duration))
+            for rate in RATES if cycle == 0 else ():
+                receipts.latencies, receipts.recording = [], True
+                sent = await _paced(server.port, ids, headers, duration, rate)
+                await asyncio.sleep(2)
+                receipts.recording = False
+                paced.append((rate, sent, receipts.latencies))
         await asyncio.sleep(IDLE_FEED_S + 1)  # the feed stops
         alone.append(await _throughput(server, ids, headers, duration))
-        for reader in readers:
-            reader.cancel()
     rows: list[tuple[str, object]] = [
-        ("commands/s, no subscriber (closed loop)", fmean(rate for rate, _ in alone)),
-        ("commands/s, subscribers connected (closed loop)", fmean(rate for rate, _ in shared)),
-        ("server CPU ms per command, no subscriber", fmean(cpu for _, cpu in alone)),
-        ("server CPU ms per command, subscribers connected", fmean(cpu for _, cpu in shared)),
+        ("commands/s, no subscriber (closed loop, mean)", fmean(rate for rate, _ in alone)),
+        ("commands/s, subscribers connected (closed loop, mean)", fmean(r for r, _ in shared)),
+        ("commands with / without subscribers (median ratio)", _ratio(alone, shared, 0)),
+        ("server CPU ms per command, no subscriber (mean)", fmean(cpu for _, cpu in alone)),
+        ("server CPU ms per command, subscribers (mean)", fmean(cpu for _, cpu in shared)),
+        ("server CPU per command with / without (median ratio)", _ratio(alone, shared, 1)),
         ("RSS per idle subscriber KiB", per_subscriber / 1024),
     ]
     for rate, sent, received in paced:
@@ -152,6 +159,40 @@ async def _measure(
             (f"at {rate:g} cmd/s: commit-to-delivery p99 ms", percentile(received, 0.99)),
         ]
     return rows
+
+
+def _ratio(alone: list[tuple[float, float]], shared: list[tuple[float, float]], at: int) -> str:
+    """The median, over the runs with subscribers, of each one's figure `at` against the mean
+    of the runs without them just before and after it, as a percentage; then their range."""
+    ratios = [
+        with_them[at] * 2 / (before[at] + after[at])
+        for before, with_them, after in zip(alone, shared, alone[1:], strict=False)
+    ]
+    return f"{median(ratios):.0%} ({min(ratios):.0%}–{max(ratios):.0%})"
+
+
+@contextlib.asynccontextmanager
+async def _subscribed(
+    port: int, ids: list[str], token: str, subscribers: int, receipts: Receipts
+) -> AsyncIterator[None]:
+    """`subscribers` WebSocket connections, each subscribed to one of the accounts `ids` in
+    turn and receiving; closed at the end."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for n in range(subscribers):
+            ws = await stack.enter_async_context(connect(f"ws://127.0.0.1:{port}/live"))
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            subscribe = {"type": "subscribe", "id": "s", "resource": "banking.account"}
+            await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % len(ids)]}))
+            sockets.append(ws)
+        for ws in sockets:
+            assert json.loads(await ws.recv())["type"] == "subscribed"
+        readers = [asyncio.create_task(_read(ws, receipts)) for ws in sockets]
+        try:
+            yield
+        finally:
+            for reader in readers:
+                reader.cancel()
 
 
 async def _throughput(
@@ -204,9 +245,9 @@ async def _paced(port: int, ids: list[str], headers: Headers, duration: float, r
     return count
 
 
-async def _read(ws: ClientConnection, latencies: list[float]) -> None:
+async def _read(ws: ClientConnection, receipts: Receipts) -> None:
     async for text in ws:
-        message = json.loads(text)
-        if message["type"] == "event":
+        if receipts.recording and (message := json.loads(text))["type"] == "event":
             recorded = dt.datetime.fromisoformat(message["event"]["recorded_at"])
-            latencies.append((dt.datetime.now(dt.UTC) - recorded).total_seconds() * 1000)
+            now = dt.datetime.now(dt.UTC)
+            receipts.latencies.append((now - recorded).total_seconds() * 1000)
