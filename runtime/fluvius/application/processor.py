@@ -97,7 +97,9 @@ class CommandResult:
     token: ConsistencyToken | None = None  # where its events sit, when it recorded any
     # the events it recorded and the aggregate's state after them, for the readers of this
     # process once the transaction has committed (WriteTransaction.hand_over)
-    written: tuple[list[RecordedEvent[Any]], State] | None = field(default=None, repr=False)
+    written: tuple[list[RecordedEvent[Any]], State] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def committed_at(self, lsn: str | None) -> CommandResult:
         """The result with its token naming `lsn`, the primary's WAL position after the
