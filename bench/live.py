@@ -180,7 +180,9 @@ async def _subscribed(
     async with contextlib.AsyncExitStack() as stack:
         sockets = []
         for n in range(subscribers):
-            ws = await stack.enter_async_context(connect(f"ws://127.0.0.1:{port}/live"))
+            ws = await stack.enter_async_context(
+                connect(f"ws://127.0.0.1:{port}/live", max_size=None)
+            )
             await ws.send(json.dumps({"type": "auth", "token": token}))
             subscribe = {"type": "subscribe", "id": "s", "resource": "banking.account"}
             await ws.send(json.dumps({**subscribe, "aggregate_id": ids[n % len(ids)]}))

@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -57,7 +57,7 @@ from fluvius.domain.messages import Command, EventMetadata, RecordedEvent, State
 from fluvius.ids import uuid7
 
 if TYPE_CHECKING:
-    from fluvius.data.driver import Database
+    from fluvius.data.driver import Database, WriteTransaction
     from fluvius.domain.aggregate import Aggregate, CommandHandler
 
 DEFAULT_ATTEMPTS = 8
@@ -95,11 +95,6 @@ class CommandResult:
     response: dict[str, Any]
     replayed: bool = False
     token: ConsistencyToken | None = None  # where its events sit, when it recorded any
-    # the events it recorded and the aggregate's state after them, for the readers of this
-    # process once the transaction has committed (WriteTransaction.hand_over)
-    written: tuple[list[RecordedEvent[Any]], State] | None = field(
-        default=None, repr=False, compare=False
-    )
 
     def committed_at(self, lsn: str | None) -> CommandResult:
         """The result with its token naming `lsn`, the primary's WAL position after the
@@ -260,12 +255,10 @@ class CommandProcessor:
             if stored is not None:
                 result = await _replay(store, stored, request)
             elif (cached := self._cached(request, how, transaction.atomic)) is not None:
-                result = await self._process_cached(store, request, cached)
+                result = await self._process_cached(transaction, store, request, cached)
             else:
                 state = await _starting_row(store, request, lock=transaction.atomic)
-                result = await self._process(store, request, state)
-            if result.written is not None:
-                transaction.hand_over(request.storage.log.channel, *result.written)
+                result = await self._process(transaction, store, request, state)
         return result.committed_at(transaction.lsn)
 
     def _cached(self, request: _Request, how: _Attempt, atomic: bool) -> State | None:
@@ -275,13 +268,13 @@ class CommandProcessor:
         return self.states.get(request.state_key)
 
     async def _process_cached(
-        self, store: EventStore, request: _Request, cached: State
+        self, transaction: WriteTransaction, store: EventStore, request: _Request, cached: State
     ) -> CommandResult:
         """`_process` on the row this process last saved; an outcome that no write confirms
         (a refusal, no events) raises _Unconfirmed; a refused write is a conflict, as for a row
         read."""
         try:
-            result = await self._process(store, request, cached)
+            result = await self._process(transaction, store, request, cached)
         except (StaleState, IntegrityError):
             raise
         except Exception as error:
@@ -291,10 +284,15 @@ class CommandProcessor:
         return result
 
     async def _process(
-        self, store: EventStore, request: _Request, state: State | None
+        self,
+        transaction: WriteTransaction,
+        store: EventStore,
+        request: _Request,
+        state: State | None,
     ) -> CommandResult:
-        """Decide and write `request` on the aggregate's row, `state` (None: absent); on
-        PostgreSQL's direct path, the one where attempts run on cached rows, the row it saves
+        """Decide and write `request` on the aggregate's row, `state` (None: absent), in
+        `transaction`, which hands what it wrote to the readers of this process once committed;
+        on PostgreSQL's direct path, the one where attempts run on cached rows, the row it saves
         goes to the cache."""
         aggregate_type, handler = request.aggregate_type, request.handler
         tenant = request.context.tenant
@@ -358,13 +356,11 @@ class CommandProcessor:
             recorded_at=now,
         )
         recorded = await store.write(recorded, state=change, command=entry)
-        if change is None:
-            return CommandResult(response, token=_token(request, recorded))
-        if store.driver is not None:  # where attempts may use it
-            self.states.put(request.state_key, change.state)
-        return CommandResult(
-            response, token=_token(request, recorded), written=(recorded, change.state)
-        )
+        if change is not None:
+            transaction.hand_over(request.storage.log.channel, recorded, change.state)
+            if store.driver is not None:  # where attempts may use it
+                self.states.put(request.state_key, change.state)
+        return CommandResult(response, token=_token(request, recorded))
 
 
 async def _starting_row(store: EventStore, request: _Request, *, lock: bool) -> State | None:
