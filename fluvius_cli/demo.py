@@ -47,7 +47,7 @@ def main(arguments: list[str] | None = None) -> None:
         _fluvius("new", "project", "bank", "--example", "bank", "--dir", str(root))
     _fluvius("migrate", "--project", str(root))
     base = f"http://{options.host}:{options.port}"
-    print(_instructions(root, base))
+    print(instructions(root, base))
     print(_stream_instructions(root))
     _fluvius("run", "--project", str(root), "--host", options.host, "--port", str(options.port))
 
@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _instructions(root: Path, base: str) -> str:
+def instructions(root: Path, base: str) -> str:
+    """What the demo prints before it serves at `base`: a token and the curl lines to try."""
     from fluvius.cli.token import parse_duration
     from fluvius.fastapi.auth import mint_token
     from fluvius.project import Project
